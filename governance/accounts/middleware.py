@@ -1,0 +1,36 @@
+"""Session expiry: an idle limit and an absolute limit, whichever comes first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+_STARTED = "steward_session_started"
+_SEEN = "steward_session_seen"
+
+
+class SessionExpiryMiddleware:
+    """Log a user out after ``SESSION_IDLE_TIMEOUT`` idle or ``SESSION_ABSOLUTE_TIMEOUT`` total seconds."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.setdefault(_STARTED, now)
+            seen = request.session.get(_SEEN, now)
+            if (
+                now - seen > settings.SESSION_IDLE_TIMEOUT
+                or now - started > settings.SESSION_ABSOLUTE_TIMEOUT
+            ):
+                logout(request)
+                messages.info(request, "Your session expired. Please sign in again.")
+            else:
+                request.session[_SEEN] = now
+        return self.get_response(request)

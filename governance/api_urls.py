@@ -1,0 +1,3 @@
+"""REST API routes, one include per app."""
+
+urlpatterns: list = []

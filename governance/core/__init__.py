@@ -1,0 +1,1 @@
+"""Shared kernel: base models, errors, the permission helper and realtime publishing."""

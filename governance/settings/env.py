@@ -1,0 +1,74 @@
+"""The one module that reads the environment.
+
+Every setting an operator can change is read here, typed and defaulted, so the
+configuration reference in the README has a single source. The embedded defaults
+run the whole portal with nothing outside pip (SQLite, a filesystem broker and a
+SQLite channel layer under ``STEWARD_DATA_DIR``); production sets ``DATABASE_URL``
+and ``REDIS_URL``. With ``DEBUG=0`` a missing secret stops start-up with one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+_env = environ.Env()
+
+
+def _fail(message: str) -> None:
+    # A traceback would bury the one thing the operator must fix.
+    sys.stderr.write(f"Steward configuration error: {message}\n")
+    raise SystemExit(2)
+
+
+DEBUG: bool = _env.bool("DEBUG", default=True)
+
+DATA_DIR: Path = Path(_env.str("STEWARD_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+SECRET_KEY: str = _env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        _fail("SECRET_KEY must be set when DEBUG=0 (generate one with `openssl rand -base64 48`).")
+    SECRET_KEY = "insecure-development-key-only-for-DEBUG-1-never-in-production"  # noqa: S105
+
+# Keys that encrypt secrets at rest (Proxmox token secrets), newest first; rotating
+# means prepending a new key and keeping the old ones until data is re-encrypted.
+FIELD_ENCRYPTION_KEYS: list[str] = _env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS and not DEBUG:
+    _fail("FIELD_ENCRYPTION_KEYS must be set when DEBUG=0 (see README, Configuration).")
+
+ALLOWED_HOSTS: list[str] = _env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+if not ALLOWED_HOSTS and not DEBUG:
+    _fail("ALLOWED_HOSTS must be set when DEBUG=0 (comma-separated host names).")
+CSRF_TRUSTED_ORIGINS: list[str] = _env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DATABASE_URL: str = _env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'steward.sqlite3'}")
+DATABASE_CONN_MAX_AGE: int = _env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASE = _env.db_url_config(DATABASE_URL)
+
+REDIS_URL: str = _env.str("REDIS_URL", default="")
+CELERY_BROKER_URL: str = _env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+
+TIME_ZONE: str = _env.str("TIME_ZONE", default="UTC")
+LOG_LEVEL: str = _env.str("LOG_LEVEL", default="INFO").upper()
+
+SESSION_IDLE_TIMEOUT: int = _env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT: int = _env.int("SESSION_ABSOLUTE_TIMEOUT", default=10 * 60 * 60)
+LOGIN_FAILURE_LIMIT: int = _env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES: int = _env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+
+SECURE_COOKIES: bool = _env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_SSL_REDIRECT: bool = _env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS: int = _env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+# Set when a TLS-terminating proxy sits in front: the header it sets, e.g. X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER: str = _env.str("SECURE_PROXY_SSL_HEADER", default="")
+
+EMAIL_URL: str = _env.str("EMAIL_URL", default="consolemail://")
+EMAIL = _env.email_url_config(EMAIL_URL)
+DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localhost")
