@@ -15,7 +15,7 @@ _SEEN = "steward_session_seen"
 
 
 class SessionExpiryMiddleware:
-    """Log a user out after ``SESSION_IDLE_TIMEOUT`` idle or ``SESSION_ABSOLUTE_TIMEOUT`` total seconds."""
+    """Log a user out once idle or absolute session time (settings, in seconds) runs out."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
