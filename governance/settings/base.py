@@ -107,6 +107,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_VERBOSE = False
+# Anonymous visitors see nothing, so guardian needs no "AnonymousUser" row in the user table.
+ANONYMOUS_USER_NAME = None
 
 SESSION_IDLE_TIMEOUT = env.SESSION_IDLE_TIMEOUT
 SESSION_ABSOLUTE_TIMEOUT = env.SESSION_ABSOLUTE_TIMEOUT
