@@ -1,3 +1,7 @@
 """REST API routes, one include per app."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("audit/", include("governance.audit.api_urls")),
+]

@@ -21,20 +21,16 @@ class Role(models.TextChoices):
 
 
 def roles_of(user: Any) -> set[Role]:
-    """The roles a user holds (empty for anonymous or inactive users).
+    """The roles a user holds (empty for anonymous or inactive users); one query.
 
-    Cached on the user object for the request, since navigation asks on every page.
+    Not cached: a page that asks several times should call this once and keep the set.
     """
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    cached = getattr(user, "_steward_roles", None)
-    if cached is not None:
-        return set(cached)
-    names = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+    names = user.groups.filter(name__in=Role.values).values_list("name", flat=True)
     roles = {Role(name) for name in names}
     if user.is_superuser:
         roles.add(Role.ADMIN)
-    user._steward_roles = frozenset(roles)
     return roles
 
 

@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from governance.accounts import views
+
 app_name = "accounts"
 
 urlpatterns = [
@@ -11,5 +13,13 @@ urlpatterns = [
         ),
         name="login",
     ),
+    # Django's LogoutView answers POST only (GET is 405), behind the CSRF check.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", views.profile, name="profile"),
+    path("people/", views.people, name="people"),
+    path("people/roles/", views.roles_set, name="roles-set"),
+    path("teams/new/", views.team_create, name="team-create"),
+    path("teams/<slug:slug>/", views.team_detail, name="team"),
+    path("teams/<slug:slug>/members/add/", views.team_member_add, name="team-member-add"),
+    path("teams/<slug:slug>/members/remove/", views.team_member_remove, name="team-member-remove"),
 ]

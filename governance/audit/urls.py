@@ -1,3 +1,7 @@
+from django.urls import path
+
+from governance.audit import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [path("", views.event_list, name="events")]
