@@ -4,6 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+# Under /api/ even URL-level errors answer with the API's one error shape.
+handler404 = "governance.core.api.handler404"
+handler500 = "governance.core.api.handler500"
+
 urlpatterns = [
     path("", include("governance.core.urls")),
     path("accounts/", include("governance.accounts.urls")),

@@ -147,6 +147,19 @@ STORAGES = {
     },
 }
 
+# API throttling and other short-lived counters: shared through Redis when there is one;
+# the embedded default runs one web process, so a per-process memory cache is exact.
+if env.REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.REDIS_URL,
+            "KEY_PREFIX": "steward",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 EMAIL_BACKEND = env.EMAIL["EMAIL_BACKEND"]
 EMAIL_HOST = env.EMAIL.get("EMAIL_HOST", "")
 EMAIL_PORT = env.EMAIL.get("EMAIL_PORT") or 25
@@ -157,7 +170,7 @@ DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "governance.core.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -166,15 +179,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "governance.core.api.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "governance.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "governance.core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"user": "600/min", "anon": "60/min"},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": env.API_USER_RATE, "anon": env.API_ANON_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",
     "DESCRIPTION": "Governance of virtual machines on Proxmox VE.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -185,6 +204,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.CELERY_BROKER_URL
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
+    # kombu's filesystem transport expects its folders to exist.
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

@@ -53,7 +53,9 @@ DATABASE_CONN_MAX_AGE: int = _env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASE = _env.db_url_config(DATABASE_URL)
 
 REDIS_URL: str = _env.str("REDIS_URL", default="")
-CELERY_BROKER_URL: str = _env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL: str = _env.str(
+    "CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/"
+)
 
 TIME_ZONE: str = _env.str("TIME_ZONE", default="UTC")
 LOG_LEVEL: str = _env.str("LOG_LEVEL", default="INFO").upper()
@@ -62,6 +64,9 @@ SESSION_IDLE_TIMEOUT: int = _env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT: int = _env.int("SESSION_ABSOLUTE_TIMEOUT", default=10 * 60 * 60)
 LOGIN_FAILURE_LIMIT: int = _env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_MINUTES: int = _env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+# REST API request rates (DRF syntax: "<count>/<sec|min|hour|day>").
+API_USER_RATE: str = _env.str("API_USER_RATE", default="600/min")
+API_ANON_RATE: str = _env.str("API_ANON_RATE", default="60/min")
 
 SECURE_COOKIES: bool = _env.bool("SECURE_COOKIES", default=not DEBUG)
 SECURE_SSL_REDIRECT: bool = _env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
