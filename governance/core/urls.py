@@ -6,5 +6,6 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("ping/", views.ping, name="ping"),
     path("healthz", views.healthz, name="healthz"),
 ]
