@@ -1,0 +1,1 @@
+"""pvesim: a faithful Proxmox VE API simulator served over HTTPS (stdlib + cryptography)."""

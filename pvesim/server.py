@@ -1,0 +1,445 @@
+"""HTTPS front end: TLS, one listener thread per cluster, auth, dispatch, PVE's envelope.
+
+Request pipeline (each step answers the way pveproxy does):
+1. ``/_sim/...`` goes to the control API (:mod:`pvesim.control`), guarded by its key.
+2. Body limits (512 KiB, no body on GET/DELETE: 501), route lookup (unknown: 501).
+3. Authentication unless the method is world-callable: ticket cookie (plus CSRF header for
+   writes) or ``PVEAPIToken``; failures are 401s with an empty body after ``auth_delay``.
+4. Chaos (latency, injected errors), parameter validation (400 with per-parameter errors).
+5. The handler runs under the cluster lock after due task steps are applied; its return
+   value becomes ``{"data": ...}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pvesim.access import Identity
+from pvesim.api.context import Context
+from pvesim.api.errors import ApiError
+from pvesim.api.router import Router, default_router
+from pvesim.cluster import Cluster
+from pvesim.model.errors import ModelError
+from pvesim.spec.types import Method, ParamError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api2/json"
+CONTROL_PREFIX = "/_sim/"
+MAX_BODY = 512 * 1024
+GZIP_MIN = 1024
+
+
+# ---- TLS ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """A PEM certificate/key pair on disk and its SHA-256 fingerprint in PVE's notation."""
+
+    cert_file: Path
+    key_file: Path
+    fingerprint: str
+
+
+def fingerprint_of(cert_pem: bytes) -> str:
+    der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def make_certificate(
+    directory: Path, *, hostnames: tuple[str, ...] = ("localhost",)
+) -> Certificate:
+    """Generate a self-signed ECDSA certificate valid for ``hostnames`` and 127.0.0.1."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
+    now = dt.datetime.now(dt.UTC)
+    alt_names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
+    alt_names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / "pvesim.pem", directory / "pvesim.key"
+    cert_file.write_bytes(cert_pem)
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(key_pem)
+    return Certificate(cert_file, key_file, fingerprint_of(cert_pem))
+
+
+def load_certificate(cert_file: Path, key_file: Path) -> Certificate:
+    return Certificate(cert_file, key_file, fingerprint_of(cert_file.read_bytes()))
+
+
+# ---- authentication ------------------------------------------------------------------------
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return unquote(value)
+    return None
+
+
+def authenticate(
+    cluster: Cluster, headers: Any, method: str, spec: Method, uri: str, now: float
+) -> Identity:
+    """Resolve the caller or raise the auth layer's error (401 without body, or 403)."""
+    authorization = headers.get("Authorization") or ""
+    ticket = _cookie(headers.get("Cookie"), "PVEAuthCookie")
+    if ticket is None and authorization.startswith("PVEAuthCookie="):
+        ticket = unquote(authorization[len("PVEAuthCookie=") :])
+    access = cluster.access
+    if ticket is not None:
+        userid = access.ticket_verify(ticket, now)
+        user = access.users.get(userid) if userid else None
+        if user is None or not user.active(now):
+            raise ApiError(401, "Authentication failed!", empty_body=True, delay=True)
+        if method != "GET":
+            csrf = headers.get("CSRFPreventionToken") or ""
+            if not access.csrf_verify(csrf, user.userid, now):
+                raise ApiError(401, "Permission denied - invalid csrf token", empty_body=True)
+        return Identity(user.userid)
+    if authorization.startswith("PVEAPIToken"):
+        rest = authorization[len("PVEAPIToken") :].lstrip("= ")
+        full, sep, secret = rest.partition("=")
+        if not sep:
+            full, _, secret = rest.partition(" ")
+        token = access.tokens.get(full.strip())
+        user = access.users.get(token.userid) if token else None
+        if (
+            token is None
+            or user is None
+            or not user.active(now)
+            or not token.active(now)
+            or secret.strip() != token.secret
+        ):
+            raise ApiError(401, "Authentication failed!", empty_body=True, delay=True)
+        if not spec.allowtoken:
+            raise ApiError(403, f"URI '{uri}' not available with API token, need proper ticket.")
+        return Identity(token.userid, token.tokenid)
+    raise ApiError(401, "No ticket", empty_body=True)
+
+
+# ---- request handling ----------------------------------------------------------------------
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    """One TLS listener serving one cluster."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self, address: tuple[str, int], cluster: Cluster, tls: ssl.SSLContext, router: Router
+    ) -> None:
+        super().__init__(address, RequestHandler)
+        self.cluster = cluster
+        self.tls = tls
+        self.router = router
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # The TLS handshake runs in the connection's own thread (see RequestHandler.setup),
+        # so a slow or broken client cannot stall the accept loop.
+        sock, addr = self.socket.accept()
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection error from %s", client_address, exc_info=True)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Speaks HTTP/1.1 keep-alive; every answer has Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+    server: SimHTTPServer
+
+    def setup(self) -> None:
+        self.request.settimeout(10)
+        try:
+            self.request.do_handshake()
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+            raise
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+
+    def version_string(self) -> str:
+        return "pve-api-daemon/3.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # ---- pipeline ----------------------------------------------------------------------
+
+    def _serve(self, method: str) -> None:
+        started = time.monotonic()
+        cluster = self.server.cluster
+        try:
+            body = self._read_body(method)
+            split = urlsplit(self.path)
+            if split.path.startswith(CONTROL_PREFIX):
+                from pvesim.control import handle_control
+
+                status, payload = handle_control(
+                    cluster, method, split.path[len(CONTROL_PREFIX) :], body, self.headers
+                )
+                self._send_json(status, "OK" if status == 200 else "Error", payload)
+                return
+            if not split.path.startswith(API_PREFIX + "/") and split.path != API_PREFIX:
+                raise ApiError(501, f"Method '{method} {split.path}' not implemented")
+            api_path = split.path[len(API_PREFIX) :] or "/"
+            data, total = self._dispatch(cluster, method, api_path, split.query, body)
+            payload: dict[str, Any] = {"data": data}
+            if total is not None:
+                payload["total"] = total
+            self._send_json(200, "OK", payload)
+        except ApiError as exc:
+            self._send_error(cluster, exc, started)
+        except Exception as exc:  # a bug in a handler must still look like PVE's die()
+            log.exception("unhandled error for %s %s", method, self.path)
+            self._send_error(cluster, ApiError(500, str(exc) or type(exc).__name__), started)
+
+    def _read_body(self, method: str) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            raise ApiError(501, "chunked transfer encoding not supported")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise ApiError(400, "invalid Content-Length") from None
+        if length < 0:
+            self.close_connection = True
+            raise ApiError(400, "invalid Content-Length")
+        if length > MAX_BODY:
+            self.close_connection = True  # the unread body would poison keep-alive
+            raise ApiError(501, "for data too large")
+        body = self.rfile.read(length) if length else b""
+        if body and method in ("GET", "DELETE"):
+            raise ApiError(501, f"Unexpected content for method '{method}'")
+        return body
+
+    def _dispatch(
+        self, cluster: Cluster, method: str, api_path: str, query: str, body: bytes
+    ) -> tuple[Any, int | None]:
+        route, variables = self.server.router.resolve(method, api_path)
+        spec = route.spec
+        now = cluster.now()
+        identity = None
+        if not spec.world:
+            with cluster.lock:
+                identity = authenticate(
+                    cluster, self.headers, method, spec, API_PREFIX + api_path, now
+                )
+        chaos = cluster.chaos
+        if chaos.latency and api_path.startswith(chaos.latency_prefix or "/"):
+            time.sleep(chaos.latency)
+        if chaos.error_status and chaos.error_count and api_path.startswith(chaos.error_prefix):
+            with cluster.lock:
+                if chaos.error_count > 0:
+                    chaos.error_count -= 1
+            raise ApiError(chaos.error_status, chaos.error_message or "injected error")
+        raw = self._raw_params(query, body)
+        for name, value in variables.items():
+            if name in raw and str(raw[name]) != value:
+                raise ApiError(
+                    400,
+                    "Parameter verification failed.",
+                    {name: "duplicate parameter (already defined in URI) with conflicting values!"},
+                )
+            raw[name] = value
+        try:
+            params = spec.validate(raw)
+        except ParamError as exc:
+            raise ApiError(400, "Parameter verification failed.", exc.errors) from None
+        with cluster.lock:
+            now = cluster.tick()
+            ctx = Context(
+                cluster=cluster,
+                spec=spec,
+                params=params,
+                identity=identity,
+                path=API_PREFIX + api_path,
+                now=now,
+            )
+            try:
+                data = route.handler(ctx)
+            except ModelError as exc:
+                raise ApiError(exc.status, exc.message, exc.errors) from None
+            return data, ctx.total
+
+    def _raw_params(self, query: str, body: bytes) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            raw.setdefault(key, value)
+        if not body:
+            return raw
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            try:
+                decoded = json.loads(body)
+            except ValueError:
+                raise ApiError(400, "malformed JSON body") from None
+            if not isinstance(decoded, dict):
+                raise ApiError(400, "malformed JSON body - expected an object")
+            raw.update(decoded)
+            return raw
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "malformed request body (not UTF-8)") from None
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            raw.setdefault(key, value)
+        return raw
+
+    # ---- responses ---------------------------------------------------------------------
+
+    def _send_error(self, cluster: Cluster, exc: ApiError, started: float) -> None:
+        if exc.delay and cluster.chaos.auth_delay:
+            time.sleep(max(0.0, cluster.chaos.auth_delay - (time.monotonic() - started)))
+        reason = exc.message.strip().splitlines()[0] if exc.message.strip() else "error"
+        if exc.empty_body:
+            self._send(exc.status, reason, b"", "application/json;charset=UTF-8")
+            return
+        payload: dict[str, Any] = {"data": None}
+        if cluster.profile.error_message_key:
+            payload["message"] = exc.message if exc.message.endswith("\n") else exc.message + "\n"
+        if exc.errors:
+            payload["errors"] = exc.errors
+        self._send_json(exc.status, reason, payload)
+
+    def _send_json(self, status: int, reason: str, payload: Any) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self._send(status, reason, body, "application/json;charset=UTF-8")
+
+    def _send(self, status: int, reason: str, body: bytes, content_type: str) -> None:
+        encoding = None
+        if len(body) > GZIP_MIN and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            body = gzip.compress(body, compresslevel=1)
+            encoding = "gzip"
+        # The reason phrase carries PVE's message; it must be one latin-1 line.
+        safe_reason = reason.encode("latin-1", "replace").decode("latin-1")
+        self.send_response(status, safe_reason)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=0")
+        self.send_header("Pragma", "no-cache")
+        self.send_header("Expires", formatdate(usegmt=True))
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+# ---- listeners -----------------------------------------------------------------------------
+
+
+class ClusterServer:
+    """A cluster served on one port; ``start`` runs the listener in a daemon thread."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        certificate: Certificate,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        router: Router | None = None,
+    ) -> None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(certificate.cert_file, certificate.key_file)
+        self.cluster = cluster
+        self.certificate = certificate
+        self.httpd = SimHTTPServer((host, port), cluster, tls, router or default_router())
+        self.host = host
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}{API_PREFIX}"
+
+    def start(self) -> ClusterServer:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"pvesim-{self.cluster.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def default_certificate() -> Certificate:
+    """A fresh self-signed certificate in a private temporary directory."""
+    return make_certificate(Path(tempfile.mkdtemp(prefix="pvesim-tls-")))
