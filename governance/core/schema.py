@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular import authentication as drf_authentication
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
 from governance.core.api import ErrorSerializer
@@ -22,3 +23,9 @@ class AutoSchema(SpectacularAutoSchema):
         for code in codes:
             responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code))
         return responses
+
+
+class SessionScheme(drf_authentication.SessionScheme):
+    """Describes Steward's session authentication (a cookie) like DRF's own."""
+
+    target_class = "governance.core.authentication.SessionAuthentication"
