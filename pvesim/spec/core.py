@@ -64,4 +64,17 @@ METHODS = [
     Method(
         "GET", "/pools/{poolid}", {"poolid": "str fmt:pve-poolid", "type": "?enum:qemu|lxc|storage"}
     ),
+    Method(
+        "PUT",
+        "/pools/{poolid}",
+        {
+            "poolid": "str fmt:pve-poolid",
+            "allow-move": "?bool =0",
+            "comment": "?str",
+            "delete": "?bool =0",
+            "storage": "?str fmt:pve-storage-id-list",
+            "vms": "?str fmt:pve-vmid-list",
+        },
+    ),
+    Method("DELETE", "/pools/{poolid}", {"poolid": "str fmt:pve-poolid"}),
 ]
