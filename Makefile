@@ -10,6 +10,11 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k audit -x"`.
 PYTEST_ARGS ?=
+# BROWSER=0 skips the tests that drive Chromium (for machines without it).
+BROWSER ?= 1
+ifeq ($(BROWSER),0)
+BROWSER_ARGS := -m "not browser"
+endif
 
 .PHONY: help install demo test bench lint format clean
 
@@ -31,17 +36,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 install: $(STAMP)
-	@if [ -f tools/fetch_assets.py ]; then $(BIN)/python tools/fetch_assets.py; fi
+	$(BIN)/python tools/fetch_assets.py
 
 demo: install
 	$(BIN)/python tools/demo.py
 
 test: install
-	@if [ ! -x "$(CHROMIUM)" ]; then \
-		echo "Chromium not found at $(CHROMIUM): tests marked 'browser' need it (apt-get install chromium)." >&2; \
+	@if [ "$(BROWSER)" != 0 ] && [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Chromium not found at $(CHROMIUM): browser tests need it (apt-get install chromium, or make test BROWSER=0)." >&2; \
 		exit 1; \
 	fi
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(BROWSER_ARGS) $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py
@@ -55,5 +60,5 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var bench/results .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) var static/vendor bench/results .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -240,8 +240,10 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
         # With DEBUG on, WhiteNoise serves straight from the finders: nothing to collect.
         sup.step("static", [*MANAGE, "collectstatic", "--noinput"])
     seed = None
-    if (ROOT / "governance/accounts/management/commands/seed_demo.py").exists():
+    if env.DEBUG:
         seed = sup.step("seed", [*MANAGE, "seed_demo"])
+    else:
+        sup.say("DEBUG is off: no demo users (their passwords are public); use createsuperuser")
 
     celery = [PYTHON, "-m", "celery", "-A", "governance"]
     sup.start(

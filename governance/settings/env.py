@@ -49,7 +49,9 @@ if not ALLOWED_HOSTS and not DEBUG:
 CSRF_TRUSTED_ORIGINS: list[str] = _env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DATABASE_URL: str = _env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'steward.sqlite3'}")
-DATABASE_CONN_MAX_AGE: int = _env.int("DATABASE_CONN_MAX_AGE", default=60)
+# Seconds a database connection is reused. 0 (close after each request) is the safe
+# default under ASGI, where Django cannot tie a persistent connection to one thread.
+DATABASE_CONN_MAX_AGE: int = _env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASE = _env.db_url_config(DATABASE_URL)
 
 REDIS_URL: str = _env.str("REDIS_URL", default="")
