@@ -38,11 +38,11 @@ class NavLink:
     active: bool
 
 
-_ADMIN = frozenset({Role.ADMIN})
-
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Home", "core:home", exact=True),
-    NavEntry("API docs", "api-docs", roles=_ADMIN),
+    NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),
+    NavEntry("Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR})),
+    NavEntry("API docs", "api-docs", roles=frozenset({Role.ADMIN})),
 )
 
 
