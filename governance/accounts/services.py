@@ -64,6 +64,16 @@ def user_create(
     return user
 
 
+def user_password_set(*, actor: User | None, user: User, password: str) -> None:
+    """Replace a user's password (validated); the audit event never contains it."""
+    validate_password(password, user)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, action="user.password_set", target=user)
+
+
 def user_roles_set(*, actor: User | None, user: User, roles: Iterable[Role]) -> User:
     """Make ``user`` hold exactly ``roles``; admins also get the Django admin (is_staff)."""
     wanted = {Role(role) for role in roles}

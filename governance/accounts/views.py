@@ -41,6 +41,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def people(request: HttpRequest) -> HttpResponse:
     """Users with their roles and teams, and the list of teams (admins only)."""
@@ -101,6 +102,7 @@ def people(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@login_required
 @permission_required("accounts.add_team", raise_exception=True)
 def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST)
@@ -116,6 +118,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def roles_set(request: HttpRequest) -> HttpResponse:
     form = RolesForm(request.POST)

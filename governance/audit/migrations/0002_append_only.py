@@ -30,7 +30,8 @@ DROP FUNCTION IF EXISTS audit_event_refuse_change();
 
 def install_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTION)
+        # No params: the "%" in RAISE is plpgsql formatting, not a driver placeholder.
+        schema_editor.execute(FUNCTION, params=None)
         schema_editor.execute(TRIGGERS)
 
 
