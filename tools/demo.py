@@ -212,11 +212,18 @@ class Supervisor:
 
 
 def _pvesim_argv() -> list[str] | None:
-    """The simulator's command when pvesim ships a CLI, else None (the demo runs without it)."""
+    """The simulator's command when pvesim ships a CLI, else None (the demo runs without it).
+
+    Ports are ephemeral so a second demo or a test run never collides; the info file
+    says where each simulated cluster listens and how to sign in.
+    """
     if not (ROOT / "pvesim" / "cli.py").exists():
         return None
     info_file = env.DATA_DIR / "pvesim.json"
-    return [PYTHON, "-m", "pvesim", "serve", "--scenario", "demo", "--info-file", str(info_file)]
+    return [
+        *[PYTHON, "-m", "pvesim", "serve", "--scenario", "demo"],
+        *["--host", "127.0.0.1", "--port", "0", "--info", str(info_file)],
+    ]
 
 
 def _banner(sup: Supervisor, url: str, seed: Child | None) -> None:

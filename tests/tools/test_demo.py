@@ -1,0 +1,196 @@
+"""The demo supervisor (``tools/demo.py``) as an operator runs it: start, use, Ctrl-C.
+
+Runs on the embedded defaults in a temporary data directory (the demo never touches a
+configured PostgreSQL or Redis here), on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 120.0
+# Settings that would point the demo at shared services instead of its own files.
+SCRUBBED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) for every live process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited while we looked
+        # Fields after the parenthesised command name: state ppid pgrp ...
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+class Demo:
+    """A running ``tools/demo.py`` with its output collected line by line."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+        self.env.update(STEWARD_DATA_DIR=str(data_dir), PORT=str(self.port), HOST="127.0.0.1")
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "demo.py")],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"demo exited ({self.process.returncode}) before {what}:\n{self.output}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} within {timeout:.0f}s:\n{self.output}")
+            time.sleep(0.2)
+
+    def wait_until_ready(self) -> None:
+        self.wait_for(lambda: "Steward is running at" in self.output, "banner", STARTUP_TIMEOUT)
+        self.wait_for(
+            lambda: any(" worker |" in line and " ready." in line for line in self.lines),
+            "worker ready",
+            STARTUP_TIMEOUT,
+        )
+
+    def children(self) -> dict[int, str]:
+        """pid -> name of the supervisor's direct children (each leads its own group)."""
+        table = process_table()
+        return {
+            pid: Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            for pid, (ppid, _) in table.items()
+            if ppid == self.process.pid
+        }
+
+    def get(self, path: str) -> int:
+        url = f"http://127.0.0.1:{self.port}{path}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    # Shared by the tests of this module: the second start finds the data migrated.
+    return tmp_path_factory.mktemp("demo-data")
+
+
+@pytest.fixture
+def demo(data_dir) -> Iterator[Demo]:
+    running = Demo(data_dir)
+    try:
+        yield running
+    finally:
+        running.stop()
+        # Whatever the test did, leave no process behind.
+        for pid in running.children():
+            os.killpg(pid, signal.SIGKILL)
+
+
+def assert_all_gone(groups: set[int]) -> None:
+    left = {pid: pgrp for pid, (_, pgrp) in process_table().items() if pgrp in groups}
+    assert not left, f"processes outlived the demo: {left}"
+
+
+def test_demo_serves_runs_a_task_and_stops_everything_on_one_ctrl_c(demo):
+    demo.wait_until_ready()
+    children = demo.children()
+    names = " ".join(children.values())
+    assert "daphne" in names
+    assert "worker" in names
+    assert "beat" in names
+    assert "alice" in demo.output  # the demo logins are printed
+
+    assert demo.get("/accounts/login/") == 200
+
+    # The worker is a real process consuming the embedded broker: a task sent from
+    # outside is executed there.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "governance",
+            "call",
+            "governance.core.tasks.heartbeat",
+        ],
+        cwd=ROOT,
+        env=demo.env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    demo.wait_for(
+        lambda: "governance.core.tasks.heartbeat" in demo.output and "succeeded" in demo.output,
+        "task result in the worker log",
+        60,
+    )
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=60) == 0, demo.output
+    assert "stopped on SIGINT" in demo.output
+    assert_all_gone(set(children))
+
+
+def test_a_dying_child_stops_the_others_and_fails(demo):
+    demo.wait_until_ready()
+    children = demo.children()
+    worker = next(pid for pid, cmd in children.items() if " worker" in cmd)
+
+    os.killpg(worker, signal.SIGKILL)
+
+    assert demo.process.wait(timeout=60) == 1, demo.output
+    assert "worker exited" in demo.output
+    assert_all_gone(set(children))
