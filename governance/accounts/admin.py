@@ -17,18 +17,8 @@ class StewardUserAdmin(UserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_active", "is_staff"]
 
 
-class MembershipInline(admin.TabularInline):
-    model = TeamMembership
-    extra = 0
-    fields = ["user", "is_manager", "created_at"]
-    readonly_fields = fields
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
-    search_fields = ["name", "slug"]
-    inlines = [MembershipInline]
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Viewable in Django admin, changed only through Steward's services (which audit)."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -38,3 +28,17 @@ class TeamAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 0
+    fields = ["user", "is_manager", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Team)
+class TeamAdmin(ReadOnlyModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]

@@ -117,3 +117,9 @@ def test_api_is_read_only(trail):
     client = signed_in(Role.ADMIN)
     assert client.post(API, {}).status_code == 405
     assert client.delete(f"{API}1/").status_code == 405
+
+
+def test_django_admin_shows_the_trail_read_only(trail):
+    client = signed_in(Role.ADMIN)
+    assert client.get("/django-admin/audit/auditevent/").status_code == 200
+    assert client.get("/django-admin/audit/auditevent/add/").status_code == 403
