@@ -43,6 +43,8 @@ API_PREFIX = "/api2/json"
 CONTROL_PREFIX = "/_sim/"
 MAX_BODY = 512 * 1024
 GZIP_MIN = 1024
+RESPONSE_HOOKS: list[Any] = []
+"""Callables ``hook(spec, data)`` seeing every successful API answer (conformance tests)."""
 
 
 # ---- TLS ---------------------------------------------------------------------------------
@@ -325,7 +327,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 data = route.handler(ctx)
             except ModelError as exc:
                 raise ApiError(exc.status, exc.message, exc.errors) from None
-            return data, ctx.total
+        for hook in RESPONSE_HOOKS:
+            hook(spec, data)
+        return data, ctx.total
 
     def _raw_params(self, query: str, body: bytes) -> dict[str, Any]:
         raw: dict[str, Any] = {}

@@ -339,7 +339,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {}
 def _compiled(pattern: str) -> re.Pattern[str]:
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern)
+        # Schema patterns are Perl: ``(?^:...)`` / ``(?^i:...)`` reset flags; Python's
+        # scoped groups ``(?:...)`` / ``(?i:...)`` mean the same for these patterns.
+        compiled = _PATTERNS[pattern] = re.compile(pattern.replace("(?^", "(?"))
     return compiled
 
 

@@ -13,7 +13,8 @@ import requests
 from pvesim.clock import Clock
 from pvesim.cluster import Cluster
 from pvesim.scenario import generate
-from pvesim.server import Certificate, ClusterServer, default_certificate
+from pvesim.server import RESPONSE_HOOKS, Certificate, ClusterServer, default_certificate
+from tests.pvesim.pve_schema import check_returns, schema_index
 
 ROOT_PASSWORD = "pvesim-root"
 
@@ -113,3 +114,23 @@ def make_sim(certificate: Certificate) -> Iterator[Callable[..., Sim]]:
 def sim(make_sim: Callable[..., Sim]) -> Sim:
     """A small PVE 9 cluster (3 nodes, 30 guests) with a frozen clock."""
     return make_sim()
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_returns_schema() -> Iterator[None]:
+    """Every successful answer served during any pvesim test must fit the official
+    ``returns`` schema of its method (NOTES.md section 14, conformance)."""
+    seen: list[tuple[tuple[str, str], Any]] = []
+
+    def record(spec: Any, data: Any) -> None:
+        seen.append((spec.key, data))
+
+    RESPONSE_HOOKS.append(record)
+    yield
+    RESPONSE_HOOKS.remove(record)
+    problems = {}
+    for key, data in seen:
+        issues = check_returns(schema_index()[key].get("returns", {}), data)
+        if issues:
+            problems[f"{key[0]} {key[1]}"] = issues[:3]
+    assert not problems, f"answers violate the official returns schema: {problems}"
