@@ -71,6 +71,20 @@ def is_hotpluggable(guest: Guest, key: str, value: str | None = None) -> bool:
     return _lxc_hotpluggable(key)
 
 
+def config_update_check(*, values: Mapping[str, str], delete: list[str], revert: list[str]) -> None:
+    """The parameter clashes PVE refuses before touching anything (400)."""
+    for key in delete:
+        if key in values:
+            raise ModelError.param(
+                "delete", f"you can't use '-{key}' and -delete {key}' at the same time"
+            )
+    for key in revert:
+        if key in values or key in delete:
+            raise ModelError.param(
+                "revert", f"you can't use '-{key}' and '-revert {key}' at the same time"
+            )
+
+
 def config_update(
     guest: Guest,
     *,
@@ -84,17 +98,7 @@ def config_update(
     Raises ModelError for the parameter clashes PVE rejects. Caller has already checked
     lock, digest and per-key permissions.
     """
-    for key in delete:
-        if key in values:
-            raise ModelError.param(
-                "delete", f"you can't use '-{key}' and -delete {key}' at the same time"
-            )
-    for key in revert:
-        if key in values or key in delete:
-            raise ModelError.param(
-                "revert", f"you can't use '-{key}' and '-revert {key}' at the same time"
-            )
-
+    config_update_check(values=values, delete=delete, revert=revert)
     warnings: list[str] = []
     deletes = guest.pending_deletes()
     for key in revert:

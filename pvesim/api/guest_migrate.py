@@ -1,0 +1,417 @@
+"""Migration (precondition GET, POST, remote) and clone for QEMU and LXC.
+
+During a migration the config carries ``lock: migrate``; the guest moves to the target node
+only when the task ends. Local devices, unusable storages, offline targets and HA rules fail
+inside the task (``TASK ERROR: migration aborted``) with the reason in the log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pvesim.api.context import Context
+from pvesim.api.errors import ApiError, param_error
+from pvesim.api.guest_base import (
+    assert_unlocked,
+    ha_resource,
+    lock_message,
+    release_lock,
+    resolve_guest,
+    set_lock,
+    task_type,
+    vm_path,
+)
+from pvesim.api.guest_power import HA_CRM_DELAY
+from pvesim.cluster import Cluster
+from pvesim.model import Guest
+from pvesim.model.estate import Estate
+from pvesim.model.ha import ha_forbidden_reason, ha_partners_on
+from pvesim.model.propstring import key_family, parse_option, parse_size
+from pvesim.model.stats import memory_bytes
+from pvesim.model.volumes import split_volid
+from pvesim.tasks import TaskError
+
+_GIB = 1024**3
+LIVE_RATE = 1.0 * _GIB  # bytes/s of RAM transfer
+DISK_RATE = 0.5 * _GIB  # bytes/s of local disk copy
+
+
+def _pins_to_node(family: str, value: str) -> bool:
+    mapped = "mapping=" in value
+    if family == "usb":
+        return not mapped and not value.startswith(("spice", "host=spice"))
+    if family == "hostpci":
+        return not mapped
+    if family == "serial":
+        return value != "socket"
+    return family in {"parallel", "virtiofs"}
+
+
+def local_resources(guest: Guest) -> list[str]:
+    """Config keys that pin the guest to its node (qemu-server ``check_local_resources``)."""
+    found = []
+    for key, value in guest.config.items():
+        family, index = key_family(key)
+        if key == "ivshmem" or (index is not None and _pins_to_node(family, value)):
+            found.append(key)
+    return found
+
+
+def local_disks(estate: Estate, guest: Guest) -> list[dict[str, Any]]:
+    """Volumes (and CD-ROM media) on storage that is not shared."""
+    disks = []
+    for key, value in guest.config.items():
+        family, index = key_family(key)
+        if index is None and key != "rootfs":
+            continue
+        parsed = parse_option(key, value)
+        volid = parsed.get("file") or parsed.get("volume")
+        if not volid or ":" not in volid:
+            continue
+        storage = estate.storages.get(split_volid(volid)[0])
+        if storage is None or storage.shared:
+            continue
+        item: dict[str, Any] = {"volid": volid, "size": _size(parsed.get("size")), "drivename": key}
+        if "media=cdrom" in value:
+            item["cdrom"] = 1
+        if family == "unused":
+            item["is_unused"] = 1
+        disks.append(item)
+    return disks
+
+
+def _size(text: str | None) -> int:
+    try:
+        return parse_size(text) if text else 0
+    except ValueError:
+        return 0
+
+
+def unavailable_storages(estate: Estate, guest: Guest, target: str) -> list[str]:
+    missing = []
+    for key, value in guest.config.items():
+        if key_family(key)[1] is None and key != "rootfs":
+            continue
+        parsed = parse_option(key, value)
+        volid = parsed.get("file") or parsed.get("volume") or ""
+        if ":" not in volid:
+            continue
+        storage = estate.storages.get(split_volid(volid)[0])
+        if (
+            storage is not None
+            and not storage.available_on(target)
+            and storage.storage not in missing
+        ):
+            missing.append(storage.storage)
+    return missing
+
+
+def migrate_preconditions(ctx: Context, kind: str) -> dict[str, Any]:
+    """``GET .../migrate``; LXC (PVE 9) uses dashed keys."""
+    guest = resolve_guest(ctx, kind)
+    ctx.check(vm_path(guest), ["VM.Migrate"])
+    if guest.lock:
+        raise ApiError(500, lock_message(guest))
+    estate = ctx.cluster.estate
+    resources = local_resources(guest)
+    sid = f"{'vm' if kind == 'qemu' else 'ct'}:{guest.vmid}"
+    managed = sid in estate.ha_resources
+    allowed: list[str] = []
+    not_allowed: dict[str, dict[str, Any]] = {}
+    for name in estate.nodes:
+        if name == guest.node:
+            continue
+        blockers: dict[str, Any] = {}
+        storages = unavailable_storages(estate, guest, name)
+        if storages:
+            blockers["unavailable_storages"] = storages
+        if resources:
+            blockers["unavailable-resources"] = list(resources)
+        if managed:
+            reasons = []
+            if ha_forbidden_reason(estate, sid, name):
+                reasons.append({"sid": sid, "cause": "node-affinity"})
+            reasons.extend(
+                {"sid": other, "cause": "resource-affinity"}
+                for other in ha_partners_on(estate, sid, name)
+            )
+            if reasons:
+                blockers["blocking-ha-resources"] = reasons
+        if blockers:
+            not_allowed[name] = blockers
+        else:
+            allowed.append(name)
+    if kind == "lxc":
+        return {
+            "running": 1 if guest.running else 0,
+            "allowed-nodes": allowed,
+            "not-allowed-nodes": not_allowed,
+        }
+    return {
+        "running": 1 if guest.running else 0,
+        "allowed_nodes": allowed,
+        "not_allowed_nodes": not_allowed,
+        "local_disks": local_disks(estate, guest),
+        "local_resources": resources,
+        "mapped-resources": [],
+        "mapped-resource-info": {},
+        "has-dbus-vmstate": 1,
+        "dependent-ha-resources": [],
+    }
+
+
+def _duration(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(max(0, int(seconds))))
+
+
+def migration_steps(
+    cluster: Cluster,
+    guest: Guest,
+    target: str,
+    *,
+    online: bool,
+    with_local_disks: bool,
+    log: list[str],
+) -> tuple[list, float]:
+    """The steps of a ``qmigrate``/``vzmigrate`` worker and its total duration.
+
+    ``log`` is the task's line list: an abort writes PVE's ``ERROR: migration aborted
+    (duration ...): <reason>`` line there before the task ends with ``migration aborted``.
+    """
+    estate = cluster.estate
+    node = estate.nodes[target]
+    moving = online and guest.running
+
+    def prepare() -> None:
+        problem = None
+        if not node.online:
+            problem = f"Can't connect to destination address using public key ({node.ip})"
+        elif resources := local_resources(guest):
+            problem = f"can't migrate VM which uses local devices: {', '.join(resources)}"
+        elif storages := unavailable_storages(estate, guest, target):
+            problem = f"storage '{storages[0]}' is not available on node '{target}'"
+        elif (
+            moving
+            and guest.kind == "qemu"
+            and not with_local_disks
+            and any("cdrom" not in d for d in local_disks(estate, guest))
+        ):
+            problem = "can't live migrate attached local disks without with-local-disks option"
+        if problem is not None:
+            log.append(f"ERROR: migration aborted (duration 00:00:00): {problem}")
+            raise TaskError("migration aborted")
+
+    disks = [d for d in local_disks(estate, guest) if "cdrom" not in d]
+    disk_seconds = sum(d["size"] for d in disks) / DISK_RATE
+    ram_seconds = memory_bytes(guest) / LIVE_RATE if moving else 0.0
+    total = 1.0 + disk_seconds + ram_seconds
+    head = f"starting migration of {guest.noun} {guest.vmid} to node '{target}' ({node.ip})"
+    steps: list = [(0.5, head, prepare)]
+    if disks:
+        lines = [f"found local disk '{d['volid']}' (attached)" for d in disks]
+        steps.append((0.1, lines))
+        steps.append((max(disk_seconds, 0.1), "copying local disk images"))
+    if moving:
+        steps.append(
+            (
+                0.2,
+                [
+                    f"starting VM {guest.vmid} on remote node '{target}'",
+                    "start remote tunnel",
+                    "ssh tunnel ver 1",
+                    "starting online/live migration",
+                ],
+            )
+        )
+        gib = memory_bytes(guest) / _GIB
+        steps.append(
+            (
+                max(ram_seconds, 0.2),
+                [
+                    f"migration active, transferred {gib:.1f} GiB of {gib:.1f} GiB VM-state",
+                    "migration status: completed",
+                ],
+            )
+        )
+    steps.append((0.2, f"migration finished successfully (duration {_duration(total)})"))
+    return steps, total
+
+
+def migrate_start(
+    cluster: Cluster,
+    guest: Guest,
+    target: str,
+    *,
+    user: str,
+    online: bool,
+    with_local_disks: bool,
+    now: float,
+    delay: float = 0.0,
+    on_done: Callable[[], None] | None = None,
+) -> str:
+    """Start the migration worker (API, HA LRM after ``delay``, control API)."""
+    lines: list[str] = []
+    steps, _ = migration_steps(
+        cluster, guest, target, online=online, with_local_disks=with_local_disks, log=lines
+    )
+    if delay:
+        steps.insert(0, (delay, ()))
+    set_lock(guest, "migrate")
+    release = release_lock(guest, "migrate")
+
+    def done() -> None:
+        release()
+        guest.node = target
+        if on_done is not None:
+            on_done()
+
+    def failed(_message: str) -> None:
+        release()
+        if on_done is not None:
+            on_done()
+
+    task = cluster.tasks.start(
+        now=now,
+        node=guest.node,
+        type=task_type(guest, "migrate"),
+        id=str(guest.vmid),
+        user=user,
+        steps=steps,
+        on_done=done,
+        on_fail=failed,
+        boot_time=cluster.estate.nodes[guest.node].boot_time or None,
+    )
+    # The abort line must land in this task's log, before ``TASK ERROR``.
+    task.lines = lines
+    return task.upid
+
+
+def migrate(ctx: Context, kind: str) -> str:
+    """``POST .../migrate``."""
+    guest = resolve_guest(ctx, kind)
+    ctx.check(vm_path(guest), ["VM.Migrate"])
+    target = ctx.params["target"]
+    for param in ("force", "migration_type", "migration_network"):
+        if param in ctx.params:
+            ctx.check_root(param)
+    if target == guest.node:
+        raise param_error({"target": "target is local node."})
+    ctx.cluster.estate.node(target)
+    assert_unlocked(ctx, guest)
+    online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
+    if guest.running and not online:
+        if kind == "qemu":
+            raise ApiError(500, "can't migrate running VM without --online")
+        raise ApiError(500, "CT is running - use online migration or restart migration")
+    resource = ha_resource(ctx, guest)
+    if resource is not None:
+        return _ha_migrate(ctx, guest, target)
+    return migrate_start(
+        ctx.cluster,
+        guest,
+        target,
+        user=ctx.user.full,
+        online=online,
+        with_local_disks=bool(ctx.params.get("with-local-disks")),
+        now=ctx.now,
+    )
+
+
+def _ha_migrate(ctx: Context, guest: Guest, target: str) -> str:
+    """``hamigrate``: hand the request to the CRM, which honours node affinity; the LRM
+    runs the real migration worker (as root@pam) one CRM round later."""
+    cluster = ctx.cluster
+    estate = cluster.estate
+    sid = f"{'vm' if guest.kind == 'qemu' else 'ct'}:{guest.vmid}"
+    resource = estate.ha_resources[sid]
+
+    def request() -> None:
+        reason = ha_forbidden_reason(estate, sid, target)
+        if reason is not None:
+            raise TaskError(f"service '{sid}' is not allowed on node '{target}' ({reason})")
+        if not estate.nodes[target].online:
+            raise TaskError(f"node '{target}' is not online")
+
+    def done() -> None:
+        resource.crm_state = "migrate"
+
+        def settled() -> None:
+            resource.crm_state = resource.state
+
+        migrate_start(
+            cluster,
+            guest,
+            target,
+            user="root@pam",
+            online=guest.running,
+            with_local_disks=False,
+            now=cluster.now(),
+            delay=HA_CRM_DELAY,
+            on_done=settled,
+        )
+
+    return ctx.start_task(
+        node=guest.node,
+        type="hamigrate",
+        id=guest.vmid,
+        on_done=done,
+        steps=[
+            (
+                0.5,
+                f"Requesting HA migration for {guest.noun} {guest.vmid} to node {target}",
+                request,
+            )
+        ],
+    )
+
+
+def remote_migrate(ctx: Context, kind: str) -> str:
+    """``POST .../remote_migrate`` (experimental in PVE): the guest leaves this cluster.
+
+    The simulator does not contact the remote side; the task logs the transfer and, with
+    ``delete=1``, removes the source guest (otherwise it stays, stopped).
+    """
+    guest = resolve_guest(ctx, kind)
+    ctx.check(vm_path(guest), ["VM.Migrate"])
+    assert_unlocked(ctx, guest)
+    endpoint = dict(
+        part.split("=", 1) for part in ctx.params["target-endpoint"].split(",") if "=" in part
+    )
+    if "host" not in endpoint or "apitoken" not in endpoint:
+        raise param_error({"target-endpoint": "invalid format - missing host or apitoken"})
+    online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
+    if guest.running and not online:
+        raise ApiError(500, f"can't migrate running {guest.noun} without --online")
+    estate = ctx.cluster.estate
+    target_vmid = ctx.params.get("target-vmid", guest.vmid)
+    delete = bool(ctx.params.get("delete"))
+    set_lock(guest, "migrate")
+    release = release_lock(guest, "migrate")
+
+    def done() -> None:
+        release()
+        if delete:
+            estate.guests.pop(guest.vmid, None)
+        else:
+            guest.status = "stopped"
+
+    host = endpoint["host"]
+    return ctx.start_task(
+        node=guest.node,
+        type=task_type(guest, "migrate"),
+        id=guest.vmid,
+        steps=[
+            (
+                0.5,
+                [
+                    f"remote: started tunnel worker on {host}",
+                    f"local {guest.noun} {guest.vmid} -> remote {guest.noun} {target_vmid}",
+                ],
+            ),
+            (3.0, "migration finished successfully"),
+        ],
+        on_done=done,
+        on_fail=lambda _message: release(),
+    )

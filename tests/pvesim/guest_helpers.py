@@ -1,0 +1,50 @@
+"""Helpers shared by the guest tests: a proxmoxer client and guest finders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from proxmoxer import ProxmoxAPI
+
+from pvesim.model import Guest
+from tests.pvesim.conftest import Sim
+
+
+def prox(sim: Sim) -> ProxmoxAPI:
+    """proxmoxer over real HTTPS with the root@pam!steward token."""
+    user, _, token = sim.token_id.partition("!")
+    return ProxmoxAPI(
+        sim.host,
+        port=sim.port,
+        user=user,
+        token_name=token,
+        token_value=sim.token_secret,
+        verify_ssl=str(sim.server.certificate.cert_file),
+        timeout=10,
+    )
+
+
+def find_guest(sim: Sim, predicate: Callable[[Guest], bool]) -> Guest:
+    for guest in sim.cluster.estate.guests.values():
+        if predicate(guest):
+            return guest
+    raise AssertionError("scenario has no such guest")
+
+
+def task_status(sim: Sim, upid: str) -> dict:
+    node = upid.split(":")[1]
+    return sim.api("GET", f"/nodes/{node}/tasks/{upid}/status").json()["data"]
+
+
+def task_log(sim: Sim, upid: str) -> list[str]:
+    node = upid.split(":")[1]
+    data = sim.api("GET", f"/nodes/{node}/tasks/{upid}/log", params={"limit": 0}).json()["data"]
+    return [line["t"] for line in data]
+
+
+def finish(sim: Sim, upid: str, seconds: float = 120) -> dict:
+    """Advance simulated time until the task stopped; returns its status."""
+    sim.advance(seconds)
+    status = task_status(sim, upid)
+    assert status["status"] == "stopped", status
+    return status
