@@ -105,19 +105,25 @@ class Child:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
 
-    def reap(self, *, deadline: float) -> None:
-        """Wait for the child until ``deadline`` (monotonic), then SIGKILL its whole group."""
+    def reap(self, *, deadline: float) -> bool:
+        """Wait for the child until ``deadline`` (monotonic), then SIGKILL its whole group.
+
+        Returns whether the child had to be killed.
+        """
         if self.process is None:
-            return
+            return False
+        killed = False
         try:
             self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _kill_group(self.process.pid)
             self.process.wait()
+            killed = True
         # Pool processes or grandchildren that outlived their parent share its group id.
         _kill_group(self.process.pid)
         if self._pump is not None:
             self._pump.join(timeout=2)
+        return killed
 
     def stop(self, *, grace: float) -> None:
         self.terminate()
@@ -208,7 +214,8 @@ class Supervisor:
             child.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in self.services:
-            child.reap(deadline=deadline)
+            if child.reap(deadline=deadline):
+                self.say(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f}s; killed")
 
 
 def _pvesim_argv() -> list[str] | None:

@@ -55,8 +55,9 @@ DATABASE_CONN_MAX_AGE: int = _env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASE = _env.db_url_config(DATABASE_URL)
 
 REDIS_URL: str = _env.str("REDIS_URL", default="")
-CELERY_BROKER_URL: str = _env.str(
-    "CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/"
+# An empty value counts as unset, as env files often carry ``NAME=`` lines.
+CELERY_BROKER_URL: str = (
+    _env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
 )
 
 TIME_ZONE: str = _env.str("TIME_ZONE", default="UTC")
