@@ -40,6 +40,7 @@ from pvesim.spec.types import Method, ParamError
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api2/json"
+EXTJS_PREFIX = "/api2/extjs"  # same data plus ``success``; handler errors answer HTTP 200
 CONTROL_PREFIX = "/_sim/"
 MAX_BODY = 512 * 1024
 GZIP_MIN = 1024
@@ -246,13 +247,27 @@ class RequestHandler(BaseHTTPRequestHandler):
                 )
                 self._send_json(status, "OK" if status == 200 else "Error", payload)
                 return
-            if not split.path.startswith(API_PREFIX + "/") and split.path != API_PREFIX:
+            prefix = API_PREFIX
+            if split.path.startswith(EXTJS_PREFIX + "/"):
+                prefix = EXTJS_PREFIX
+            elif not split.path.startswith(API_PREFIX + "/") and split.path != API_PREFIX:
                 raise ApiError(501, f"Method '{method} {split.path}' not implemented")
-            api_path = split.path[len(API_PREFIX) :] or "/"
-            data, total = self._dispatch(cluster, method, api_path, split.query, body)
+            api_path = split.path[len(prefix) :] or "/"
+            try:
+                data, total = self._dispatch(cluster, method, api_path, split.query, body)
+            except ApiError as exc:
+                if prefix != EXTJS_PREFIX or exc.empty_body:
+                    raise
+                error: dict[str, Any] = {"data": None, "success": 0, "message": exc.message}
+                if exc.errors:
+                    error["errors"] = exc.errors
+                self._send_json(200, "OK", error)
+                return
             payload: dict[str, Any] = {"data": data}
             if total is not None:
                 payload["total"] = total
+            if prefix == EXTJS_PREFIX:
+                payload["success"] = 1
             self._send_json(200, "OK", payload)
         except ApiError as exc:
             self._send_error(cluster, exc, started)
