@@ -8,8 +8,10 @@ class AuditConfig(AppConfig):
     label = "audit"
     verbose_name = "Audit trail"
 
-    # Reading the trail is for admins and auditors (see governance.accounts.role_sync).
+    # Admins, auditors and security officers (who audit sensitive operations, DESIGN
+    # section 1) read the trail; nobody writes it except through audit_record.
     role_permissions = {
         Role.ADMIN: ["audit.view_auditevent"],
         Role.AUDITOR: ["audit.view_auditevent"],
+        Role.SECURITY_OFFICER: ["audit.view_auditevent"],
     }

@@ -41,7 +41,9 @@ class NavLink:
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Home", "core:home", exact=True),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),
-    NavEntry("Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR})),
+    NavEntry(
+        "Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR, Role.SECURITY_OFFICER})
+    ),
     NavEntry("API docs", "api-docs", roles=frozenset({Role.ADMIN})),
 )
 

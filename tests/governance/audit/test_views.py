@@ -31,14 +31,14 @@ def trail(db):
     return admin
 
 
-@pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR])
-def test_page_allowed_for_admins_and_auditors(trail, role):
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR, Role.SECURITY_OFFICER])
+def test_page_allowed_for_admins_auditors_and_security_officers(trail, role):
     response = signed_in(role).get(PAGE)
     assert response.status_code == 200
     assert b"team.create" in response.content
 
 
-@pytest.mark.parametrize("role", [Role.END_USER, Role.MANAGER, Role.SECURITY_OFFICER])
+@pytest.mark.parametrize("role", [Role.END_USER, Role.MANAGER])
 def test_page_forbidden_for_other_roles(trail, role):
     assert signed_in(role).get(PAGE).status_code == 403
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 EXPECTED = {
     "end_user": {"Home"},
     "manager": {"Home"},
-    "security_officer": {"Home"},
+    "security_officer": {"Home", "Audit"},
     "auditor": {"Home", "Audit"},
     "admin": {"Home", "People & Teams", "Audit", "API docs"},
 }
