@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from governance.accounts.roles import roles_of
-from governance.core.realtime import role_group, user_group
+from governance.core.realtime import role_group, session_group, user_group
 
 # Application close code for "not signed in", mirroring HTTP 401 as WebSocket 4xxx
 # codes are reserved for applications; live.js stops reconnecting when it sees it.
@@ -32,6 +32,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         roles = await database_sync_to_async(roles_of)(user)
         self.live_groups = [user_group(user.pk), *sorted(role_group(role) for role in roles)]
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self.live_groups.append(session_group(session_key))
         for group in self.live_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -45,3 +48,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send_json({"event": message["event"], "payload": message["payload"]})
+
+    async def live_close(self, message: dict[str, Any]) -> None:
+        """The login session behind this connection ended: stop delivering to it."""
+        await self.close(code=CLOSE_UNAUTHENTICATED)

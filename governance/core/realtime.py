@@ -14,14 +14,16 @@ browser never learns of a change that was rolled back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-# The channel layer forwards this to LiveConsumer.live_event.
+# The channel layer forwards these to LiveConsumer.live_event and .live_close.
 MESSAGE_TYPE = "live.event"
+CLOSE_TYPE = "live.close"
 # Event names become DOM event names (``steward:<event>``): keep them tame.
 _EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 # Channels' own rule for group names, minus the length the prefixes take.
@@ -36,6 +38,27 @@ def user_group(user_id: int) -> str:
 def role_group(role: str) -> str:
     """The group every live connection of a holder of ``role`` joins."""
     return f"role.{role}"
+
+
+def session_group(session_key: str) -> str:
+    """The group of the live connections opened under one login session.
+
+    Hashed, because group names are stored by the channel layer (Redis, SQLite) and a
+    session key is a credential.
+    """
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def close_session_connections(session_key: str) -> None:
+    """Close every live connection opened under ``session_key`` (on sign-out or expiry).
+
+    Without this a tab would go on receiving events after its session ended, because a
+    websocket authenticates once, when it connects.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(session_group(session_key), {"type": CLOSE_TYPE})
 
 
 def publish_to_user(user_id: int, event: str, payload: dict[str, Any]) -> None:

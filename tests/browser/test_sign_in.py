@@ -53,9 +53,16 @@ def test_admin_sees_admin_navigation_and_can_sign_out(page, sign_in):
         expect(nav.get_by_role("link", name=label)).to_be_visible()
     nav.get_by_role("link", name="Audit").click()
     expect(nav.get_by_role("link", name="Audit")).to_have_attribute("aria-current", "page")
+    other_tab = page.context.new_page()
+    other_tab.goto("/")
+    other_status = other_tab.locator("[data-live-status]")
+    expect(other_status).to_have_attribute("data-live-status", "online")
+
     page.locator(".usermenu summary").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    # The other tab's socket is closed by the server, and it does not reconnect.
+    expect(other_status).to_have_attribute("data-live-status", "signed-out")
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
 

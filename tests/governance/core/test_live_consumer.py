@@ -29,6 +29,10 @@ def _communicator(user) -> WebsocketCommunicator:
 def _session_cookie(user) -> bytes:
     client = Client()
     client.force_login(user)
+    return _session_cookie_of(client)
+
+
+def _session_cookie_of(client: Client) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
@@ -123,3 +127,43 @@ def test_messages_from_the_browser_are_ignored(make_user):
 def test_malformed_names_are_refused(group, event):
     with pytest.raises(ValueError, match="invalid live"):
         publish_to_group(group, event, {})
+
+
+@async_to_sync
+async def _close_code_after(cookie: bytes, end_session) -> int | None:
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/", headers=[ORIGIN, (b"cookie", cookie)]
+    )
+    assert (await communicator.connect(timeout=5))[0]
+    await sync_to_async(end_session)()
+    output = await communicator.receive_output(timeout=5)
+    await communicator.wait()
+    return output.get("code") if output["type"] == "websocket.close" else None
+
+
+def test_sign_out_closes_the_sessions_live_connections(make_user):
+    client = Client()
+    client.force_login(make_user("end_user"))
+    code = _close_code_after(_session_cookie_of(client), lambda: client.post("/accounts/logout/"))
+    assert code == CLOSE_UNAUTHENTICATED
+
+
+def test_sign_out_elsewhere_leaves_other_sessions_connected(make_user):
+    user = make_user("end_user")
+    here, elsewhere = Client(), Client()
+    here.force_login(user)
+    elsewhere.force_login(user)
+    got_nothing = _stays_open(_session_cookie_of(here), lambda: elsewhere.post("/accounts/logout/"))
+    assert got_nothing
+
+
+@async_to_sync
+async def _stays_open(cookie: bytes, action) -> bool:
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/", headers=[ORIGIN, (b"cookie", cookie)]
+    )
+    assert (await communicator.connect(timeout=5))[0]
+    await sync_to_async(action)()
+    nothing = await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+    return nothing
