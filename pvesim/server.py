@@ -44,6 +44,7 @@ EXTJS_PREFIX = "/api2/extjs"  # same data plus ``success``; handler errors answe
 CONTROL_PREFIX = "/_sim/"
 MAX_BODY = 512 * 1024
 GZIP_MIN = 1024
+DRAIN_LIMIT = 8 * 1024 * 1024
 RESPONSE_HOOKS: list[Any] = []
 """Callables ``hook(spec, data)`` seeing every successful API answer (conformance tests)."""
 
@@ -195,6 +196,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     """Speaks HTTP/1.1 keep-alive; every answer has Content-Length."""
 
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # malformed request lines still get a status line
     timeout = 60
     server: SimHTTPServer
 
@@ -212,6 +214,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             super().handle()
         except (OSError, ssl.SSLError):
             self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, headers): status + reason, empty body."""
+        self.close_connection = True
+        reason = message or self.responses.get(code, ("error",))[0]
+        self._send(code, reason, b"", "application/json;charset=UTF-8")
 
     def version_string(self) -> str:
         return "pve-api-daemon/3.0"
@@ -289,6 +297,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise ApiError(400, "invalid Content-Length")
         if length > MAX_BODY:
             self.close_connection = True  # the unread body would poison keep-alive
+            if length <= DRAIN_LIMIT:
+                # Read it anyway so the client sees our answer rather than a reset.
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 65536))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
             raise ApiError(501, "for data too large")
         body = self.rfile.read(length) if length else b""
         if body and method in ("GET", "DELETE"):
@@ -392,7 +408,9 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, reason: str, body: bytes, content_type: str) -> None:
         encoding = None
-        if len(body) > GZIP_MIN and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+        headers = getattr(self, "headers", None)
+        accept = (headers.get("Accept-Encoding") if headers is not None else None) or ""
+        if len(body) > GZIP_MIN and "gzip" in accept:
             body = gzip.compress(body, compresslevel=1)
             encoding = "gzip"
         # The reason phrase carries PVE's message; it must be one latin-1 line.
