@@ -22,6 +22,7 @@ from rest_framework import generics, permissions, serializers, throttling
 from rest_framework.response import Response
 
 from governance.accounts.models import User
+from governance.core.api import CursorPagination
 
 
 class ThingSerializer(serializers.Serializer):
@@ -75,7 +76,19 @@ class ThrottledView(ThingView):
     throttle_classes = [OncePerDay]
 
 
+class UserListSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+
+
+class UserListView(generics.ListAPIView):
+    queryset = User.objects.all()
+    serializer_class = UserListSerializer
+
+
 urlpatterns = [
+    path("api/_test/users/", UserListView.as_view()),
     path("api/_test/things/", ThingView.as_view()),
     path("api/_test/forbidden/", ForbiddenView.as_view()),
     path("api/_test/missing/<int:pk>/", MissingView.as_view()),
@@ -240,3 +253,34 @@ def test_docs_pages_use_only_local_assets(client, settings, page):
     for url in static:
         relative = url.removeprefix(settings.STATIC_URL).split("?")[0]
         assert finders.find(relative), f"{url} is not a local static file"
+
+
+@with_test_views
+@pytest.mark.django_db
+def test_lists_page_with_a_cursor_without_repeats_or_gaps(user_client, django_user_model):
+    for n in range(4):
+        django_user_model.objects.create_user(username=f"paged{n}", password="x-long-pass-1")
+    expected = list(django_user_model.objects.order_by("-pk").values_list("username", flat=True))
+
+    seen: list[str] = []
+    url = "/api/_test/users/?page_size=2"
+    while url:
+        body = user_client.get(url).json()
+        assert set(body) == {"next", "previous", "results"}
+        assert len(body["results"]) <= 2
+        seen += [row["username"] for row in body["results"]]
+        # A row created between pages must not shift the pages already read.
+        django_user_model.objects.create_user(username=f"late{len(seen)}", password="x-long-pass-1")
+        url = body["next"]
+    assert seen == expected
+
+
+@with_test_views
+@pytest.mark.django_db
+def test_page_size_is_capped(user_client, django_user_model):
+    django_user_model.objects.bulk_create(
+        django_user_model(username=f"bulk{n}") for n in range(CursorPagination.max_page_size + 1)
+    )
+    body = user_client.get("/api/_test/users/?page_size=100000").json()
+    assert len(body["results"]) == CursorPagination.max_page_size
+    assert body["next"]
