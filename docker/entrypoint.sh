@@ -12,6 +12,11 @@ command="${1:-web}"
 
 case "$command" in
     web)
+        # Behind the TLS proxy (SECURE_PROXY_SSL_HEADER set), take the client address
+        # from X-Forwarded-For, so sign-in throttling locks out the client, not the proxy.
+        if [ -n "${SECURE_PROXY_SSL_HEADER:-}" ]; then
+            set -- --proxy-headers "$@"
+        fi
         exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" "$@" governance.asgi:application
         ;;
     worker)

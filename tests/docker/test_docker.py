@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -66,3 +67,44 @@ def test_env_example_lists_every_setting():
     assert not missing, f"docker/env.example lacks {missing}"
     # Compose reads these for the database container and the published port.
     assert {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"} <= listed
+
+
+def run_entrypoint(tmp_path, *args: str, **environ: str) -> list[str]:
+    """Run the entry point with stub daphne/celery/python that log their argv."""
+    log = tmp_path / "calls.log"
+    for tool in ("daphne", "celery", "python"):
+        stub = tmp_path / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n')
+        stub.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", **environ}
+    subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), *args], env=env, check=True, timeout=30)
+    return log.read_text().splitlines()
+
+
+def test_entrypoint_starts_daphne_and_trusts_proxy_headers_only_behind_a_proxy(tmp_path):
+    assert run_entrypoint(tmp_path, "web") == [
+        "daphne --bind 0.0.0.0 --port 8000 governance.asgi:application"
+    ]
+    (tmp_path / "calls.log").unlink()
+    calls = run_entrypoint(
+        tmp_path, "web", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto", PORT="9000"
+    )
+    assert calls == [
+        "daphne --bind 0.0.0.0 --port 9000 --proxy-headers governance.asgi:application"
+    ]
+
+
+def test_entrypoint_migrates_the_channel_database_only_without_redis(tmp_path):
+    assert run_entrypoint(tmp_path, "migrate") == [
+        "python manage.py migrate --noinput",
+        "python manage.py migrate --database channels --noinput",
+    ]
+    (tmp_path / "calls.log").unlink()
+    calls = run_entrypoint(tmp_path, "migrate", REDIS_URL="redis://redis:6379/0")
+    assert calls == ["python manage.py migrate --noinput"]
+
+
+def test_entrypoint_passes_other_commands_to_manage_py(tmp_path):
+    assert run_entrypoint(tmp_path, "worker") == ["celery -A governance worker --loglevel INFO"]
+    (tmp_path / "calls.log").unlink()
+    assert run_entrypoint(tmp_path, "audit_verify") == ["python manage.py audit_verify"]
