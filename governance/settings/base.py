@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "governance.core",
     "governance.accounts",
     "governance.audit",
+    "inventory",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # Seconds between looks at the queue folder: task pickup latency in the demo.
+        "polling_interval": 0.25,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
