@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+
+from inventory.sync.state import ConfigFacts, DeviceFacts, DiskFacts, NicFacts
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 _UUID = re.compile(r"^[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
@@ -53,57 +56,12 @@ _NIC_MODELS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Nic:
-    """A network interface; ``mac`` is upper-case ``AA:BB:CC:DD:EE:FF``."""
-
-    key: str
-    mac: str
-    model: str = ""
-    bridge: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Disk:
-    """A disk, mount point or drive of a guest.
-
-    ``storage`` is empty for media outside any storage (an empty drive ``none``, the
-    host's ``cdrom``, a host block device or a bind-mounted directory). ``volume`` is the
-    full volume id (``storage:volname``) or the host path; ``media`` is ``disk`` for
-    disks and, for CD-ROM drives, ``none``, ``cdrom`` or the mounted volume id.
-    ``base_vmid`` names the template a linked clone's disk is based on.
-    """
-
-    key: str
-    storage: str
-    volume: str
-    size: int
-    is_cdrom: bool = False
-    media: str = "disk"
-    base_vmid: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """A passthrough or removable-media device; ``value`` is the config value as set.
-
-    ``host_device`` is true when the guest reaches real host hardware (a host USB
-    device or port, a PCI function, a host serial/parallel port, the host's CD drive);
-    it is false for SPICE redirection, sockets, resource mappings and ISO images.
-    """
-
-    key: str
-    kind: str  # usb | pci | serial | parallel | cdrom
-    value: str
-    host_device: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigFacts:
+class ParsedConfig:
     """Everything Steward derives from one config; empty defaults when nothing parses."""
 
-    nics: tuple[Nic, ...] = ()
-    disks: tuple[Disk, ...] = ()
-    devices: tuple[Device, ...] = ()
+    nics: tuple[NicFacts, ...] = ()
+    disks: tuple[DiskFacts, ...] = ()
+    devices: tuple[DeviceFacts, ...] = ()
     vmgenid: str = ""
     smbios_uuid: str = ""
     ostype: str = ""
@@ -115,16 +73,32 @@ class ConfigFacts:
     def macs(self) -> tuple[str, ...]:
         return tuple(nic.mac for nic in self.nics)
 
-    @property
-    def storages(self) -> tuple[str, ...]:
-        """Storages holding this guest's data (sorted, unique; ISOs and unused included)."""
-        return tuple(sorted({d.storage for d in self.disks if d.storage}))
+
+def config_facts(
+    *, vmid: int, kind: str, digest: str, values: Mapping[str, str], read_at: datetime
+) -> ConfigFacts:
+    """The sync's :class:`~inventory.sync.state.ConfigFacts` for one config read."""
+    parsed = parse_config(kind, values)
+    return ConfigFacts(
+        vmid=vmid,
+        digest=digest,
+        read_at=read_at,
+        values=dict(values),
+        vmgenid=parsed.vmgenid,
+        smbios_uuid=parsed.smbios_uuid,
+        ostype=parsed.ostype,
+        agent_enabled=parsed.agent_enabled,
+        has_rng=parsed.has_rng,
+        nics=parsed.nics,
+        disks=parsed.disks,
+        devices=parsed.devices,
+    )
 
 
-def parse_config(kind: str, values: Mapping[str, str]) -> ConfigFacts:
-    """Derive :class:`ConfigFacts` from a ``qemu`` or ``lxc`` config; never raises."""
+def parse_config(kind: str, values: Mapping[str, str]) -> ParsedConfig:
+    """Derive :class:`ParsedConfig` from a ``qemu`` or ``lxc`` config; never raises."""
     if kind not in ("qemu", "lxc") or not isinstance(values, Mapping):
-        return ConfigFacts()
+        return ParsedConfig()
     config = {str(k): str(v) for k, v in values.items() if isinstance(k, str) and v is not None}
     nics, disks, devices = [], [], []
     for key in sorted(config, key=_key_order):
@@ -146,10 +120,9 @@ def parse_config(kind: str, values: Mapping[str, str]) -> ConfigFacts:
             if disk:
                 disks.append(disk)
                 if disk.is_cdrom:
-                    physical = disk.media == "cdrom"
-                    devices.append(Device(key, "cdrom", disk.media, host_device=physical))
+                    devices.append(DeviceFacts(key, "cdrom", disk.media))
         elif kind == "lxc" and index <= _LXC_DISKS.get(prefix, -1):
-            disk = parse_disk(key, value, storage_size_only=True)
+            disk = parse_disk(key, value, lxc=True)
             if disk:
                 disks.append(disk)
         elif kind == "qemu" and prefix in _PASSTHROUGH and index <= _PASSTHROUGH[prefix][1]:
@@ -157,17 +130,17 @@ def parse_config(kind: str, values: Mapping[str, str]) -> ConfigFacts:
             if device:
                 devices.append(device)
         elif kind == "qemu" and prefix == "parallel" and index <= _PARALLEL:
-            if value.startswith("/dev/") and "," not in value:
-                devices.append(Device(key, "parallel", value, host_device=True))
+            if re.match(r"^/dev/[^,\s]+$", value):
+                devices.append(DeviceFacts(key, "parallel", value))
         elif kind == "lxc" and prefix == "dev" and index <= _LXC_DEVS:
             device = parse_lxc_dev(key, value)
             if device:
                 devices.append(device)
     if kind == "lxc" and "rootfs" in config:
-        rootfs = parse_disk("rootfs", config["rootfs"], storage_size_only=True)
+        rootfs = parse_disk("rootfs", config["rootfs"], lxc=True)
         if rootfs:
             disks.insert(0, rootfs)
-    return ConfigFacts(
+    return ParsedConfig(
         nics=tuple(nics),
         disks=tuple(disks),
         devices=tuple(devices),
@@ -227,45 +200,37 @@ def linked_base(volname: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def parse_disk(key: str, value: str, *, storage_size_only: bool = False) -> Disk | None:
+def parse_disk(key: str, value: str, *, lxc: bool = False) -> DiskFacts | None:
     """A qemu drive (``[file=]<volume>,media=..,size=..``) or an LXC rootfs/mp volume.
 
-    ``storage_size_only`` marks LXC volumes, which have no media or CD-ROMs; a volume
-    starting with ``/`` is a host path (a bind mount or a host block device).
+    LXC volumes have no media and no CD-ROMs; a volume starting with ``/`` is a host
+    path (a bind mount or a host block device) and has no storage. ``media`` is set
+    for CD-ROM drives only: ``none``, ``cdrom`` (the host's drive) or the volume id.
     """
-    props = split_property(value, "file" if not storage_size_only else "volume")
-    volume = props.get("file" if not storage_size_only else "volume", "")
-    if not volume:
-        return None
+    props = split_property(value, "volume" if lxc else "file")
+    volume = props.get("volume" if lxc else "file", "")
     media = props.get("media", "disk")
-    if media not in ("disk", "cdrom") or (storage_size_only and "media" in props):
+    if not volume or media not in ("disk", "cdrom") or (lxc and "media" in props):
         return None
     size = parse_size(props.get("size", "0"))
     is_cdrom = media == "cdrom"
     if volume in ("none", "cdrom"):
-        if not is_cdrom:
-            return None
-        return Disk(key, "", "", size, is_cdrom=True, media=volume)
+        return DiskFacts(key, "", "", size, is_cdrom=True, media=volume) if is_cdrom else None
     if volume.startswith("/"):
         if not re.match(r"^/[^\s,]*$", volume):
             return None
-        return Disk(key, "", volume, size, is_cdrom=is_cdrom, media=volume if is_cdrom else media)
-    storage, volname = split_volume(volume)
-    if not storage:
-        return None
-    return Disk(
-        key,
-        storage,
-        volume,
-        size,
-        is_cdrom=is_cdrom,
-        media=volume if is_cdrom else media,
-        base_vmid=linked_base(volname),
+        storage = ""
+    else:
+        storage, _ = split_volume(volume)
+        if not storage:
+            return None
+    return DiskFacts(
+        key, storage, volume, size, is_cdrom=is_cdrom, media=volume if is_cdrom else ""
     )
 
 
-def parse_qemu_net(key: str, value: str) -> Nic | None:
-    """``virtio=BC:24:11:..,bridge=vmbr0`` or ``model=virtio,macaddr=..`` -> :class:`Nic`."""
+def parse_qemu_net(key: str, value: str) -> NicFacts | None:
+    """``virtio=BC:24:11:..,bridge=vmbr0`` or ``model=virtio,macaddr=..`` -> a NIC."""
     props = split_property(value, "model")
     model, mac = props.get("model", ""), props.get("macaddr", "")
     if model not in _NIC_MODELS:
@@ -275,66 +240,89 @@ def parse_qemu_net(key: str, value: str) -> Nic | None:
         mac = props.get(model, "")
     if not model or not _MAC.match(mac):
         return None
-    return Nic(key, mac.upper(), model, props.get("bridge", ""))
+    return NicFacts(key, mac.upper(), model, props.get("bridge", ""))
 
 
-def parse_lxc_net(key: str, value: str) -> Nic | None:
-    """``name=eth0,bridge=vmbr0,hwaddr=BC:24:11:..,type=veth`` -> :class:`Nic`."""
+def parse_lxc_net(key: str, value: str) -> NicFacts | None:
+    """``name=eth0,bridge=vmbr0,hwaddr=BC:24:11:..,type=veth`` -> a NIC."""
     props = split_property(value)
     mac = props.get("hwaddr", "")
     if not _MAC.match(mac):
         return None
-    return Nic(key, mac.upper(), props.get("type", "veth"), props.get("bridge", ""))
+    return NicFacts(key, mac.upper(), props.get("type", "veth"), props.get("bridge", ""))
 
 
-def parse_passthrough(key: str, kind: str, value: str) -> Device | None:
-    """``usbN`` / ``hostpciN`` / ``serialN`` -> :class:`Device`, or None for junk.
+_USB_HOST = re.compile(r"^(?:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\d+-\d+(?:\.\d+)*)$")
+_PCI_FUNCTION = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}(?:\.[0-7])?$")
+_MAPPING = re.compile(r"^[A-Za-z][A-Za-z0-9_\-.]*$")
+_DEV_PATH = re.compile(r"^/dev/[^,\s]+$")
 
-    usb: ``host=<vendor:product | bus-port>`` (host hardware), ``spice`` or
-    ``mapping=<id>`` (not host hardware as far as the guest's owner can choose it);
-    hostpci: ``[host=]0000:01:00.0[;...]`` or ``mapping=<id>``; serial: ``socket`` or a
-    host device path.
+
+def parse_passthrough(key: str, kind: str, value: str) -> DeviceFacts | None:
+    """``usbN`` / ``hostpciN`` / ``serialN`` -> a device, or None for junk.
+
+    usb: ``host=<vendor:product | bus-port>``, ``spice`` or ``mapping=<id>``; hostpci:
+    ``[host=]0000:01:00.0[;...]`` or ``mapping=<id>``; serial: ``socket`` or a host path.
     """
     value = value.strip()
     if kind == "serial":
-        if value == "socket":
-            return Device(key, kind, value, host_device=False)
-        if re.match(r"^/dev/[^,\s]+$", value):
-            return Device(key, kind, value, host_device=True)
-        return None
+        return (
+            DeviceFacts(key, kind, value) if value == "socket" or _DEV_PATH.match(value) else None
+        )
     props = split_property(value, "host")
     host, mapping = props.get("host", ""), props.get("mapping", "")
-    if kind == "usb":
-        if host == "spice" and not mapping:
-            return Device(key, kind, value, host_device=False)
-        if host and re.match(r"^(?:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}|\d+-\d+(?:\.\d+)*)$", host):
-            return Device(key, kind, value, host_device=True)
-    else:
-        functions = host.split(";") if host else []
-        if functions and all(
-            re.match(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}(?:\.[0-7])?$", f)
-            for f in functions
-        ):
-            return Device(key, kind, value, host_device=True)
-    if mapping and not host and re.match(r"^[A-Za-z][A-Za-z0-9_\-.]*$", mapping):
-        return Device(key, kind, value, host_device=False)
-    return None
-
-
-def parse_lxc_dev(key: str, value: str) -> Device | None:
-    """An LXC ``devN: /dev/...`` passthrough, classified by the device path."""
-    path = split_property(value, "path").get("path", "")
-    if not re.match(r"^/dev/[^,\s]+$", path):
+    if host and mapping:
         return None
-    if path.startswith(("/dev/bus/usb/", "/dev/ttyUSB", "/dev/ttyACM")):
-        return Device(key, "usb", value, host_device=True)
-    if path.startswith("/dev/ttyS"):
-        return Device(key, "serial", value, host_device=True)
-    if path.startswith(("/dev/parport", "/dev/usb/lp")):
-        return Device(key, "parallel", value, host_device=True)
-    if path.startswith(("/dev/dri/", "/dev/nvidia", "/dev/vfio/")):
-        return Device(key, "pci", value, host_device=True)
+    if mapping:
+        valid = bool(_MAPPING.match(mapping))
+    elif kind == "usb":
+        valid = host == "spice" or bool(_USB_HOST.match(host))
+    else:
+        valid = bool(host) and all(_PCI_FUNCTION.match(f) for f in host.split(";"))
+    return DeviceFacts(key, kind, value) if valid else None
+
+
+def parse_lxc_dev(key: str, value: str) -> DeviceFacts | None:
+    """An LXC ``devN: /dev/...`` passthrough, classified by the device path.
+
+    Paths of no known class (``/dev/kvm``, ``/dev/fuse``...) give no fact: they are
+    kernel interfaces rather than hardware a policy about devices cares for.
+    """
+    path = split_property(value, "path").get("path", "")
+    if not _DEV_PATH.match(path):
+        return None
+    for prefixes, kind in _LXC_DEV_KINDS:
+        if path.startswith(prefixes):
+            return DeviceFacts(key, kind, value)
     return None
+
+
+_LXC_DEV_KINDS = (
+    (("/dev/bus/usb/", "/dev/ttyUSB", "/dev/ttyACM"), "usb"),
+    (("/dev/ttyS",), "serial"),
+    (("/dev/parport", "/dev/usb/lp"), "parallel"),
+    (("/dev/dri/", "/dev/nvidia", "/dev/vfio/"), "pci"),
+)
+
+
+def reaches_host(device: DeviceFacts) -> bool:
+    """Whether the guest reaches real host hardware through ``device``.
+
+    True for host USB devices or ports, PCI functions, host serial/parallel ports, LXC
+    device nodes and the host's CD drive; false for SPICE redirection, sockets,
+    resource mappings (an admin vetted those) and ISO images or empty drives.
+    """
+    if device.kind == "cdrom":
+        return device.value == "cdrom"
+    if device.value in ("spice", "socket"):
+        return False
+    return "mapping" not in split_property(device.value, "host")
+
+
+def linked_base_vmid(volume: str) -> int | None:
+    """The template vmid a linked clone's disk is based on (``s:base-9000-disk-0/vm-...``)."""
+    _, volname = split_volume(volume)
+    return linked_base(volname)
 
 
 def _uuid(value: str) -> str:

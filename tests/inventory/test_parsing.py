@@ -1,21 +1,25 @@
 """Config facts: every PVE value form the portal relies on, and no crash or invention on junk."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inventory.parsing import (
-    ConfigFacts,
-    Device,
-    Disk,
-    Nic,
+    ParsedConfig,
+    config_facts,
+    linked_base_vmid,
     parse_config,
     parse_size,
+    reaches_host,
     split_property,
     split_volume,
 )
+from inventory.sync.state import DeviceFacts as Device
+from inventory.sync.state import DiskFacts as Disk
+from inventory.sync.state import NicFacts as Nic
 
 MAC = "BC:24:11:0A:1B:2C"
 UUID = "0c5b5b9e-6a0c-4f3e-a1b2-3c4d5e6f7a8b"
@@ -61,7 +65,8 @@ def test_qemu_config_gives_every_fact():
     )
     disks = {d.key: d for d in facts.disks}
     assert disks["scsi0"] == Disk("scsi0", "local-lvm", "local-lvm:vm-101-disk-0", 32 * 1024**3)
-    assert disks["scsi1"].base_vmid == 9000
+    assert linked_base_vmid(disks["scsi1"].volume) == 9000
+    assert linked_base_vmid(disks["scsi0"].volume) is None
     assert disks["scsi1"].size == int(1.5 * 1024**4)
     assert disks["virtio0"] == Disk("virtio0", "", "/dev/disk/by-id/ata-SSD", 100 * 1024**3)
     assert disks["ide2"] == Disk(
@@ -77,28 +82,30 @@ def test_qemu_config_gives_every_fact():
     assert disks["efidisk0"].size == 1024**2
     assert disks["tpmstate0"].storage == "local-lvm"
     assert disks["unused0"].volume == "local-lvm:vm-101-disk-4"
-    assert facts.storages == ("ceph", "local-lvm", "nfs-iso")
     devices = {d.key: d for d in facts.devices}
-    assert devices["usb0"] == Device("usb0", "usb", "host=046d:c52b,usb3=1", host_device=True)
-    assert not devices["usb1"].host_device
-    assert not devices["usb2"].host_device
-    assert devices["usb3"].host_device
+    assert devices["usb0"] == Device("usb0", "usb", "host=046d:c52b,usb3=1")
     assert devices["hostpci0"].kind == "pci"
-    assert devices["hostpci0"].host_device
-    assert not devices["hostpci1"].host_device
-    assert (devices["serial0"].host_device, devices["serial1"].host_device) == (False, True)
-    assert devices["parallel0"] == Device("parallel0", "parallel", "/dev/parport0", True)
-    assert devices["ide2"] == Device(
-        "ide2", "cdrom", "nfs-iso:iso/virtio-win-0.1.266.iso", host_device=False
-    )
+    assert devices["parallel0"] == Device("parallel0", "parallel", "/dev/parport0")
+    assert devices["ide2"] == Device("ide2", "cdrom", "nfs-iso:iso/virtio-win-0.1.266.iso")
     assert devices["ide0"].value == "none"
-    assert devices["sata0"].host_device  # the host's own drive
+    reaching = {key for key, device in devices.items() if reaches_host(device)}
+    # spice, mappings, sockets, ISOs and empty drives do not reach host hardware
+    assert reaching == {"usb0", "usb3", "hostpci0", "serial1", "parallel0", "sata0"}
     assert facts.vmgenid == UUID
     assert facts.smbios_uuid == UUID
     assert facts.ostype == "win11"
     assert facts.agent_enabled
     assert facts.has_rng
     assert facts.created == 1717171717
+
+
+def test_config_facts_carry_raw_values_and_storage_names():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    facts = config_facts(vmid=101, kind="qemu", digest="d" * 40, values=QEMU, read_at=now)
+    assert (facts.vmid, facts.digest, facts.read_at, facts.values) == (101, "d" * 40, now, QEMU)
+    assert facts.storage_names == ("ceph", "local-lvm")  # the ISO is media, not data
+    assert facts.nics[0].mac == MAC
+    assert facts.smbios_uuid == UUID
 
 
 def test_lxc_config_gives_macs_rootfs_mount_points_and_devices():
@@ -158,7 +165,7 @@ def test_agent_flag(agent, enabled):
     ],
 )
 def test_malformed_values_give_no_fact(key, value):
-    assert parse_config("qemu", {key: value}) == ConfigFacts()
+    assert parse_config("qemu", {key: value}) == ParsedConfig()
 
 
 def test_helpers():
@@ -219,7 +226,7 @@ def test_never_raises_and_every_fact_is_well_formed(kind, config):
     for disk in facts.disks:
         assert disk.size >= 0
         assert disk.storage == "" or disk.volume.startswith(disk.storage + ":")
-        assert disk.is_cdrom or disk.media == "disk"
+        assert disk.is_cdrom or disk.media == ""
     for device in facts.devices:
         assert device.kind in {"usb", "pci", "serial", "parallel", "cdrom"}
         assert device.key in config
