@@ -124,7 +124,19 @@ class Evaluator:
                 privs[priv] = privs.get(priv, False) or propagate
         return privs
 
+    def is_superuser(self, identity: Identity) -> bool:
+        """root@pam, or one of its tokens without privilege separation (every privilege)."""
+        if identity.is_root:
+            return True
+        if identity.userid != "root@pam":
+            return False
+        token = self.store.tokens.get(identity.full)
+        return token is not None and not token.privsep
+
     def has(self, identity: Identity, path: str, privs: list[str], *, any_: bool = False) -> bool:
+        # Fast path: list filtering over 10,000 guests calls this once per guest.
+        if self.is_superuser(identity):
+            return True
         held = self.privileges(identity, path)
         if any_:
             return any(p in held for p in privs)
