@@ -214,6 +214,7 @@ class _Builder:
         self._firewall_groups()
         templates = self._templates()
         self._guests(templates)
+        self._showcase()
         self._ha()
         self._backup_jobs()
         return self.estate
@@ -726,6 +727,64 @@ class _Builder:
                 )
                 est.add_volume(storage, node, volume)
 
+    def _showcase(self) -> None:
+        """Guarantee one fully featured guest of each kind per cluster (demos, tests): a
+        running VM with an agent, RAM and disk snapshots and firewall rules, and a running
+        container with snapshots and rules. They end up with the most snapshots."""
+        guests = self.estate.guests.values()
+        vm = next(
+            (
+                g
+                for g in guests
+                if g.kind == "qemu"
+                and g.agent_installed
+                and not g.sensitive
+                and not g.is_template
+                and "usb0" not in g.config
+            ),
+            None,
+        )
+        ct = next((g for g in guests if g.kind == "lxc" and not g.sensitive), None)
+        for guest in (vm, ct):
+            if guest is None:
+                continue
+            if not guest.running:
+                guest.status = "running"
+                guest.started_at = float(self.now - 7 * 86400)
+                guest.pid = 4242 + guest.vmid
+            guest.paused = False
+            guest.snapshots.clear()
+            guest.config.pop("parent", None)
+            base = self.now - 30 * 86400
+            snapshot_create(
+                guest, name="baseline", description="after install", snaptime=base, vmstate=None
+            )
+            snapshot_create(
+                guest,
+                name="pre_update",
+                description="before updates",
+                snaptime=base + 86400,
+                vmstate=None,
+            )
+            if guest.kind == "qemu":
+                storage_id = guest.config["scsi0"].split(":", 1)[0]
+                storage = self.estate.storages[storage_id]
+                state = state_volname(storage_type=storage.type, vmid=guest.vmid, snapname="live")
+                snapshot_create(
+                    guest,
+                    name="live",
+                    description="with RAM",
+                    snaptime=base + 2 * 86400,
+                    vmstate=f"{storage_id}:{state}",
+                )
+            guest.firewall = GuestFirewall(
+                options={"enable": "1", "policy_in": "DROP"},
+                rules=[
+                    {"pos": 0, "type": "group", "action": "ssh-admin", "enable": 1},
+                    {"pos": 1, "type": "in", "action": "ACCEPT", "macro": "HTTPS", "enable": 1},
+                ],
+            )
+
     # ---- cluster config ---------------------------------------------------------------
     def _ha(self) -> None:
         est = self.estate
@@ -789,7 +848,7 @@ class _Builder:
             },
             "backup-dev-pool": {
                 "type": "vzdump",
-                "schedule": "*/6:00",
+                "schedule": "mon..fri 03:00",
                 "pool": "dev",
                 "storage": "nfs-iso",
                 "mode": "snapshot",

@@ -178,16 +178,20 @@ def lxc_interfaces(ctx: Context) -> list[dict[str, Any]]:
     ctx.check(vm_path(guest), ["VM.Audit"])
     if not guest.running:
         raise ApiError(500, f"CT {guest.vmid} is not running")
-    items = [
-        {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"}
-    ]
+    nics = [("lo", "00:00:00:00:00:00", "127.0.0.1", 8, "::1", 128)]
     for index, mac in _nics(guest):
-        items.append(
-            {
-                "name": f"eth{index}",
-                "hwaddr": mac,
-                "inet": f"{guest_ipv4(guest, index)}/24",
-                "inet6": f"{_link_local(mac)}/64",
-            }
-        )
-    return items
+        nics.append((f"eth{index}", mac, guest_ipv4(guest, index), 24, _link_local(mac), 64))
+    return [
+        {
+            "name": name,
+            "hwaddr": mac,
+            "hardware-address": mac,
+            "inet": f"{ipv4}/{prefix4}",
+            "inet6": f"{ipv6}/{prefix6}",
+            "ip-addresses": [
+                {"ip-address-type": "inet", "ip-address": ipv4, "prefix": prefix4},
+                {"ip-address-type": "inet6", "ip-address": ipv6, "prefix": prefix6},
+            ],
+        }
+        for name, mac, ipv4, prefix4, ipv6, prefix6 in nics
+    ]

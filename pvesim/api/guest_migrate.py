@@ -73,11 +73,13 @@ def local_disks(estate: Estate, guest: Guest) -> list[dict[str, Any]]:
         storage = estate.storages.get(split_volid(volid)[0])
         if storage is None or storage.shared:
             continue
-        item: dict[str, Any] = {"volid": volid, "size": _size(parsed.get("size")), "drivename": key}
-        if "media=cdrom" in value:
-            item["cdrom"] = 1
-        if family == "unused":
-            item["is_unused"] = 1
+        item: dict[str, Any] = {
+            "volid": volid,
+            "size": _size(parsed.get("size")),
+            "drivename": key,
+            "cdrom": 1 if "media=cdrom" in value else 0,
+            "is_unused": 1 if family == "unused" else 0,
+        }
         disks.append(item)
     return disks
 
@@ -196,14 +198,14 @@ def migration_steps(
             moving
             and guest.kind == "qemu"
             and not with_local_disks
-            and any("cdrom" not in d for d in local_disks(estate, guest))
+            and any(not d["cdrom"] for d in local_disks(estate, guest))
         ):
             problem = "can't live migrate attached local disks without with-local-disks option"
         if problem is not None:
             log.append(f"ERROR: migration aborted (duration 00:00:00): {problem}")
             raise TaskError("migration aborted")
 
-    disks = [d for d in local_disks(estate, guest) if "cdrom" not in d]
+    disks = [d for d in local_disks(estate, guest) if not d["cdrom"]]
     disk_seconds = sum(d["size"] for d in disks) / DISK_RATE
     ram_seconds = memory_bytes(guest) / LIVE_RATE if moving else 0.0
     total = 1.0 + disk_seconds + ram_seconds
