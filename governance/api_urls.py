@@ -1,7 +1,7 @@
 """REST API routes, one include per app."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("governance.audit.api_urls")),
 ]

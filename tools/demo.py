@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -244,8 +245,21 @@ def _banner(sup: Supervisor, url: str, seed: Child | None) -> None:
     sup.say("")
 
 
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the server will: connections of a previous run in TIME_WAIT do not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DemoError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another with PORT=..."
+            ) from exc
+
+
 def run(sup: Supervisor, *, host: str, port: int) -> None:
     """Prepare the data and run every service until a signal (returns) or a failure (raises)."""
+    _check_port_free(host, port)
     sup.step("migrate", [*MANAGE, "migrate", "--noinput"])
     if not env.REDIS_URL:
         # The embedded channel layer keeps its tables in a SQLite file of its own.

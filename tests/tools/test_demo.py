@@ -194,3 +194,23 @@ def test_a_dying_child_stops_the_others_and_fails(demo):
     assert demo.process.wait(timeout=60) == 1, demo.output
     assert "worker exited" in demo.output
     assert_all_gone(set(children))
+
+
+def test_a_busy_port_is_reported_before_anything_starts(data_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+        env.update(STEWARD_DATA_DIR=str(data_dir), PORT=str(port), HOST="127.0.0.1")
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "demo.py")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stdout
+    assert "migrate" not in result.stdout
