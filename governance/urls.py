@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("governance.core.urls")),
     path("accounts/", include("governance.accounts.urls")),
     path("audit/", include("governance.audit.urls")),
+    path("inventory/", include("inventory.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -38,8 +38,13 @@ class NavLink:
     active: bool
 
 
+_INVENTORY_READERS = frozenset({Role.ADMIN, Role.SECURITY_OFFICER, Role.AUDITOR})
+
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Home", "core:home", exact=True),
+    NavEntry("VMs", "inventory:vms", roles=_INVENTORY_READERS),
+    NavEntry("Clusters", "inventory:clusters", roles=_INVENTORY_READERS),
+    NavEntry("Storage", "inventory:storage", roles=_INVENTORY_READERS),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),
     NavEntry(
         "Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR, Role.SECURITY_OFFICER})

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 EXPECTED = {
     "end_user": {"Home"},
     "manager": {"Home"},
-    "security_officer": {"Home", "Audit"},
-    "auditor": {"Home", "Audit"},
-    "admin": {"Home", "People & Teams", "Audit", "API docs"},
+    "security_officer": {"Home", "VMs", "Clusters", "Storage", "Audit"},
+    "auditor": {"Home", "VMs", "Clusters", "Storage", "Audit"},
+    "admin": {"Home", "VMs", "Clusters", "Storage", "People & Teams", "Audit", "API docs"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Server-rendered inventory pages, split by sub-domain."""
