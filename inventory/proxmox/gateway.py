@@ -18,6 +18,7 @@ import requests
 from proxmoxer import AuthenticationError, ResourceException
 
 from inventory.proxmox import errors
+from inventory.proxmox.clusterconf import Acl, BackupJob, HAGroup, HAResource, HARule
 from inventory.proxmox.connection import Endpoint, open_client
 from inventory.proxmox.types import (
     GUEST_TYPES,
@@ -104,10 +105,12 @@ class ProxmoxGateway:
         self._limit = _limit_for(endpoint)
         #: Calls made by this gateway, per "METHOD path-template"; sync reports it.
         self.calls: dict[str, int] = {}
+        self._calls_lock = threading.Lock()
 
     def _call(self, method: str, path: str, template: str = "", **params: Any) -> Any:
         counter = f"{method} {template or path}"
-        self.calls[counter] = self.calls.get(counter, 0) + 1
+        with self._calls_lock:  # sync reads guests from a thread pool
+            self.calls[counter] = self.calls.get(counter, 0) + 1
         started = time.monotonic()
         resource = self._api(path.strip("/"))
         try:
@@ -202,6 +205,24 @@ class ProxmoxGateway:
     def storage_content(self, *, node: str, storage: str) -> list[Volume]:
         path = f"/nodes/{node}/storage/{storage}/content"
         return self._list(path, Volume.from_api, "/nodes/{node}/storage/{storage}/content")
+
+    def backup_jobs(self) -> list[BackupJob]:
+        return self._list("/cluster/backup", BackupJob.from_api)
+
+    def ha_resources(self) -> list[HAResource]:
+        return self._list("/cluster/ha/resources", HAResource.from_api)
+
+    def ha_rules(self) -> list[HARule]:
+        """HA rules (PVE 9); PVE 8 has no such path and answers 501."""
+        return self._list("/cluster/ha/rules", HARule.from_api)
+
+    def ha_groups(self) -> list[HAGroup]:
+        """HA groups (PVE 8); PVE 9 refuses with 500 once they were migrated to rules."""
+        return self._list("/cluster/ha/groups", HAGroup.from_api)
+
+    def acl(self) -> list[Acl]:
+        """ACL entries the token may see (all of them with Sys.Audit on /access)."""
+        return self._list("/access/acl", Acl.from_api)
 
     def task_status(self, upid: str) -> Task:
         node = Upid.parse(upid).node
