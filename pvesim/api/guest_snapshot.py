@@ -15,7 +15,7 @@ from pvesim.api.guest_base import (
     vm_path,
 )
 from pvesim.api.guest_power import guest_start_now, guest_stop_now
-from pvesim.model import Guest
+from pvesim.model import Guest, ModelError
 from pvesim.model.config import typed_config
 from pvesim.model.snapshots import (
     snapshot_check_new,
@@ -68,7 +68,8 @@ def snapshot_post(ctx: Context, kind: str) -> str:
     guest = resolve_guest(ctx, kind)
     ctx.check(vm_path(guest), ["VM.Snapshot"])
     name = ctx.params["snapname"]
-    snapshot_check_new(guest, name)
+    if name in {"current", "pending"}:
+        raise ApiError(500, f"unable to use snapshot name '{name}' (reserved name)")
     with_ram = bool(ctx.params.get("vmstate")) and guest.running and kind == "qemu"
     description = ctx.params.get("description", "")
     cluster = ctx.cluster
@@ -84,6 +85,14 @@ def snapshot_post(ctx: Context, kind: str) -> str:
         steps.append((0.5, f"saving VM state and RAM using storage '{vmstate.split(':')[0]}'"))
         steps.append((max(1.0, gib), [f"{gib:.2f} GiB in 1s", "completed saving the VM state"]))
     steps.append((1.0, f"snapshotting '{_first_disk_key(guest)}' ({_first_disk_volid(guest)})"))
+
+    def check_name() -> None:
+        try:
+            snapshot_check_new(guest, name)
+        except ModelError as exc:
+            raise TaskError(exc.message) from None
+
+    steps.insert(0, (0.1, (), check_name))
 
     def apply() -> None:
         snapshot_create(

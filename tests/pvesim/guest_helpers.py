@@ -48,3 +48,11 @@ def finish(sim: Sim, upid: str, seconds: float = 120) -> dict:
     status = task_status(sim, upid)
     assert status["status"] == "stopped", status
     return status
+
+
+def limited_auth(sim: Sim, userid: str, *, path: str, roles: str) -> str:
+    """An ``Authorization`` header for a fresh user token holding ``roles`` on ``path``."""
+    sim.cluster.access.user_add(userid)
+    token = sim.cluster.access.token_add(userid, "t", privsep=False)
+    sim.control("POST", "acl/add", path=path, roles=roles, users=userid)
+    return f"PVEAPIToken={token.full}={token.secret}"
