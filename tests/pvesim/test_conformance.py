@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -229,6 +230,15 @@ def _path_values(sim: Sim) -> dict[str, dict[str, str]]:
             "snapname": snap,
             "storage": storage.storage if storage else "local",
         }
+        stored = [
+            (key[0], volid)
+            for key, volumes in estate.volumes.items()
+            if key[1] in (guest.node, "")
+            for volid in volumes
+        ]
+        if stored:
+            values[kind]["storage"], volid = stored[0]
+            values[kind]["volume"] = quote(volid, safe="")
     task = cluster.tasks.start(
         now=cluster.now(),
         node=values["qemu"]["node"],
