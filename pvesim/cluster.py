@@ -68,6 +68,11 @@ class ChaosSettings:
     error_prefix: str = ""
     error_count: int = 0
     """How many more requests under ``error_prefix`` fail (-1: until cleared)."""
+    corrupt_mode: str = ""
+    """How successful answers under ``corrupt_prefix`` are spoiled (see ``POST corrupt``)."""
+    corrupt_prefix: str = ""
+    corrupt_count: int = 0
+    """How many more answers to spoil (-1: until cleared)."""
 
 
 class Cluster:

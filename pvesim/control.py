@@ -18,6 +18,12 @@ Built-in actions::
     POST latency {seconds, prefix}    sleep before answering API paths under prefix
     POST errors {status, message, prefix, count}   next ``count`` requests fail (-1: all)
     POST errors/clear
+    POST corrupt {mode, prefix, count}   spoil the next ``count`` successful answers under
+                                      prefix (-1: all): ``truncate`` cuts the JSON in half,
+                                      ``garbage`` sends an HTML error page with status 200,
+                                      ``duplicate-guest`` lists the first guest twice, the
+                                      copy on another node (what a client may see mid-migration)
+    POST corrupt/clear
     POST auth-delay {seconds}         hold auth-layer 401s (PVE: ~3 s)
     POST acl/add {path, roles, users|groups|tokens, propagate}
     POST save                         write the --state file now (when serving with one)
@@ -194,6 +200,56 @@ def _errors(cluster: Cluster, params: dict[str, Any]) -> dict[str, Any]:
 @control_action("errors/clear")
 def _errors_clear(cluster: Cluster, params: dict[str, Any]) -> None:
     cluster.chaos.error_status, cluster.chaos.error_count = 0, 0
+
+
+CORRUPT_MODES = ("truncate", "garbage", "duplicate-guest")
+
+
+@control_action("corrupt")
+def _corrupt(cluster: Cluster, params: dict[str, Any]) -> dict[str, Any]:
+    mode = str(params.get("mode", ""))
+    if mode not in CORRUPT_MODES:
+        raise ControlError(f"mode must be one of {', '.join(CORRUPT_MODES)}")
+    chaos = cluster.chaos
+    chaos.corrupt_mode, chaos.corrupt_prefix = mode, str(params.get("prefix", "/"))
+    chaos.corrupt_count = int(params.get("count", 1))
+    return {"mode": mode, "count": chaos.corrupt_count}
+
+
+@control_action("corrupt/clear")
+def _corrupt_clear(cluster: Cluster, params: dict[str, Any]) -> None:
+    cluster.chaos.corrupt_mode, cluster.chaos.corrupt_count = "", 0
+
+
+def corrupt_answer(cluster: Cluster, api_path: str, payload: dict[str, Any]) -> bytes | None:
+    """The spoiled body for this answer, or None to send it as it is."""
+    chaos = cluster.chaos
+    if not chaos.corrupt_count or not api_path.startswith(chaos.corrupt_prefix or "/"):
+        return None
+    with cluster.lock:
+        if not chaos.corrupt_count:
+            return None
+        if chaos.corrupt_count > 0:
+            chaos.corrupt_count -= 1
+        nodes = list(cluster.estate.nodes)
+    if chaos.corrupt_mode == "garbage":
+        return b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    if chaos.corrupt_mode == "truncate":
+        return body[: len(body) // 2]
+    data = payload.get("data")
+    guest = (
+        next((i for i in data or () if isinstance(i, dict) and "vmid" in i and "node" in i), None)
+        if isinstance(data, list)
+        else None
+    )
+    if guest is None or len(nodes) < 2:
+        return body
+    other = (
+        nodes[(nodes.index(guest["node"]) + 1) % len(nodes)] if guest["node"] in nodes else nodes[0]
+    )
+    copy = {**guest, "node": other, "id": f"{guest.get('type', 'qemu')}/{guest['vmid']}"}
+    return json.dumps({**payload, "data": [*data, copy]}, separators=(",", ":")).encode()
 
 
 @control_action("auth-delay")

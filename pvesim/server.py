@@ -280,6 +280,12 @@ class RequestHandler(BaseHTTPRequestHandler):
                 payload["total"] = total
             if prefix == EXTJS_PREFIX:
                 payload["success"] = 1
+            from pvesim.control import corrupt_answer
+
+            spoiled = corrupt_answer(cluster, api_path, payload)
+            if spoiled is not None:
+                self._send(200, "OK", spoiled, "application/json;charset=UTF-8")
+                return
             self._send_json(200, "OK", payload)
         except ApiError as exc:
             self._send_error(cluster, exc, started)
