@@ -1,0 +1,2 @@
+"""REST API of the inventory (``/api/inventory/``): read-only except cluster registration
+and storage classification."""

@@ -1,0 +1,16 @@
+from rest_framework.routers import SimpleRouter
+
+from inventory.api import views
+
+router = SimpleRouter()
+router.register("clusters", views.ClusterViewSet, basename="inventory-cluster")
+router.register("nodes", views.NodeViewSet, basename="inventory-node")
+router.register("storage", views.StorageViewSet, basename="inventory-storage")
+router.register("vms", views.VirtualMachineViewSet, basename="inventory-vm")
+router.register("residency", views.ResidencyViewSet, basename="inventory-residency")
+router.register("copies", views.CopyViewSet, basename="inventory-copy")
+router.register("lineage", views.LineageViewSet, basename="inventory-lineage")
+router.register("tasks", views.TaskViewSet, basename="inventory-task")
+router.register("sync-runs", views.SyncRunViewSet, basename="inventory-syncrun")
+
+urlpatterns = router.urls
