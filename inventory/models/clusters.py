@@ -37,6 +37,8 @@ class Cluster(models.Model):
         max_length=10, choices=SyncStatus.choices, default=SyncStatus.NEVER
     )
     last_sync_error = models.TextField(blank=True)
+    # The sync lease: while in the future, one sync holds this cluster (see sync.service).
+    sync_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

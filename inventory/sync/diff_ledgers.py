@@ -1,0 +1,340 @@
+"""Diff of the copy, lineage and rollback ledgers (pure; called by ``inventory.sync.diff``).
+
+Copies are opened when first seen and closed when their source (a snapshot list, a
+storage listing) was read and no longer has them; a source not read this cycle closes
+nothing. Full clones are attributed to fresh clone tasks (whose UPID names only the
+source): a new guest whose disks are linked to the task's source first, then the rest
+in order (tasks by start time, guests by vmid) when the counts match; an ambiguous
+pairing records nothing rather than a wrong parent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from inventory.parsing import linked_base_vmid
+from inventory.proxmox.types import GuestEntry, Task
+from inventory.sync.history import (
+    CLONE_TYPES,
+    CREATE_TYPES,
+    DESTROY_TYPES,
+    RESTORE_TYPES,
+    ROLLBACK_TYPES,
+    SNAPSHOT_TYPES,
+    TaskHistory,
+)
+from inventory.sync.state import (
+    Changeset,
+    ConfigFacts,
+    CopyClose,
+    CopyOpen,
+    Event,
+    GuestRef,
+    LineageAdd,
+    LocalCopy,
+    LocalGuest,
+    LocalState,
+    RemoteState,
+    RollbackAdd,
+)
+
+_BACKUP_VMID = re.compile(r"vzdump-(?:qemu|lxc|openvz)-(\d+)-")
+_DISK_CONTENT = frozenset({"images", "rootdir"})
+
+
+def guest_ref(vmid: int, local: LocalState, cs: Changeset) -> GuestRef | None:
+    """The live guest with ``vmid`` after this changeset, or None if there is none."""
+    if any(new.vmid == vmid for new in cs.guests_create):
+        return GuestRef(vmid)
+    known = local.guests.get(vmid)
+    if known is not None and known.id not in cs.guests_gone:
+        return GuestRef(vmid, known.id)
+    return None
+
+
+def _at(task: Task | None, default: datetime) -> datetime:
+    return (task.endtime or task.starttime or default) if task else default
+
+
+def _linked_parents(config: ConfigFacts | None) -> set[int]:
+    if config is None:
+        return set()
+    return {
+        base
+        for disk in config.disks
+        if (base := linked_base_vmid(disk.volume)) is not None and base != config.vmid
+    }
+
+
+# ---- clones and lineage -----------------------------------------------------------------
+
+
+def pair_clones(
+    new: Iterable[GuestEntry], configs: Mapping[int, ConfigFacts], history: TaskHistory
+) -> dict[int, Task]:
+    """Attribute fresh clone tasks to new guests (see the module docstring)."""
+    pairs: dict[int, Task] = {}
+    for kind in ("qemu", "lxc"):
+        tasks = [t for t in history.fresh_clones() if CLONE_TYPES[t.type] == kind]
+        guests = sorted(
+            (
+                e
+                for e in new
+                if e.kind == kind and not history.fresh_for(e.vmid, (*CREATE_TYPES, *RESTORE_TYPES))
+            ),
+            key=lambda e: e.vmid,
+        )
+        for entry in list(guests):
+            parents = _linked_parents(configs.get(entry.vmid))
+            match = next((t for t in tasks if t.id.isdigit() and int(t.id) in parents), None)
+            if match is not None:
+                pairs[entry.vmid] = match
+                tasks.remove(match)
+                guests.remove(entry)
+        if guests and len(tasks) == len(guests):
+            pairs.update((e.vmid, t) for e, t in zip(guests, tasks, strict=True))
+    return pairs
+
+
+def diff_lineage(
+    local: LocalState,
+    remote: RemoteState,
+    guests: Mapping[int, GuestEntry],
+    history: TaskHistory,
+    cs: Changeset,
+) -> None:
+    """Lineage (and a ``clone`` copy of the parent) for each new clone this cycle, plus
+    linked-clone links found in configs whose digest changed."""
+    new_vmids = {g.vmid for g in cs.guests_create}
+    pairs = history.clone_pairs
+    found: dict[tuple[int, int], tuple[str, Task | None]] = {}
+    for child, task in pairs.items():
+        parent = int(task.id)
+        linked = parent in _linked_parents(remote.configs.get(child))
+        found[(parent, child)] = ("linked_clone" if linked else "clone", task)
+    changed = new_vmids | {u.vmid for u in cs.guests_update if u.facts is not None}
+    for child in changed:
+        for parent in _linked_parents(remote.configs.get(child)):
+            found.setdefault((parent, child), ("linked_clone", None))
+    for (parent, child), (kind, task) in sorted(found.items()):
+        parent_ref, child_ref = guest_ref(parent, local, cs), guest_ref(child, local, cs)
+        if parent_ref is None or child_ref is None:
+            cs.warnings.append(f"guest {child} was cloned from {parent}, which is not known")
+            continue
+        at = _at(task, cs.now)
+        upid = task.upid if task else ""
+        cs.lineage_add.append(LineageAdd(parent_ref, child_ref, kind, at, upid))
+        if child in new_vmids and ("clone", parent, "", str(child)) not in local.copies:
+            cs.copies_open.append(
+                CopyOpen(parent_ref, parent, "clone", str(child), at, task_upid=upid)
+            )
+
+
+# ---- snapshots --------------------------------------------------------------------------
+
+
+def _storage_of(vmid: int, local: LocalState, remote: RemoteState) -> str:
+    config = remote.configs.get(vmid)
+    known = local.guests.get(vmid)
+    names = config.storage_names if config else known.storage_names if known else ()
+    return names[0] if len(names) == 1 else ""
+
+
+def diff_snapshots(
+    local: LocalState,
+    remote: RemoteState,
+    guests: Mapping[int, GuestEntry] | None,
+    history: TaskHistory,
+    cs: Changeset,
+) -> None:
+    open_by_vm: dict[int, dict[str, LocalCopy]] = defaultdict(dict)
+    for copy in local.copies.values():
+        if copy.kind == "snapshot" and copy.vm_id is not None:
+            open_by_vm[copy.vm_id][copy.name] = copy
+    for vmid, snapshots in remote.snapshots.items():
+        ref = guest_ref(vmid, local, cs)
+        if ref is None or (guests is not None and vmid not in guests):
+            continue
+        stored = open_by_vm.get(ref.id, {}) if ref.id is not None else {}
+        names = {s.name for s in snapshots}
+        added = [s for s in snapshots if s.name not in stored]
+        task = history.latest_fresh(vmid, SNAPSHOT_TYPES) if len(added) == 1 else None
+        storage = _storage_of(vmid, local, remote)
+        for snap in added:
+            cs.copies_open.append(
+                CopyOpen(
+                    ref,
+                    vmid,
+                    "snapshot",
+                    snap.name,
+                    snap.snaptime or cs.now,
+                    storage=storage,
+                    vmstate=snap.vmstate,
+                    parent=snap.parent,
+                    task_upid=task.upid if task else "",
+                )
+            )
+        removed = [c for name, c in stored.items() if name not in names]
+        deleted = history.latest_fresh(vmid, ("qmdelsnapshot", "vzdelsnapshot"))
+        cs.copies_close.extend(CopyClose(c.id, _at(deleted, cs.now)) for c in removed)
+
+
+def close_copies_of_gone(local: LocalState, history: TaskHistory, cs: Changeset) -> None:
+    """A gone guest's snapshots go with it, and so does the ``clone`` copy it embodied."""
+    gone = set(cs.guests_gone)
+    if not gone:
+        return
+    by_id = {g.id: g for g in local.guests.values() if g.id in gone}
+    for copy in local.copies.values():
+        guest: LocalGuest | None = None
+        if copy.kind == "snapshot" and copy.vm_id in by_id:
+            guest = by_id[copy.vm_id]
+        elif copy.kind == "clone" and copy.name.isdigit():
+            guest = local.guests.get(int(copy.name))
+            guest = guest if guest is not None and guest.id in gone else None
+        if guest is not None:
+            task = history.latest_fresh(guest.vmid, DESTROY_TYPES)
+            cs.copies_close.append(CopyClose(copy.id, _at(task, cs.now)))
+
+
+# ---- volumes: backups and disk images left where their guest does not use them ----------
+
+
+def _basename(volid: str) -> tuple[str, str]:
+    storage, _, volname = volid.partition(":")
+    return storage, volname.rsplit("/", 1)[-1]
+
+
+def _owner_volumes(
+    vmid: int, local: LocalState, remote: RemoteState, cs: Changeset
+) -> set[tuple[str, str]] | None:
+    """The (storage, file name) pairs the live guest ``vmid`` uses, or None if unknown."""
+    config = remote.configs.get(vmid)
+    if config is not None:
+        return {_basename(d.volume) for d in config.disks if d.storage and not d.is_cdrom}
+    known = local.guests.get(vmid)
+    if known is None or known.id in cs.guests_gone or not known.config_digest:
+        return None
+    return {_basename(v) for v in known.volumes}
+
+
+def diff_volumes(
+    local: LocalState,
+    remote: RemoteState,
+    guests: Mapping[int, GuestEntry] | None,
+    cs: Changeset,
+) -> None:
+    open_by_place: dict[tuple[str, str], dict[tuple[str, str], LocalCopy]] = defaultdict(dict)
+    for copy in local.copies.values():
+        if copy.kind in ("backup", "replica"):
+            open_by_place[(copy.storage, copy.node)][(copy.kind, copy.name)] = copy
+    for ref, volumes in remote.volumes.items():
+        stored = open_by_place.get((ref.storage, ref.node), {})
+        seen: set[tuple[str, str]] = set()
+        for volume in volumes:
+            kind, vmid = _copy_kind(volume.volid, volume.content, volume.vmid)
+            if kind == "image":
+                # A disk image is a copy only where its guest does not use it: a
+                # replica on another node, or the leftover of a destroyed guest.
+                kind = "replica"
+                if guests is None:  # who lives where is unknown: decide nothing
+                    seen.add((kind, volume.volid))
+                    continue
+                owner = guests.get(vmid)
+                if owner is not None:
+                    used = _owner_volumes(vmid, local, remote, cs)
+                    if used is None:
+                        seen.add((kind, volume.volid))
+                        continue
+                    here = not ref.node or owner.node == ref.node
+                    if here and _basename(volume.volid) in used:
+                        continue
+            elif kind == "":
+                continue
+            seen.add((kind, volume.volid))
+            if (kind, volume.volid) not in stored:
+                cs.copies_open.append(
+                    CopyOpen(
+                        guest_ref(vmid, local, cs),
+                        vmid,
+                        kind,
+                        volume.volid,
+                        volume.ctime or cs.now,
+                        storage=ref.storage,
+                        node=ref.node,
+                        size=volume.size,
+                    )
+                )
+        cs.copies_close.extend(
+            CopyClose(copy.id, cs.now) for key, copy in stored.items() if key not in seen
+        )
+
+
+def _copy_kind(volid: str, content: str, vmid: int | None) -> tuple[str, int]:
+    """("backup" | "image" | "", owner vmid) for one storage item."""
+    if content == "backup":
+        match = _BACKUP_VMID.search(volid)
+        owner = vmid if vmid is not None else int(match[1]) if match else None
+        return ("backup", owner) if owner is not None else ("", 0)
+    if content in _DISK_CONTENT and vmid is not None:
+        return "image", vmid
+    return "", 0
+
+
+# ---- rollbacks --------------------------------------------------------------------------
+
+
+def diff_rollbacks(
+    local: LocalState,
+    remote: RemoteState,
+    guests: Mapping[int, GuestEntry] | None,
+    history: TaskHistory,
+    cs: Changeset,
+) -> None:
+    """A fresh rollback task, or a vmgenid change no rollback task explains, is a rollback."""
+    changed = {u.vmid: u for u in cs.guests_update if u.facts is not None}
+    for vmid in guests or ():
+        known = local.guests.get(vmid)
+        if known is None or known.id in cs.guests_gone:
+            continue
+        old, new = known.vmgenid, changed[vmid].facts.vmgenid if vmid in changed else ""
+        vmgenid_changed = bool(old and new and old != new)
+        tasks = history.fresh_for(vmid, ROLLBACK_TYPES)
+        ref = GuestRef(vmid, known.id)
+        for task in tasks:
+            last = task is tasks[-1] and vmgenid_changed
+            cs.rollbacks_add.append(
+                RollbackAdd(
+                    ref,
+                    _at(task, cs.now),
+                    "task",
+                    task_upid=task.upid,
+                    old_vmgenid=old if last else "",
+                    new_vmgenid=new if last else "",
+                )
+            )
+        if vmgenid_changed and not tasks and not _explained(known, history):
+            cs.rollbacks_add.append(
+                RollbackAdd(ref, cs.now, "vmgenid_change", old_vmgenid=old, new_vmgenid=new)
+            )
+        if tasks or (vmgenid_changed and not _explained(known, history)):
+            cs.events.append(
+                Event(
+                    "inventory.rollback_detected",
+                    ref,
+                    before={"vmgenid": old},
+                    after={"vmgenid": new or old, "task": tasks[-1].upid if tasks else ""},
+                )
+            )
+
+
+def _explained(known: LocalGuest, history: TaskHistory) -> bool:
+    """Whether a rollback task already recorded explains a vmgenid change seen only now."""
+    since = known.config_read_at
+    return any(
+        since is None or (t.endtime or t.starttime) >= since
+        for t in history.any_for(known.vmid, ROLLBACK_TYPES)
+    )
