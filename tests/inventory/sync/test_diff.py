@@ -1,0 +1,339 @@
+"""The pure diff over hand-built states: no database, no network."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from inventory.sync.diff import diff
+from inventory.sync.state import BackupJobFacts, DiskFacts, GuestRef, LocalCopy, StorageRef
+from tests.inventory.sync.builders import (
+    NOW,
+    config,
+    guest,
+    local,
+    local_guest,
+    node,
+    remote,
+    snapshot,
+    task,
+    volume,
+)
+
+
+def steady(*vmids: int) -> tuple:
+    """A local and a remote state that agree on guests ``vmids`` (all on pve1)."""
+    return (
+        local([local_guest(i, vmid) for i, vmid in enumerate(vmids, 1)]),
+        remote(guests=tuple(guest(v) for v in vmids)),
+    )
+
+
+def test_unchanged_estate_gives_an_empty_changeset() -> None:
+    before, after = steady(100, 101, 102)
+    changeset = diff(before, after, now=NOW)
+    assert not changeset
+    assert changeset.events == []
+    assert changeset.warnings == []
+
+
+def test_first_sync_creates_every_guest_with_one_summary_event() -> None:
+    changeset = diff(local(nodes={}), remote(guests=(guest(100), guest(101, "pve2"))), now=NOW)
+    assert [g.vmid for g in changeset.guests_create] == [100, 101]
+    assert {r.cause for r in changeset.residencies_open} == {"discovered"}
+    assert [e.action for e in changeset.events] == ["inventory.guests_discovered"]
+    assert changeset.nodes_create  # nodes were unknown too
+
+
+def test_status_change_writes_only_changed_fields_and_last_running() -> None:
+    before, _ = steady(100)
+    changeset = diff(before, remote(guests=(guest(100, status="stopped"),)), now=NOW)
+    (update,) = changeset.guests_update
+    assert dict(update.fields) == {"status": "stopped", "last_running": NOW}
+    assert not changeset.residencies_open
+
+
+def test_missing_guest_is_gone_with_its_residency_closed() -> None:
+    before, _ = steady(100, 101)
+    destroy = task("qmdestroy", 101)
+    changeset = diff(before, remote(guests=(guest(100),), tasks=(destroy,)), now=NOW)
+    assert changeset.guests_gone == [2]
+    assert [c.id for c in changeset.residencies_close] == [1002]
+    assert changeset.residencies_close[0].ended_at == destroy.endtime
+    assert [e.action for e in changeset.events] == ["inventory.guest_gone"]
+
+
+def test_unread_guest_list_marks_nothing_gone() -> None:
+    before, _ = steady(100, 101)
+    changeset = diff(before, remote(guests=None, nodes=None), now=NOW)
+    assert not changeset.guests_gone
+    assert not changeset.residencies_close
+
+
+def test_empty_guest_list_from_a_token_without_rights_marks_nothing_gone() -> None:
+    before, _ = steady(100, 101)
+    changeset = diff(before, remote(guests=()), now=NOW)
+    assert not changeset.guests_gone
+    assert any("VM.Audit" in w for w in changeset.warnings)
+
+
+def test_empty_lists_of_cluster_objects_delete_nothing() -> None:
+    job = BackupJobFacts("daily", True, "02:00", "pbs", "snapshot", "all")
+    before = local(backup_jobs={"daily": (7, job)})
+    changeset = diff(before, remote(backup_jobs=()), now=NOW)
+    assert not changeset.mirror_delete
+    assert changeset.warnings
+    changeset = diff(before, remote(backup_jobs=None), now=NOW)
+    assert not changeset.mirror_delete
+    assert not changeset.warnings
+
+
+def test_cluster_objects_are_created_changed_and_deleted() -> None:
+    daily = BackupJobFacts("daily", True, "02:00", "pbs", "snapshot", "all")
+    weekly = BackupJobFacts("weekly", True, "sun", "pbs", "stop", "vmids", (100,))
+    before = local(backup_jobs={"daily": (7, daily), "weekly": (8, weekly)})
+    monthly = replace(daily, job_id="monthly")
+    changeset = diff(before, remote(backup_jobs=(replace(daily, enabled=False), monthly)), now=NOW)
+    assert [row["job_id"] for row in changeset.mirror_create["BackupJob"]] == ["monthly"]
+    assert [(c.id, c.fields["enabled"]) for c in changeset.mirror_update["BackupJob"]] == [
+        (7, False)
+    ]
+    assert changeset.mirror_delete["BackupJob"] == [8]
+
+
+def test_node_move_with_a_migrate_task_is_a_migration() -> None:
+    before, _ = steady(100)
+    migrate = task("qmigrate", 100, "pve1")
+    changeset = diff(before, remote(guests=(guest(100, "pve2"),), tasks=(migrate,)), now=NOW)
+    (opened,) = changeset.residencies_open
+    assert (opened.node, opened.cause, opened.task_upid) == ("pve2", "migrate", migrate.upid)
+    assert opened.started_at == migrate.endtime
+    assert [c.id for c in changeset.residencies_close] == [1001]
+    assert changeset.guests_update[0].fields["node"] == "pve2"
+    (event,) = changeset.events
+    assert event.action == "inventory.guest_moved"
+    assert event.after["cause"] == "migrate"
+
+
+def test_node_move_after_a_node_failure_is_an_ha_recovery() -> None:
+    before = local([local_guest(1, 100, hastate="started")])
+    start = task("qmstart", 100, "pve2")
+    nodes = (node("pve1", "offline"), node("pve2"), node("pve3"))
+    changeset = diff(
+        before,
+        remote(nodes=nodes, guests=(guest(100, "pve2", hastate="started"),), tasks=(start,)),
+        now=NOW,
+    )
+    (opened,) = changeset.residencies_open
+    assert (opened.cause, opened.task_upid) == ("ha_recovery", start.upid)
+
+
+def test_node_move_with_only_a_start_task_is_a_start() -> None:
+    before, _ = steady(100)
+    start = task("qmstart", 100, "pve3")
+    changeset = diff(before, remote(guests=(guest(100, "pve3"),), tasks=(start,)), now=NOW)
+    assert changeset.residencies_open[0].cause == "start"
+
+
+def test_a_task_seen_before_does_not_explain_a_new_move() -> None:
+    migrate = task("qmigrate", 100, "pve1")
+    before = local([local_guest(1, 100)], tasks=(migrate,))
+    changeset = diff(before, remote(guests=(guest(100, "pve2"),), tasks=(migrate,)), now=NOW)
+    assert changeset.residencies_open[0].cause == "discovered"
+
+
+def test_duplicate_vmid_during_migration_prefers_the_migration_target() -> None:
+    before, _ = steady(100)
+    running = task("qmigrate", 100, "pve1", end=None)
+    listed = (guest(100, "pve1", status="running"), guest(100, "pve2", status="stopped"))
+    changeset = diff(before, remote(guests=listed, tasks=(running,)), now=NOW)
+    assert changeset.guests_update[0].fields["node"] == "pve2"
+    assert changeset.residencies_open[0].cause == "migrate"
+    assert any("several nodes" in w for w in changeset.warnings)
+    assert not changeset.guests_gone
+    assert not changeset.guests_create
+
+
+def test_duplicate_vmid_without_a_task_keeps_the_running_entry() -> None:
+    before, _ = steady(100)
+    listed = (guest(100, "pve2", status="stopped"), guest(100, "pve1", status="running"))
+    changeset = diff(before, remote(guests=listed), now=NOW)
+    assert not changeset.guests_update
+    assert not changeset.residencies_open
+    assert changeset.warnings
+
+
+def test_vmid_reuse_by_kind_gives_a_new_row() -> None:
+    before, _ = steady(100)
+    changeset = diff(before, remote(guests=(guest(100, kind="lxc"),)), now=NOW)
+    assert changeset.guests_gone == [1]
+    assert [g.vmid for g in changeset.guests_create] == [100]
+    assert changeset.events[0].action == "inventory.vmid_reused"
+
+
+def test_vmid_reuse_by_smbios_uuid() -> None:
+    before = local([local_guest(1, 100, smbios_uuid="aaaa")])
+    changed = config(100, "d2", smbios_uuid="bbbb")
+    changeset = diff(before, remote(guests=(guest(100),), configs={100: changed}), now=NOW)
+    assert changeset.guests_gone == [1]
+    assert changeset.guests_create
+
+
+def test_vmid_reuse_after_a_destroy_task() -> None:
+    before, _ = steady(100)
+    tasks = (task("qmdestroy", 100, serial=1), task("qmcreate", 100, serial=2))
+    changeset = diff(before, remote(guests=(guest(100),), tasks=tasks), now=NOW)
+    assert changeset.guests_gone == [1]
+    assert changeset.residencies_open[0].cause == "create"
+
+
+def test_changed_config_rewrites_facts_and_same_config_only_ages() -> None:
+    before, _ = steady(100)
+    changed = config(100, "d2", macs=("AA:BB:CC:DD:EE:FF",))
+    changeset = diff(before, remote(guests=(guest(100),), configs={100: changed}), now=NOW)
+    (update,) = changeset.guests_update
+    assert update.facts is changed
+    assert update.fields["config_digest"] == "d2"
+    later = NOW.replace(hour=13)
+    reread = config(100, "d1", read_at=later)
+    changeset = diff(before, remote(guests=(guest(100),), configs={100: reread}), now=NOW)
+    (update,) = changeset.guests_update
+    assert dict(update.fields) == {"config_read_at": later}
+    assert update.facts is None
+
+
+def test_rollback_task_is_recorded_once_with_the_vmgenid_change() -> None:
+    before = local([local_guest(1, 100, vmgenid="gen-1")])
+    rollback = task("qmrollback", 100)
+    changed = config(100, "d2", vmgenid="gen-2")
+    state = remote(guests=(guest(100),), tasks=(rollback,), configs={100: changed})
+    (row,) = diff(before, state, now=NOW).rollbacks_add
+    assert (row.source, row.task_upid, row.old_vmgenid, row.new_vmgenid) == (
+        "task",
+        rollback.upid,
+        "gen-1",
+        "gen-2",
+    )
+    seen = local([local_guest(1, 100, vmgenid="gen-1")], tasks=(rollback,))
+    assert not diff(seen, remote(guests=(guest(100),), tasks=(rollback,)), now=NOW).rollbacks_add
+
+
+def test_vmgenid_change_without_a_task_is_a_rollback() -> None:
+    before = local([local_guest(1, 100, vmgenid="gen-1")])
+    state = remote(guests=(guest(100),), configs={100: config(100, "d2", vmgenid="gen-2")})
+    changeset = diff(before, state, now=NOW)
+    (row,) = changeset.rollbacks_add
+    assert row.source == "vmgenid_change"
+    assert "inventory.rollback_detected" in [e.action for e in changeset.events]
+
+
+def test_snapshots_open_and_close_copies_only_when_read() -> None:
+    old = LocalCopy(5, "snapshot", 100, "before-upgrade", "local-lvm", "", 1)
+    before = local([local_guest(1, 100)], copies=(old,))
+    state = remote(guests=(guest(100),), snapshots={100: (snapshot("new", vmstate=True),)})
+    changeset = diff(before, state, now=NOW)
+    (opened,) = changeset.copies_open
+    assert (opened.name, opened.vmstate, opened.storage, opened.guest) == (
+        "new",
+        True,
+        "local-lvm",
+        GuestRef(100, 1),
+    )
+    assert [c.id for c in changeset.copies_close] == [5]
+    unread = diff(before, remote(guests=(guest(100),)), now=NOW)
+    assert not unread.copies_close
+    assert not unread.copies_open
+
+
+def test_backups_open_and_close_only_on_listed_storage() -> None:
+    old = LocalCopy(9, "backup", 100, "pbs:backup/vm/100/old", "pbs", "", 1)
+    before = local([local_guest(1, 100)], copies=(old,))
+    new = volume("pbs:backup/vzdump-qemu-100-2026_03_01-11_00_00.vma.zst")
+    listed = remote(guests=(guest(100),), volumes={StorageRef("pbs"): (new,)})
+    changeset = diff(before, listed, now=NOW)
+    assert [(c.kind, c.source_vmid, c.name) for c in changeset.copies_open] == [
+        ("backup", 100, new.volid)
+    ]
+    assert [c.id for c in changeset.copies_close] == [9]
+    failed = remote(guests=(guest(100),), volumes={})
+    assert not diff(before, failed, now=NOW).copies_close
+
+
+def test_disk_image_on_another_node_is_a_replica_and_the_used_one_is_not() -> None:
+    before, _ = steady(100)
+    image = volume("local-lvm:vm-100-disk-0", content="images", vmid=100)
+    state = remote(
+        guests=(guest(100),),
+        volumes={
+            StorageRef("local-lvm", "pve1"): (image,),
+            StorageRef("local-lvm", "pve2"): (image,),
+        },
+    )
+    opened = diff(before, state, now=NOW).copies_open
+    assert [(c.kind, c.node) for c in opened] == [("replica", "pve2")]
+
+
+def test_linked_clone_is_found_from_its_disk_volume() -> None:
+    before = local([local_guest(1, 9000, template=True)])
+    linked = DiskFacts("scsi0", "local-lvm", "local-lvm:base-9000-disk-0/vm-101-disk-0")
+    state = remote(
+        guests=(guest(9000, template=True), guest(101)),
+        configs={101: config(101, disks=(linked,))},
+    )
+    changeset = diff(before, state, now=NOW)
+    (lineage,) = changeset.lineage_add
+    assert (lineage.parent, lineage.child, lineage.kind) == (
+        GuestRef(9000, 1),
+        GuestRef(101),
+        "linked_clone",
+    )
+    assert [(c.kind, c.source_vmid, c.name) for c in changeset.copies_open] == [
+        ("clone", 9000, "101")
+    ]
+
+
+def test_full_clone_is_attributed_to_the_clone_task() -> None:
+    before, _ = steady(100)
+    clone = task("qmclone", 100)
+    state = remote(guests=(guest(100), guest(105, "pve2")), tasks=(clone,))
+    changeset = diff(before, state, now=NOW)
+    (lineage,) = changeset.lineage_add
+    assert (lineage.parent.vmid, lineage.child.vmid, lineage.kind, lineage.task_upid) == (
+        100,
+        105,
+        "clone",
+        clone.upid,
+    )
+    assert changeset.residencies_open[0].cause == "clone"
+
+
+def test_ambiguous_clones_record_no_lineage() -> None:
+    before, _ = steady(100)
+    tasks = (task("qmclone", 100, serial=1), task("qmclone", 100, serial=2))
+    state = remote(guests=(guest(100), guest(105)), tasks=tasks)
+    assert not diff(before, state, now=NOW).lineage_add
+
+
+def test_gone_guest_closes_its_snapshots_and_the_clone_copy_it_was() -> None:
+    snap = LocalCopy(5, "snapshot", 101, "s1", "local-lvm", "", 2)
+    clone = LocalCopy(6, "clone", 100, "101", "", "", 1)
+    before = local([local_guest(1, 100), local_guest(2, 101)], copies=(snap, clone))
+    changeset = diff(before, remote(guests=(guest(100),)), now=NOW)
+    assert sorted(c.id for c in changeset.copies_close) == [5, 6]
+
+
+def test_tasks_are_recorded_once_and_finished_later() -> None:
+    running = task("vzdump", "", end=None)
+    changeset = diff(local(), remote(tasks=(running,)), now=NOW)
+    assert [t["upid"] for t in changeset.tasks_create] == [running.upid]
+    finished = replace(running, endtime=NOW, status="OK")
+    changeset = diff(local(tasks=(running,)), remote(tasks=(finished,)), now=NOW)
+    assert not changeset.tasks_create
+    assert dict(changeset.tasks_update[0].fields) == {"endtime": NOW, "status": "OK"}
+    assert not diff(local(tasks=(finished,)), remote(tasks=(finished,)), now=NOW)
+
+
+def test_missing_node_is_gone_only_when_the_node_list_is_trusted() -> None:
+    before = local()
+    changeset = diff(before, remote(nodes=(node("pve1"), node("pve2"))), now=NOW)
+    assert [c.fields for c in changeset.nodes_update] == [{"gone_since": NOW}]
+    assert not diff(before, remote(nodes=()), now=NOW).nodes_update
