@@ -219,7 +219,7 @@ class Supervisor:
                 self.say(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f}s; killed")
 
 
-def _pvesim_argv() -> list[str] | None:
+def _pvesim_argv(info_file: Path) -> list[str] | None:
     """The simulator's command when pvesim ships a CLI, else None (the demo runs without it).
 
     Ports are ephemeral so a second demo or a test run never collides; the info file
@@ -227,7 +227,6 @@ def _pvesim_argv() -> list[str] | None:
     """
     if not (ROOT / "pvesim" / "cli.py").exists():
         return None
-    info_file = env.DATA_DIR / "pvesim.json"
     return [
         *[PYTHON, "-m", "pvesim", "serve", "--scenario", "demo"],
         *["--host", "127.0.0.1", "--port", "0", "--info", str(info_file)],
@@ -279,9 +278,16 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
     )
     sup.start("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])
     sup.start("beat", [*celery, "beat", "--loglevel", "INFO"])
-    pvesim = _pvesim_argv()
+    info_file = env.DATA_DIR / "pvesim.json"
+    pvesim = _pvesim_argv(info_file)
     if pvesim is not None:
+        info_file.unlink(missing_ok=True)  # a stale file would point at dead ports
         sup.start("pvesim", pvesim)
+        # Registration queues each cluster's first sync: the pages fill while you look.
+        sup.step(
+            "clusters",
+            [*MANAGE, "register_demo_clusters", "--info", str(info_file), "--wait", "60"],
+        )
 
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     url = f"http://{probe_host}:{port}/"

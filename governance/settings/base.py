@@ -238,7 +238,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-heartbeat": {"task": "governance.core.tasks.heartbeat", "schedule": 60.0},
+    "inventory-sync-all": {
+        "task": "inventory.sync.tasks.sync_all",
+        "schedule": float(env.STEWARD_SYNC_INTERVAL),
+    },
 }
+STEWARD_SYNC_INTERVAL = env.STEWARD_SYNC_INTERVAL
 
 # Channels: Redis in production; without REDIS_URL a SQLite file of its own
 # (kept apart from the main database so websocket traffic never waits on it).

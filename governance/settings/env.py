@@ -80,3 +80,8 @@ SECURE_PROXY_SSL_HEADER: str = _env.str("SECURE_PROXY_SSL_HEADER", default="")
 EMAIL_URL: str = _env.str("EMAIL_URL", default="consolemail://")
 EMAIL = _env.email_url_config(EMAIL_URL)
 DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localhost")
+
+# Seconds between inventory syncs of each cluster (beat fans out one sync per cluster).
+STEWARD_SYNC_INTERVAL: int = _env.int("STEWARD_SYNC_INTERVAL", default=60)
+if STEWARD_SYNC_INTERVAL < 10:
+    _fail("STEWARD_SYNC_INTERVAL must be at least 10 seconds.")
