@@ -84,6 +84,8 @@ class Copy(models.Model):
     storage = models.ForeignKey(
         Storage, on_delete=models.SET_NULL, null=True, blank=True, related_name="copies"
     )
+    # Kept beside the key so the copy still says where it is if the storage row goes.
+    storage_name = models.CharField(max_length=100, blank=True)
     # The node whose local storage holds the copy; "" on shared storage.
     node = models.CharField(max_length=100, blank=True)
     storage_class = models.CharField(max_length=20, blank=True)

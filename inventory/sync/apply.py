@@ -241,6 +241,7 @@ def _open_copies(cluster_id: int, opens: Sequence[CopyOpen], refs: _Refs) -> Non
                 kind=item.kind,
                 name=item.name[:300],
                 storage_id=storage_id,
+                storage_name=item.storage,
                 node=item.node,
                 storage_class=storage_class,
                 size=item.size,

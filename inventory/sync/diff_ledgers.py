@@ -89,11 +89,14 @@ def pair_clones(
         )
         for entry in list(guests):
             parents = _linked_parents(configs.get(entry.vmid))
+            if not parents:
+                continue
+            # A linked clone names its parent: it takes that parent's task or none.
+            guests.remove(entry)
             match = next((t for t in tasks if t.id.isdigit() and int(t.id) in parents), None)
             if match is not None:
                 pairs[entry.vmid] = match
                 tasks.remove(match)
-                guests.remove(entry)
         if guests and len(tasks) == len(guests):
             pairs.update((e.vmid, t) for e, t in zip(guests, tasks, strict=True))
     return pairs

@@ -172,7 +172,7 @@ def _guests(cluster_id: int) -> dict[int, LocalGuest]:
 
 def _copies(cluster_id: int) -> dict[tuple[str, int, str, str], LocalCopy]:
     rows = Copy.objects.filter(cluster_id=cluster_id, deleted_at__isnull=True).values_list(
-        "id", "kind", "source_vmid", "name", "storage__name", "node", "vm_id"
+        "id", "kind", "source_vmid", "name", "storage_name", "node", "vm_id"
     )
     return {
         (kind, vmid, node, name): LocalCopy(id_, kind, vmid, name, storage or "", node, vm_id)
