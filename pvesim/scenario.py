@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 
 from pvesim.model import Estate
@@ -695,7 +696,7 @@ class _Builder:
             stamp = _stamp(ctime)
             if rng.random() < 0.6:
                 pbs_type = "vm" if kind == "qemu" else "ct"
-                iso = stamp.replace("_", "-", 2).replace("_", "T", 1).replace("_", ":") + "Z"
+                iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctime))
                 volid = f"pbs:backup/{pbs_type}/{guest.vmid}/{iso}"
                 volume = Volume(
                     volid,
@@ -860,6 +861,4 @@ class _Builder:
 
 def _stamp(epoch: int) -> str:
     """vzdump file timestamp ``YYYY_MM_DD-HH_MM_SS`` (UTC)."""
-    import time
-
     return time.strftime("%Y_%m_%d-%H_%M_%S", time.gmtime(epoch))

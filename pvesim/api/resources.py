@@ -15,7 +15,7 @@ from pvesim.api.context import Context
 from pvesim.api.errors import param_error
 from pvesim.api.router import route
 from pvesim.model import Estate, Guest
-from pvesim.model.stats import STAT_INTERVAL, guest_stats
+from pvesim.model.stats import STAT_INTERVAL, guest_stats, memory_bytes
 from pvesim.model.volumes import split_volid
 
 _USAGE_CACHE: weakref.WeakKeyDictionary[Estate, tuple[int, dict[tuple[str, str], int]]] = (
@@ -91,7 +91,19 @@ def guest_resource(estate: Estate, guest: Guest, now: float) -> dict[str, Any]:
     return item
 
 
-def _node_resource(ctx: Context, estate: Estate, name: str) -> dict[str, Any]:
+def _node_load(estate: Estate) -> dict[str, tuple[int, int]]:
+    """(running guests, memory they use) per node, in one pass over the guests."""
+    load: dict[str, tuple[int, int]] = {}
+    for guest in estate.guests.values():
+        if guest.running:
+            count, mem = load.get(guest.node, (0, 0))
+            load[guest.node] = (count + 1, mem + memory_bytes(guest) // 2)
+    return load
+
+
+def _node_resource(
+    ctx: Context, estate: Estate, name: str, load: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
     node = estate.nodes[name]
     item: dict[str, Any] = {
         "id": f"node/{name}",
@@ -107,10 +119,9 @@ def _node_resource(ctx: Context, estate: Estate, name: str) -> dict[str, Any]:
     item["maxmem"] = node.maxmem
     item["maxdisk"] = node.maxdisk
     if node.online:
-        running = [g for g in estate.guests.values() if g.node == name and g.running]
-        used_mem = sum(guest_stats(g, ctx.now)["mem"] for g in running)
+        running, used_mem = load.get(name, (0, 0))
         item["uptime"] = int(ctx.now - node.boot_time) if node.boot_time else 0
-        item["cpu"] = round(min(1.0, 0.02 + 0.01 * len(running) / max(1, node.maxcpu)), 4)
+        item["cpu"] = round(min(1.0, 0.02 + 0.01 * running / max(1, node.maxcpu)), 4)
         item["mem"] = min(node.maxmem, 4 * 1024**3 + used_mem)
         item["disk"] = node.maxdisk // 5
     else:
@@ -180,7 +191,8 @@ def cluster_resources(ctx: Context) -> list[dict[str, Any]]:
             if ctx.can(f"/vms/{guest.vmid}", ["VM.Audit"]):
                 items.append(guest_resource(estate, guest, now))
     if kind in (None, "node"):
-        items.extend(_node_resource(ctx, estate, name) for name in estate.nodes)
+        load = _node_load(estate)
+        items.extend(_node_resource(ctx, estate, name, load) for name in estate.nodes)
     if kind in (None, "storage"):
         items.extend(_storage_resources(ctx, estate))
     if kind is None:

@@ -268,7 +268,7 @@ def storage_volume_delete(ctx: Context) -> str:
     return ctx.start_task(
         node=node,
         type="imgdel",
-        id=volid,
+        id="",  # a volid has colons and slashes; PVE starts imgdel without an id
         steps=[(0.5, f"Removed volume '{volid}'")],
         on_done=remove,
     )

@@ -6,10 +6,11 @@ pvestatd interval, so repeated reads within one interval agree and tests are det
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pvesim.model.guest import Guest
-from pvesim.model.propstring import key_family, parse_size
+from pvesim.model.propstring import key_family
 
 STAT_INTERVAL = 10  # pvestatd push period in seconds
 _MIB = 1024**2
@@ -40,14 +41,15 @@ def cpu_count(guest: Guest) -> int:
     return int(config.get("cores", "1")) * int(config.get("sockets", "1"))
 
 
+_SIZE_RE = re.compile(r"(?:^|,)size=(\d+(?:\.\d+)?)([KMGT]?)")
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
 def _size_of(value: str) -> int:
-    for part in value.split(","):
-        if part.startswith("size="):
-            try:
-                return parse_size(part[5:])
-            except ValueError:
-                return 0
-    return 0
+    match = _SIZE_RE.search(value)
+    if match is None:
+        return 0
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def boot_disk_size(guest: Guest) -> int:
@@ -55,8 +57,9 @@ def boot_disk_size(guest: Guest) -> int:
     if guest.kind == "lxc":
         return _size_of(config.get("rootfs", ""))
     for key in _BOOT_DISK_ORDER:
-        if key in config and "media=cdrom" not in config[key]:
-            return _size_of(config[key])
+        value = config.get(key)
+        if value is not None and "media=cdrom" not in value:
+            return _size_of(value)
     for key, value in config.items():
         family, index = key_family(key)
         is_disk = index is not None and family in {"scsi", "virtio", "sata", "ide"}
@@ -80,13 +83,17 @@ def guest_stats(guest: Guest, now: float) -> dict[str, Any]:
         return stats
     bucket = int(now // STAT_INTERVAL)
     uptime = max(0, int(now - guest.started_at))
-    load = _mix(guest.vmid, 1)
+    # One hash per guest gives its stable profile; one more per interval gives the jitter.
+    profile = (guest.vmid * 2654435761) & 0xFFFFFFFF
+    load = (profile & 0xFF) / 256.0
+    share = ((profile >> 8) & 0xFF) / 256.0
+    fill = ((profile >> 16) & 0xFF) / 256.0
     jitter = _mix(guest.vmid, bucket)
-    stats["cpu"] = 0.0 if guest.paused else round(min(1.0, load * 0.3 + jitter * 0.1), 6)
-    stats["mem"] = int(maxmem * (0.25 + 0.5 * _mix(guest.vmid, 2) + 0.05 * jitter))
-    stats["disk"] = int(maxdisk * (0.2 + 0.6 * _mix(guest.vmid, 3))) if guest.kind == "lxc" else 0
+    stats["cpu"] = 0.0 if guest.paused else round(load * 0.3 + jitter * 0.1, 6)
+    stats["mem"] = int(maxmem * (0.25 + 0.5 * share + 0.05 * jitter))
+    stats["disk"] = int(maxdisk * (0.2 + 0.6 * fill)) if guest.kind == "lxc" else 0
     stats["uptime"] = uptime
-    rate = 1 + int(_mix(guest.vmid, 4) * 200_000)
+    rate = 1 + (profile >> 24) * 800
     stats["netin"] = uptime * rate
     stats["netout"] = uptime * rate // 3
     stats["diskread"] = uptime * rate * 2

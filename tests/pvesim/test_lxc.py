@@ -1,0 +1,97 @@
+"""LXC containers: list/config types, PUT-only config, power tasks, snapshots, migrate
+preconditions with dashed keys, interfaces and create from a template."""
+
+from __future__ import annotations
+
+import pytest
+from proxmoxer import ResourceException
+
+from tests.pvesim.conftest import Sim
+from tests.pvesim.guest_helpers import find_guest, finish, prox
+
+
+def container(sim: Sim, *, running: bool):
+    return find_guest(
+        sim,
+        lambda g: (
+            g.kind == "lxc"
+            and g.running is running
+            and not g.lock
+            and sim.cluster.estate.ha_resource(g) is None
+        ),
+    )
+
+
+def test_list_and_config_use_lxc_types(sim: Sim) -> None:
+    ct = container(sim, running=True)
+    items = {i["vmid"]: i for i in prox(sim).nodes(ct.node).lxc.get()}
+    assert items[ct.vmid]["type"] == "lxc"
+    assert items[ct.vmid]["name"] == ct.config["hostname"]
+    assert all(i["vmid"] in sim.cluster.estate.guests for i in items.values())
+    config = prox(sim).nodes(ct.node).lxc(ct.vmid).config.get()
+    assert isinstance(config["memory"], int)
+    assert config["unprivileged"] == 1
+    response = sim.api("POST", f"/nodes/{ct.node}/lxc/{ct.vmid}/config", data={"cores": "2"})
+    assert response.status_code == 501
+
+
+def test_running_container_rootfs_change_is_pending(sim: Sim) -> None:
+    ct = container(sim, running=True)
+    api = prox(sim).nodes(ct.node).lxc(ct.vmid)
+    api.config.put(memory=1536, hostname="renamed-ct")
+    config = api.config.get(current=1)
+    assert config["memory"] == 1536
+    assert config["hostname"] == "renamed-ct"
+    api.config.put(features="nesting=1,keyctl=1")
+    assert {i["key"] for i in api.pending.get() if "pending" in i} == {"features"}
+
+
+def test_power_and_locks_speak_ct(sim: Sim) -> None:
+    ct = container(sim, running=False)
+    api = prox(sim).nodes(ct.node).lxc(ct.vmid)
+    upid = api.status.start.post()
+    assert upid.split(":")[5] == "vzstart"
+    assert finish(sim, upid)["exitstatus"] == "OK"
+    assert api.status.current.get()["status"] == "running"
+    sim.control("POST", "guest/lock", vmid=ct.vmid, lock="backup")
+    with pytest.raises(ResourceException, match=r"CT is locked \(backup\)"):
+        api.config.put(cores=2)
+    assert finish(sim, api.status.stop.post())["exitstatus"] == "CT is locked (backup)"
+
+
+def test_snapshots_and_migrate_preconditions(sim: Sim) -> None:
+    ct = max(
+        (g for g in sim.cluster.estate.guests.values() if g.kind == "lxc"),
+        key=lambda g: len(g.snapshots),
+    )
+    api = prox(sim).nodes(ct.node).lxc(ct.vmid)
+    assert "vmstate" not in api.snapshot.get()[0]
+    upid = api.snapshot.post(snapname="ct_snap")
+    assert upid.split(":")[5] == "vzsnapshot"
+    finish(sim, upid)
+    assert "ct_snap" in {s["name"] for s in api.snapshot.get()}
+    info = api.migrate.get()
+    assert set(info) == {"running", "allowed-nodes", "not-allowed-nodes"}
+    interfaces = api.interfaces.get()
+    assert interfaces[0]["name"] == "lo"
+    assert interfaces[1]["hwaddr"] == ct.config["net0"].split("hwaddr=")[1].split(",")[0].lower()
+
+
+def test_create_from_template(sim: Sim) -> None:
+    node = sim.first_node()
+    api = prox(sim).nodes(node)
+    upid = api.lxc.post(
+        vmid=777,
+        ostemplate="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+        hostname="new-ct",
+        rootfs="local-lvm:8",
+        net0="name=eth0,bridge=vmbr0,ip=dhcp",
+    )
+    assert upid.split(":")[5] == "vzcreate"
+    finish(sim, upid)
+    config = api.lxc(777).config.get()
+    assert config["rootfs"] == "local-lvm:vm-777-disk-0,size=8G"
+    assert config["ostype"] == "debian"
+    assert "hwaddr=BC:24:11:" in config["net0"]
+    with pytest.raises(ResourceException, match="does not exist"):
+        api.lxc.post(vmid=778, ostemplate="local:vztmpl/nope.tar.zst")
