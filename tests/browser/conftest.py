@@ -194,6 +194,8 @@ def browser_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserS
         # DEBUG lets WhiteNoise serve static files straight from the source folders.
         DEBUG="1",
         SECRET_KEY="browser-tests-only-not-a-secret",
+        # Encrypted fields (cluster token secrets) need a key of at least 32 characters.
+        FIELD_ENCRYPTION_KEYS="browser-tests-only-field-encryption-key",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0",
