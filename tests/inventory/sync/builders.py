@@ -171,3 +171,15 @@ def local(
         copies={(c.kind, c.source_vmid, c.node, c.name): c for c in copies},
     )
     return replace(state, **parts)
+
+
+def apply_state(cluster_id: int, state: RemoteState, *, now: datetime = NOW) -> None:
+    """One load-local/diff/apply cycle of ``state`` into the database (needs ``db``)."""
+    from inventory.sync.apply import changeset_apply
+    from inventory.sync.diff import diff
+    from inventory.sync.local import load_local, with_tasks
+
+    stored = with_tasks(
+        load_local(cluster_id=cluster_id), upids=[t.upid for t in state.tasks or ()]
+    )
+    changeset_apply(cluster_id=cluster_id, changeset=diff(stored, state, now=now))

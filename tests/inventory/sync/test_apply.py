@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -103,8 +104,6 @@ def test_migration_closes_one_residency_and_opens_another(cluster) -> None:
 
 
 def replace_tasks(state: RemoteState, *tasks) -> RemoteState:
-    from dataclasses import replace
-
     return replace(state, tasks=(*(state.tasks or ()), *tasks))
 
 
