@@ -1,307 +1,86 @@
-"""Declarations: cluster security groups and per-guest firewall options/rules."""
+"""Declarations: cluster security groups and per-guest firewall options/rules.
+
+A rule has the same fields everywhere (``RULE``); creating one requires ``type`` and
+``action``, updating one adds ``delete``/``moveto``. The guest subtree is identical for
+QEMU and LXC.
+"""
 
 from pvesim.spec.types import Method
 
 NODE = "str fmt:pve-node"
 VMID = "int 100..999999999 fmt:pve-vmid"
+NAME = r"len:2..18 re:[A-Za-z][A-Za-z0-9\-\_]+"
+GROUP = f"str {NAME}"
+LOG = "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog"
+POS = "?int 0.."
+DIGEST = "?str len:..64"
 
+RULE = {
+    "comment": "?str",
+    "dest": "?str len:..512 fmt:pve-fw-addr-spec",
+    "digest": DIGEST,
+    "dport": "?str fmt:pve-fw-dport-spec",
+    "enable": "?int 0..",
+    "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
+    "iface": "?str len:2..20 fmt:pve-iface",
+    "log": LOG,
+    "macro": "?str len:..128",
+    "pos": POS,
+    "proto": "?str fmt:pve-fw-protocol-spec",
+    "source": "?str len:..512 fmt:pve-fw-addr-spec",
+    "sport": "?str fmt:pve-fw-sport-spec",
+}
+ACTION = r"len:2..20 re:[A-Za-z][A-Za-z0-9\-\_]+"
+NEW_RULE = {**RULE, "action": f"str {ACTION}", "type": "enum:in|out|forward|group"}
+RULE_UPDATE = {
+    **RULE,
+    "action": f"?str {ACTION}",
+    "type": "?enum:in|out|forward|group",
+    "delete": "?str fmt:pve-configid-list",
+    "moveto": POS,
+}
+OPTIONS = {
+    "delete": "?str fmt:pve-configid-list",
+    "dhcp": "?bool =0",
+    "digest": DIGEST,
+    "enable": "?bool =0",
+    "ipfilter": "?bool",
+    "log_level_in": LOG,
+    "log_level_out": LOG,
+    "macfilter": "?bool =1",
+    "ndp": "?bool =1",
+    "policy_in": "?enum:ACCEPT|REJECT|DROP",
+    "policy_out": "?enum:ACCEPT|REJECT|DROP",
+    "radv": "?bool",
+}
+
+
+def _guest_methods(kind: str) -> list[Method]:
+    base = f"/nodes/{{node}}/{kind}/{{vmid}}/firewall"
+    guest = {"node": NODE, "vmid": VMID}
+    return [
+        Method("GET", base + "/options", guest),
+        Method("PUT", base + "/options", {**guest, **OPTIONS}),
+        Method("GET", base + "/rules", guest),
+        Method("POST", base + "/rules", {**guest, **NEW_RULE}),
+        Method("GET", base + "/rules/{pos}", {**guest, "pos": POS}),
+        Method("PUT", base + "/rules/{pos}", {**guest, **RULE_UPDATE}),
+        Method("DELETE", base + "/rules/{pos}", {**guest, "digest": DIGEST, "pos": POS}),
+    ]
+
+
+GROUPS = "/cluster/firewall/groups"
 METHODS = [
+    Method("GET", GROUPS, {}),
     Method(
-        "GET",
-        "/cluster/firewall/groups",
-        {},
+        "POST", GROUPS, {"comment": "?str", "digest": DIGEST, "group": GROUP, "rename": f"?{GROUP}"}
     ),
-    Method(
-        "POST",
-        "/cluster/firewall/groups",
-        {
-            "comment": "?str",
-            "digest": "?str len:..64",
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "rename": "?str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-        },
-    ),
-    Method(
-        "GET",
-        "/cluster/firewall/groups/{group}",
-        {
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-        },
-    ),
-    Method(
-        "POST",
-        "/cluster/firewall/groups/{group}",
-        {
-            "action": "str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "DELETE",
-        "/cluster/firewall/groups/{group}",
-        {
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-        },
-    ),
-    Method(
-        "GET",
-        "/cluster/firewall/groups/{group}/{pos}",
-        {
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "pos": "?int 0..",
-        },
-    ),
-    Method(
-        "PUT",
-        "/cluster/firewall/groups/{group}/{pos}",
-        {
-            "action": "?str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "delete": "?str fmt:pve-configid-list",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "moveto": "?int 0..",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "?enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "DELETE",
-        "/cluster/firewall/groups/{group}/{pos}",
-        {
-            "digest": "?str len:..64",
-            "group": "str len:2..18 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "pos": "?int 0..",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/qemu/{vmid}/firewall/options",
-        {
-            "node": NODE,
-            "vmid": VMID,
-        },
-    ),
-    Method(
-        "PUT",
-        "/nodes/{node}/qemu/{vmid}/firewall/options",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "delete": "?str fmt:pve-configid-list",
-            "dhcp": "?bool =0",
-            "digest": "?str len:..64",
-            "enable": "?bool =0",
-            "ipfilter": "?bool",
-            "log_level_in": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "log_level_out": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macfilter": "?bool =1",
-            "ndp": "?bool =1",
-            "policy_in": "?enum:ACCEPT|REJECT|DROP",
-            "policy_out": "?enum:ACCEPT|REJECT|DROP",
-            "radv": "?bool",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/qemu/{vmid}/firewall/rules",
-        {
-            "node": NODE,
-            "vmid": VMID,
-        },
-    ),
-    Method(
-        "POST",
-        "/nodes/{node}/qemu/{vmid}/firewall/rules",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "action": "str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "pos": "?int 0..",
-        },
-    ),
-    Method(
-        "PUT",
-        "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "action": "?str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "delete": "?str fmt:pve-configid-list",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "moveto": "?int 0..",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "?enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "DELETE",
-        "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "digest": "?str len:..64",
-            "pos": "?int 0..",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/lxc/{vmid}/firewall/options",
-        {
-            "node": NODE,
-            "vmid": VMID,
-        },
-    ),
-    Method(
-        "PUT",
-        "/nodes/{node}/lxc/{vmid}/firewall/options",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "delete": "?str fmt:pve-configid-list",
-            "dhcp": "?bool =0",
-            "digest": "?str len:..64",
-            "enable": "?bool =0",
-            "ipfilter": "?bool",
-            "log_level_in": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "log_level_out": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macfilter": "?bool =1",
-            "ndp": "?bool =1",
-            "policy_in": "?enum:ACCEPT|REJECT|DROP",
-            "policy_out": "?enum:ACCEPT|REJECT|DROP",
-            "radv": "?bool",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/lxc/{vmid}/firewall/rules",
-        {
-            "node": NODE,
-            "vmid": VMID,
-        },
-    ),
-    Method(
-        "POST",
-        "/nodes/{node}/lxc/{vmid}/firewall/rules",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "action": "str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "GET",
-        "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "pos": "?int 0..",
-        },
-    ),
-    Method(
-        "PUT",
-        "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "action": "?str len:2..20 re:[A-Za-z][A-Za-z0-9\\-\\_]+",
-            "comment": "?str",
-            "delete": "?str fmt:pve-configid-list",
-            "dest": "?str len:..512 fmt:pve-fw-addr-spec",
-            "digest": "?str len:..64",
-            "dport": "?str fmt:pve-fw-dport-spec",
-            "enable": "?int 0..",
-            "icmp-type": "?str fmt:pve-fw-icmp-type-spec",
-            "iface": "?str len:2..20 fmt:pve-iface",
-            "log": "?enum:emerg|alert|crit|err|warning|notice|info|debug|nolog",
-            "macro": "?str len:..128",
-            "moveto": "?int 0..",
-            "pos": "?int 0..",
-            "proto": "?str fmt:pve-fw-protocol-spec",
-            "source": "?str len:..512 fmt:pve-fw-addr-spec",
-            "sport": "?str fmt:pve-fw-sport-spec",
-            "type": "?enum:in|out|forward|group",
-        },
-    ),
-    Method(
-        "DELETE",
-        "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
-        {
-            "node": NODE,
-            "vmid": VMID,
-            "digest": "?str len:..64",
-            "pos": "?int 0..",
-        },
-    ),
+    Method("GET", GROUPS + "/{group}", {"group": GROUP}),
+    Method("POST", GROUPS + "/{group}", {**NEW_RULE, "group": GROUP}),
+    Method("DELETE", GROUPS + "/{group}", {"group": GROUP}),
+    Method("GET", GROUPS + "/{group}/{pos}", {"group": GROUP, "pos": POS}),
+    Method("PUT", GROUPS + "/{group}/{pos}", {**RULE_UPDATE, "group": GROUP}),
+    Method("DELETE", GROUPS + "/{group}/{pos}", {"digest": DIGEST, "group": GROUP, "pos": POS}),
+    *_guest_methods("qemu"),
+    *_guest_methods("lxc"),
 ]
