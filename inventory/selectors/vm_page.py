@@ -14,12 +14,11 @@ from inventory.models import (
     GuestDevice,
     GuestDisk,
     GuestNic,
-    Lineage,
     ProxmoxTask,
-    Residency,
     Rollback,
     VirtualMachine,
 )
+from inventory.selectors.ledgers import copies_for, lineage_for, residency_for
 
 TASK_LIMIT = 50
 
@@ -40,7 +39,7 @@ def snapshot_tree(snapshots: list[Copy]) -> list[SnapshotNode]:
     return roots
 
 
-def identity_conflicts(*, user: Any, vm: VirtualMachine) -> list[tuple[str, VirtualMachine]]:
+def guest_identity_conflicts(*, user: Any, vm: VirtualMachine) -> list[tuple[str, VirtualMachine]]:
     """Other live guests (any cluster) sharing this guest's SMBIOS UUID or one of its MACs."""
     macs = [mac for mac in vm.nics.values_list("mac", flat=True) if mac]
     clauses = Q(nics__mac__in=macs) if macs else Q(pk__in=[])
@@ -65,13 +64,11 @@ def identity_conflicts(*, user: Any, vm: VirtualMachine) -> list[tuple[str, Virt
 
 def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:
     """The VM page's sections; ``vm`` must already be visible to ``user``."""
-    copies = list(Copy.objects.filter(vm=vm).select_related("storage").order_by("created_at", "id"))
+    copies = list(copies_for(vm))
     snapshots = [c for c in copies if c.kind == CopyKind.SNAPSHOT]
     tasks = ProxmoxTask.objects.filter(cluster_id=vm.cluster_id, vmid=vm.vmid).order_by(
         "-starttime", "-id"
     )[:TASK_LIMIT]
-    lineage_parents = Lineage.objects.filter(child=vm).select_related("parent__cluster")
-    lineage_children = Lineage.objects.filter(parent=vm).select_related("child__cluster")
     return {
         "config_items": sorted(vm.config.items()) if isinstance(vm.config, dict) else [],
         "nics": GuestNic.objects.filter(vm=vm).order_by("key"),
@@ -81,12 +78,9 @@ def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:
         "snapshots": snapshots,
         "backups": [c for c in copies if c.kind == CopyKind.BACKUP],
         "other_copies": [c for c in copies if c.kind not in (CopyKind.SNAPSHOT, CopyKind.BACKUP)],
-        "residencies": Residency.objects.filter(vm=vm)
-        .select_related("node")
-        .order_by("-started_at", "-id"),
-        "lineage_parents": lineage_parents,
-        "lineage_children": lineage_children,
+        "residencies": list(reversed(residency_for(vm))),
+        "lineage_roots": [lineage_for(vm)],
         "tasks": tasks,
         "rollbacks": Rollback.objects.filter(vm=vm).order_by("-detected_at", "-id"),
-        "conflicts": identity_conflicts(user=user, vm=vm),
+        "conflicts": guest_identity_conflicts(user=user, vm=vm),
     }
