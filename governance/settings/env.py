@@ -78,6 +78,11 @@ SECURE_HSTS_SECONDS: int = _env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG el
 SECURE_PROXY_SSL_HEADER: str = _env.str("SECURE_PROXY_SSL_HEADER", default="")
 
 EMAIL_URL: str = _env.str("EMAIL_URL", default="consolemail://")
+
+# A guest not running for this many days counts as dormant (inventory lists and pages).
+STEWARD_DORMANT_DAYS: int = _env.int("STEWARD_DORMANT_DAYS", default=30)
+if STEWARD_DORMANT_DAYS < 1:
+    _fail("STEWARD_DORMANT_DAYS must be at least 1.")
 EMAIL = _env.email_url_config(EMAIL_URL)
 DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localhost")
 
