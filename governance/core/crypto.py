@@ -26,8 +26,8 @@ class SecretDecryptionError(Exception):
     """A stored secret cannot be decrypted with any configured key."""
 
 
-def _derive(key: str) -> Fernet:
-    if len(key) < MIN_KEY_LENGTH:
+def _derive(key: str, *, check_length: bool = True) -> Fernet:
+    if check_length and len(key) < MIN_KEY_LENGTH:
         raise ImproperlyConfigured(
             f"each FIELD_ENCRYPTION_KEYS entry needs at least {MIN_KEY_LENGTH} characters"
         )
@@ -38,13 +38,15 @@ def _derive(key: str) -> Fernet:
 
 
 @cache
-def _fernet(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([_derive(k) for k in keys])
+def _fernet(keys: tuple[str, ...], *, from_secret_key: bool = False) -> MultiFernet:
+    # The DEBUG fallback takes SECRET_KEY as it is; operators' keys must be long.
+    return MultiFernet([_derive(k, check_length=not from_secret_key) for k in keys])
 
 
 def _current() -> MultiFernet:
-    keys = tuple(settings.FIELD_ENCRYPTION_KEYS) or (settings.SECRET_KEY,)
-    return _fernet(keys)
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+    return _fernet((settings.SECRET_KEY,), from_secret_key=True)
 
 
 def encrypt(plaintext: str) -> str:

@@ -33,3 +33,9 @@ def test_short_keys_are_refused(settings):
     settings.FIELD_ENCRYPTION_KEYS = ["short"]
     with pytest.raises(ImproperlyConfigured, match="at least 32"):
         crypto.encrypt("x")
+
+
+def test_without_keys_the_secret_key_is_used_whatever_its_length(settings):
+    settings.FIELD_ENCRYPTION_KEYS = []
+    settings.SECRET_KEY = "short-dev-key"
+    assert crypto.decrypt(crypto.encrypt("x")) == "x"
