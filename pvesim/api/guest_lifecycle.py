@@ -1,34 +1,26 @@
-"""Guest creation (incl. ``import-from`` and restore), clone, template, resize and destroy.
+"""Clone (full, or linked from a template), template conversion and disk resize.
 
-A guest being created or cloned exists at once with ``lock: create``/``lock: clone`` (so
-lists show it and its vmid is taken) and is unlocked when the task ends; a failed task
-removes it again.
+A clone exists at once with ``lock: clone`` and is unlocked when the task ends; a failed
+task removes it again.
 """
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError, param_error
 from pvesim.api.guest_base import (
-    TASK_TYPES,
     assert_unlocked,
-    check_config_key_perm,
-    config_params,
-    ha_resource,
     lock_message,
     release_lock,
     resolve_guest,
     task_type,
     vm_path,
 )
-from pvesim.api.guest_power import guest_start_now
+from pvesim.api.guest_create import check_create_allowed, new_mac, new_uuid, taken_message
 from pvesim.model import Guest, ModelError
-from pvesim.model.clusterconf import HAResource
-from pvesim.model.config import normalize_tags
-from pvesim.model.disks import allocate_disks, resize_option
+from pvesim.model.disks import resize_option
 from pvesim.model.propstring import (
     format_propstring,
     is_lxc_volume_key,
@@ -39,233 +31,6 @@ from pvesim.model.propstring import (
     parse_size,
 )
 from pvesim.model.volumes import base_volname, image_volname, parse_volid, split_volid
-from pvesim.tasks import TaskError
-
-_NIC_RNG = random.Random()
-
-
-def _mac() -> str:
-    value = _NIC_RNG.getrandbits(24)
-    return f"BC:24:11:{value >> 16:02X}:{(value >> 8) & 0xFF:02X}:{value & 0xFF:02X}"
-
-
-def _uuid() -> str:
-    text = f"{_NIC_RNG.getrandbits(128):032x}"
-    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:]}"
-
-
-def with_new_macs(kind: str, values: dict[str, str]) -> None:
-    """Give every NIC without a MAC a fresh one (PVE's BC:24:11 prefix)."""
-    for key, value in list(values.items()):
-        family, index = key_family(key)
-        if family != "net" or index is None:
-            continue
-        if kind == "qemu":
-            model, mac = nic_model_and_mac(value)
-            rest = value.split(",", 1)[1] if "," in value else ""
-            if "=" not in value.split(",", 1)[0] and value.split(",", 1)[0] != model:
-                continue
-            values[key] = f"{model}={mac or _mac()}" + (f",{rest}" if rest else "")
-        else:
-            parsed = parse_option(key, value)
-            parsed.setdefault("hwaddr", _mac())
-            parsed.setdefault("type", "veth")
-            values[key] = format_propstring(parsed)
-
-
-def _check_create_allowed(ctx: Context, vmid: int, pool: str | None) -> None:
-    if pool is not None:
-        if pool not in ctx.cluster.estate.pools:
-            raise ApiError(500, f"pool '{pool}' does not exist")
-        if ctx.can(f"/pool/{pool}", ["VM.Allocate"]):
-            return
-    ctx.check(vm_path(vmid), ["VM.Allocate"])
-
-
-def _taken_message(ctx: Context, vmid: int, node: str) -> str | None:
-    guest = ctx.cluster.estate.guests.get(vmid)
-    if guest is None:
-        return None
-    if guest.node == node:
-        return f"unable to create VM {vmid}: config file already exists"
-    return f"VM {vmid} already exists on node '{guest.node}'"
-
-
-def create(ctx: Context, kind: str) -> str:
-    """``POST /nodes/{node}/qemu`` and ``.../lxc``: create or restore."""
-    node = ctx.params["node"]
-    ctx.require_node(node)
-    vmid = int(ctx.params["vmid"])
-    pool = ctx.params.get("pool")
-    archive = ctx.params.get("archive") or (
-        ctx.params.get("ostemplate") if ctx.params.get("restore") else None
-    )
-    estate = ctx.cluster.estate
-    if archive and ctx.params.get("force") and vmid in estate.guests:
-        ctx.check(vm_path(vmid), ["VM.Backup"])
-    else:
-        _check_create_allowed(ctx, vmid, pool)
-        if (message := _taken_message(ctx, vmid, node)) is not None:
-            raise ApiError(500, message)
-    values = config_params(ctx)
-    for key, value in values.items():
-        check_config_key_perm(ctx, kind, vmid, key, value)
-    if "tags" in values:
-        try:
-            values["tags"] = normalize_tags(values["tags"])
-        except ValueError as exc:
-            raise param_error({"tags": str(exc)}) from None
-    if kind == "lxc":
-        _lxc_defaults(ctx, values)
-    else:
-        _qemu_defaults(ctx, values)
-    with_new_macs(kind, values)
-    if archive:
-        _restore_disks(ctx, kind, vmid, archive, values)
-    guest = Guest(vmid=vmid, kind=kind, node=node, config={"lock": "create"})  # type: ignore[arg-type]
-    logs = allocate_disks(estate, guest, values)
-    guest.config.update(values)
-    if pool is not None:
-        guest.pool = pool
-    estate.guests[vmid] = guest
-    start = bool(ctx.params.get("start"))
-    ha_managed = bool(ctx.params.get("ha-managed"))
-    cluster = ctx.cluster
-
-    def done() -> None:
-        guest.config.pop("lock", None)
-        if ha_managed:
-            sid = f"{'vm' if kind == 'qemu' else 'ct'}:{vmid}"
-            state = "started" if start else "stopped"
-            estate.ha_resources[sid] = HAResource(sid=sid, state=state, crm_state=state)
-        if start:
-            guest_start_now(guest, cluster.now())
-
-    def failed(_message: str) -> None:
-        if estate.guests.get(vmid) is guest:
-            del estate.guests[vmid]
-
-    operation = "restore" if archive else "create"
-    if archive:
-        logs = [f"restore vma archive: {archive}", *logs, "rescan volumes..."]
-    return ctx.start_task(
-        node=node,
-        type=TASK_TYPES[kind][operation],
-        id=vmid,
-        steps=[(1.0, logs or ()), (2.0, ())],
-        on_done=done,
-        on_fail=failed,
-    )
-
-
-def _qemu_defaults(ctx: Context, values: dict[str, str]) -> None:
-    """What ``qm create`` adds on its own: smbios1 uuid, vmgenid, meta, boot order."""
-    if "smbios1" not in values:
-        values["smbios1"] = f"uuid={_uuid()}"
-    if values.get("vmgenid", "1") == "1":
-        values["vmgenid"] = _uuid()
-    elif values.get("vmgenid") == "0":
-        del values["vmgenid"]
-    values["meta"] = f"creation-qemu=9.2.0,ctime={int(ctx.now)}"
-    if "boot" not in values:
-        disks = [k for k in values if is_qemu_disk_key(k)] + [k for k in values if k == "net0"]
-        if disks:
-            values["boot"] = "order=" + ";".join(sorted(disks))
-
-
-def _lxc_defaults(ctx: Context, values: dict[str, str]) -> None:
-    template = ctx.params.get("ostemplate", "")
-    values.pop("password", None)
-    if "rootfs" not in values:
-        values["rootfs"] = f"{ctx.params.get('storage', 'local')}:4"
-    values.setdefault("arch", "amd64")
-    values.setdefault("memory", "512")
-    values.setdefault("swap", "512")
-    if "ostype" not in values and template:
-        name = template.split("/")[-1]
-        for ostype in ("debian", "ubuntu", "alpine", "centos", "rockylinux", "archlinux", "fedora"):
-            if name.startswith(ostype):
-                values["ostype"] = ostype
-                break
-        else:
-            values["ostype"] = "unmanaged"
-    if template and not ctx.params.get("restore"):
-        storage_id, _ = split_volid(template)
-        storage = ctx.cluster.estate.storage(storage_id)
-        stored = {v.volid for v in ctx.cluster.estate.stored_volumes(storage, ctx.params["node"])}
-        if template not in stored:
-            raise ApiError(500, f"volume '{template}' does not exist")
-
-
-def _restore_disks(
-    ctx: Context, kind: str, vmid: int, archive: str, values: dict[str, str]
-) -> None:
-    """A restore gets a boot disk as large as the backup on the requested storage."""
-    storage_id, _ = split_volid(archive)
-    estate = ctx.cluster.estate
-    storage = estate.storage(storage_id)
-    volume = next(
-        (v for v in estate.stored_volumes(storage, ctx.params["node"]) if v.volid == archive), None
-    )
-    if volume is None:
-        raise ApiError(500, f"volume '{archive}' does not exist")
-    target = ctx.params.get("storage") or (
-        "local-lvm" if "local-lvm" in estate.storages else "local"
-    )
-    gib = max(1, volume.size // 1024**3 * 2)
-    key = "scsi0" if kind == "qemu" else "rootfs"
-    values.setdefault(key, f"{target}:{gib}")
-    if kind == "qemu":
-        values.setdefault("name", f"restored-{vmid}")
-        values.setdefault("memory", "2048")
-        values.setdefault("scsihw", "virtio-scsi-single")
-        values.setdefault("net0", "virtio,bridge=vmbr0")
-        with_new_macs(kind, values)
-
-
-def destroy(ctx: Context, kind: str) -> str:
-    guest = resolve_guest(ctx, kind)
-    ctx.check(vm_path(guest), ["VM.Allocate"])
-    estate = ctx.cluster.estate
-    if guest.config.get("protection") == "1":
-        raise ApiError(500, f"can't remove {guest.noun} {guest.vmid} - protection mode enabled")
-    resource = ha_resource(ctx, guest)
-    purge = bool(ctx.params.get("purge"))
-    if resource is not None and not purge:
-        raise ApiError(
-            500,
-            f"unable to remove {guest.noun} {guest.vmid} - used in HA resources and purge "
-            "parameter not set.",
-        )
-    if guest.running:
-        raise ApiError(500, f"{guest.noun} {guest.vmid} is running - destroy failed")
-    skiplock = bool(ctx.params.get("skiplock"))
-    if skiplock:
-        ctx.check_root("skiplock")
-
-    def check() -> None:
-        if guest.lock and not skiplock:
-            raise TaskError(lock_message(guest))
-
-    def done() -> None:
-        estate.guests.pop(guest.vmid, None)
-        if purge:
-            estate.ha_resources.pop(f"{'vm' if kind == 'qemu' else 'ct'}:{guest.vmid}", None)
-            for job in estate.backup_jobs.values():
-                if "vmid" in job:
-                    ids = [v for v in job["vmid"].split(",") if v and v != str(guest.vmid)]
-                    job["vmid"] = ",".join(ids)
-
-    lines = [
-        f"Removing image: 100% complete...done. ({volid})" for _k, volid, _p in guest.volumes()
-    ]
-    return ctx.start_task(
-        node=guest.node,
-        type=task_type(guest, "destroy"),
-        id=guest.vmid,
-        steps=[(0.2, (), check), (1.5, lines or ())],
-        on_done=done,
-    )
 
 
 def _clone_disk(
@@ -306,11 +71,11 @@ def clone(ctx: Context, kind: str) -> str:
     ctx.check(vm_path(source), ["VM.Clone"])
     newid = int(ctx.params["newid"])
     pool = ctx.params.get("pool")
-    _check_create_allowed(ctx, newid, pool)
+    check_create_allowed(ctx, newid, pool)
     target = ctx.params.get("target") or source.node
     estate = ctx.cluster.estate
     estate.node(target)
-    if (message := _taken_message(ctx, newid, target)) is not None:
+    if (message := taken_message(ctx, newid, target)) is not None:
         raise ApiError(500, message)
     if source.lock:
         raise ApiError(500, lock_message(source))
@@ -359,18 +124,18 @@ def clone(ctx: Context, kind: str) -> str:
         if kind == "qemu":
             model, _mac_old = nic_model_and_mac(config[key])
             rest = config[key].split(",", 1)[1] if "," in config[key] else ""
-            config[key] = f"{model}={_mac()}" + (f",{rest}" if rest else "")
+            config[key] = f"{model}={new_mac()}" + (f",{rest}" if rest else "")
         else:
             parsed = parse_option(key, config[key])
-            parsed["hwaddr"] = _mac()
+            parsed["hwaddr"] = new_mac()
             config[key] = format_propstring(parsed)
     name_key = "name" if kind == "qemu" else "hostname"
     default_name = f"Copy-of-VM-{source.name}" if kind == "qemu" else f"Copy-of-CT-{source.name}"
     config[name_key] = ctx.params.get(name_key) or ctx.params.get("name") or default_name
     if kind == "qemu":
-        config["smbios1"] = f"uuid={_uuid()}"
+        config["smbios1"] = f"uuid={new_uuid()}"
         if "vmgenid" in config:
-            config["vmgenid"] = _uuid()
+            config["vmgenid"] = new_uuid()
     if description := ctx.params.get("description"):
         config["description"] = description
     config["lock"] = "clone"

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pvesim.api import guest_config, guest_lifecycle, guest_migrate, guest_power, guest_snapshot
+from pvesim.api import (
+    guest_config,
+    guest_create,
+    guest_lifecycle,
+    guest_migrate,
+    guest_power,
+    guest_snapshot,
+)
 from pvesim.api.context import Context
 from pvesim.api.router import route
 
@@ -14,8 +21,8 @@ KindHandler = Callable[[Context, str], Any]
 
 _SHARED: list[tuple[str, str, KindHandler]] = [
     ("GET", "", guest_config.guest_list),
-    ("POST", "", guest_lifecycle.create),
-    ("DELETE", "/{vmid}", guest_lifecycle.destroy),
+    ("POST", "", guest_create.create),
+    ("DELETE", "/{vmid}", guest_create.destroy),
     ("GET", "/{vmid}/config", guest_config.config_get),
     ("PUT", "/{vmid}/config", guest_config.config_put),
     ("GET", "/{vmid}/pending", guest_config.pending_get),
