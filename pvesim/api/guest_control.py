@@ -7,6 +7,7 @@ admin would do in the Proxmox GUI behind the portal's back.
     POST guest/snapshot   {vmid, snapname [, vmstate, description]}
     POST guest/lock       {vmid, lock}     (a stale lock, as a crashed task leaves it)
     POST guest/unlock     {vmid}           (``qm unlock``)
+    POST stats-lag        {enabled}        (resources show power states ~10 s late)
 """
 
 from __future__ import annotations
@@ -109,3 +110,10 @@ def lock(cluster: Cluster, params: dict[str, Any]) -> dict[str, str]:
 @control_action("guest/unlock")
 def unlock(cluster: Cluster, params: dict[str, Any]) -> None:
     _guest(cluster, params).config.pop("lock", None)
+
+
+@control_action("stats-lag")
+def stats_lag(cluster: Cluster, params: dict[str, Any]) -> dict[str, int]:
+    """``POST stats-lag {enabled: 0|1}``: resources lag power changes like pvestatd (10 s)."""
+    cluster.estate.stats_lag = bool(int(params.get("enabled", 1)))
+    return {"enabled": int(cluster.estate.stats_lag)}

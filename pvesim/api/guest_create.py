@@ -119,6 +119,7 @@ def create(ctx: Context, kind: str) -> str:
     if archive:
         _restore_disks(ctx, kind, vmid, archive, values)
     guest = Guest(vmid=vmid, kind=kind, node=node, config={"lock": "create"})  # type: ignore[arg-type]
+    guest.previous_status, guest.status_changed_at = "unknown", ctx.now
     logs = allocate_disks(estate, guest, values)
     guest.config.update(values)
     if pool is not None:
@@ -245,6 +246,7 @@ def destroy(ctx: Context, kind: str) -> str:
 
     def done() -> None:
         estate.guests.pop(guest.vmid, None)
+        _forget_vm_acls(ctx, guest.vmid)
         if purge:
             estate.ha_resources.pop(f"{'vm' if kind == 'qemu' else 'ct'}:{guest.vmid}", None)
             for job in estate.backup_jobs.values():
@@ -262,3 +264,10 @@ def destroy(ctx: Context, kind: str) -> str:
         steps=[(0.2, (), check), (1.5, lines or ())],
         on_done=done,
     )
+
+
+def _forget_vm_acls(ctx: Context, vmid: int) -> None:
+    """PVE drops the VM-specific permissions of a destroyed guest."""
+    access = ctx.cluster.access
+    for entry in list(access.acl_by_path().get(f"/vms/{vmid}", [])):
+        access.acl_delete(path=entry.path, type=entry.type, ugid=entry.ugid, roleid=entry.roleid)

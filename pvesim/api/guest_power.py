@@ -27,8 +27,15 @@ from pvesim.tasks import TaskError
 HA_CRM_DELAY = 10.0  # CRM/LRM loop: how long until an HA request is acted on
 
 
+def _record_change(guest: Guest, now: float) -> None:
+    guest.previous_status = guest.status
+    guest.status_changed_at = now
+
+
 def guest_start_now(guest: Guest, now: float) -> None:
     """The guest is up: pending changes applied, fresh uptime and pid."""
+    if not guest.running:
+        _record_change(guest, now)
     guest.apply_pending()
     guest.status = "running"
     guest.paused = False
@@ -36,7 +43,9 @@ def guest_start_now(guest: Guest, now: float) -> None:
     guest.pid = 100_000 + (guest.vmid * 7919 + int(now)) % 3_000_000
 
 
-def guest_stop_now(guest: Guest) -> None:
+def guest_stop_now(guest: Guest, now: float) -> None:
+    if guest.running:
+        _record_change(guest, now)
     guest.status = "stopped"
     guest.paused = False
     guest.pid = 0
@@ -73,7 +82,7 @@ def lrm_task(cluster: Cluster, guest: Guest, operation: str, *, now: float) -> N
             if not guest.running:
                 guest_start_now(guest, cluster.now())
         else:
-            guest_stop_now(guest)
+            guest_stop_now(guest, cluster.now())
 
     cluster.tasks.start(
         now=now,
@@ -149,7 +158,7 @@ def _stop(ctx: Context, guest: Guest, skiplock: bool) -> str:
         guest,
         "stop",
         [(0.2, (), _lock_check(guest, skiplock)), (0.8, ())],
-        lambda: guest_stop_now(guest),
+        lambda: guest_stop_now(guest, ctx.cluster.now()),
     )
 
 
@@ -161,7 +170,7 @@ def _shutdown(ctx: Context, guest: Guest, skiplock: bool) -> str:
         guest,
         "shutdown",
         [(0.2, (), _lock_check(guest, skiplock)), (4.0, ())],
-        lambda: guest_stop_now(guest),
+        lambda: guest_stop_now(guest, ctx.cluster.now()),
     )
 
 
@@ -198,7 +207,7 @@ def _suspend(ctx: Context, guest: Guest, skiplock: bool) -> str:
     if todisk:
 
         def hibernate() -> None:
-            guest_stop_now(guest)
+            guest_stop_now(guest, ctx.cluster.now())
             guest.config["lock"] = "suspended"
 
         return ctx.start_task(

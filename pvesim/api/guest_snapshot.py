@@ -111,7 +111,7 @@ def snapshot_rollback_post(ctx: Context, kind: str) -> str:
     cluster = ctx.cluster
 
     def apply() -> None:
-        guest_stop_now(guest)
+        guest_stop_now(guest, cluster.now())
         resumed = snapshot_rollback(guest, name)
         if resumed or start:
             guest_start_now(guest, cluster.now())

@@ -101,7 +101,7 @@ def _apply_resource(ctx: Context, resource: HAResource) -> None:
         resource.crm_state = "started"
     elif resource.state in {"stopped", "disabled"}:
         if guest is not None and guest.running:
-            guest_stop_now(guest)
+            guest_stop_now(guest, ctx.now)
         resource.crm_state = "stopped"
     elif resource.state == "ignored":
         resource.crm_state = "ignored"
@@ -285,7 +285,7 @@ def ha_node_hook(cluster: Cluster, node: str, online: bool) -> None:
     for guest in list(estate.node_guests(node)):
         resource = estate.ha_resource(guest)
         was_running = guest.running
-        guest_stop_now(guest)
+        guest_stop_now(guest, now)
         if resource is None or resource.state not in {"started", "enabled", "stopped"}:
             continue
         resource.crm_state = "fence"

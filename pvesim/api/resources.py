@@ -59,26 +59,33 @@ def _size(text: str | None) -> int:
 
 
 def guest_resource(estate: Estate, guest: Guest, now: float) -> dict[str, Any]:
-    """One qemu/lxc entry; guests on an offline node have no fresh stats (``unknown``)."""
+    """One qemu/lxc entry. Guests on an offline node have no fresh stats (``unknown``);
+    with ``estate.stats_lag`` the power state is the one of the last pvestatd push, and a
+    guest created since then is ``unknown`` without name or limits. ``lock``, ``tags``,
+    ``node`` and ``pool`` always come live from the config, as in PVE."""
     item: dict[str, Any] = {
         "id": f"{guest.kind}/{guest.vmid}",
         "type": guest.kind,
         "vmid": guest.vmid,
         "node": guest.node,
-        "name": guest.name,
         "template": 1 if guest.is_template else 0,
     }
     node = estate.nodes.get(guest.node)
-    stats = guest_stats(guest, now)
-    if node is not None and not node.online:
+    lagging = estate.stats_lag and guest.status_changed_at > now - now % STAT_INTERVAL
+    if lagging and guest.previous_status == "unknown":
         item["status"] = "unknown"
-        for key in ("maxcpu", "maxmem", "maxdisk"):
-            item[key] = stats[key]
     else:
-        item["status"] = guest.status
-        item.update(stats)
-        if guest.kind == "qemu":
-            item["memhost"] = stats["mem"]
+        item["name"] = guest.name
+        stats = guest_stats(guest, now)
+        if (node is not None and not node.online) or lagging:
+            item["status"] = guest.previous_status if lagging else "unknown"
+            for key in ("maxcpu", "maxmem", "maxdisk"):
+                item[key] = stats[key]
+        else:
+            item["status"] = guest.status
+            item.update(stats)
+            if guest.kind == "qemu":
+                item["memhost"] = stats["mem"]
     if lock := guest.config.get("lock"):
         item["lock"] = lock
     if tags := guest.config.get("tags"):

@@ -39,6 +39,9 @@ class Estate:
         self.ha_rules: dict[str, HARule] = {}
         self.fw_groups: dict[str, SecurityGroup] = {}
         self.backup_jobs: dict[str, dict[str, str]] = {}
+        self.stats_lag = False
+        """When set, ``/cluster/resources`` shows power states as of the last pvestatd push
+        (every 10 s), like real PVE; off by default so tests see changes at once."""
 
     # ---- nodes ----------------------------------------------------------------------
     def node(self, name: str) -> Node:

@@ -51,6 +51,9 @@ class Guest:
     agent_installed: bool = False
     sensitive: bool = False
     firewall: GuestFirewall | None = None
+    status_changed_at: float = 0.0
+    """Simulated time of the last power-state change (for the optional stats lag)."""
+    previous_status: Literal["running", "stopped", "unknown"] = "stopped"
 
     # ---- identity -------------------------------------------------------------------
     @property

@@ -41,6 +41,7 @@ def estate_to_dict(estate: Estate) -> dict[str, Any]:
         "ha_rules": [asdict(r) for r in estate.ha_rules.values()],
         "fw_groups": [asdict(g) for g in estate.fw_groups.values()],
         "backup_jobs": estate.backup_jobs,
+        "stats_lag": estate.stats_lag,
     }
 
 
@@ -74,4 +75,5 @@ def estate_from_dict(data: dict[str, Any]) -> Estate:
     estate.ha_rules = {r["rule"]: HARule(**r) for r in data["ha_rules"]}
     estate.fw_groups = {g["group"]: SecurityGroup(**g) for g in data["fw_groups"]}
     estate.backup_jobs = dict(data["backup_jobs"])
+    estate.stats_lag = bool(data.get("stats_lag", False))
     return estate

@@ -7,7 +7,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, prox, task_status
+from tests.pvesim.guest_helpers import find_guest, finish, limited_auth, prox, task_status
 
 
 def test_create_with_import_from_allocates_the_disk(sim: Sim) -> None:
@@ -104,10 +104,12 @@ def test_resize_and_destroy_rules(sim: Sim) -> None:
     with pytest.raises(ResourceException, match="protection mode enabled"):
         api.delete()
     api.config.put(delete="protection")
+    limited_auth(sim, "owner@pve", path=f"/vms/{vm.vmid}", roles="PVEVMUser")
     upid = api.delete()
     assert upid.split(":")[5] == "qmdestroy"
     finish(sim, upid)
     assert vm.vmid not in sim.cluster.estate.guests
+    assert f"/vms/{vm.vmid}" not in sim.cluster.access.acl_by_path()
 
 
 def test_console_proxy_runs_until_stopped(sim: Sim) -> None:

@@ -59,3 +59,30 @@ def test_hardware_usb_needs_sys_modify(sim: Sim) -> None:
     auth = limited_auth(sim, "erin@pve", path="/", roles="PVEAuditor")
     response = sim.api("GET", f"/nodes/{node}/hardware/usb", auth=auth)
     assert response.status_code == 403
+
+
+def test_optional_stats_lag_delays_power_state_but_not_lock(sim: Sim) -> None:
+    from tests.pvesim.guest_helpers import finish
+
+    vm = find_guest(
+        sim,
+        lambda g: (
+            g.kind == "qemu"
+            and not g.running
+            and not g.is_template
+            and sim.cluster.estate.ha_resource(g) is None
+            and not g.lock
+        ),
+    )
+    sim.control("POST", "stats-lag", enabled=1)
+    sim.advance(10 - sim.cluster.now() % 10 + 0.1)  # just after a pvestatd push
+    upid = prox(sim).nodes(vm.node).qemu(vm.vmid).status.start.post()
+    finish(sim, upid, 3)
+    item = next(i for i in prox(sim).cluster.resources.get(type="vm") if i["vmid"] == vm.vmid)
+    assert item["status"] == "stopped"
+    sim.control("POST", "guest/lock", vmid=vm.vmid, lock="backup")
+    item = next(i for i in prox(sim).cluster.resources.get(type="vm") if i["vmid"] == vm.vmid)
+    assert item["lock"] == "backup"
+    sim.advance(10)
+    item = next(i for i in prox(sim).cluster.resources.get(type="vm") if i["vmid"] == vm.vmid)
+    assert item["status"] == "running"
