@@ -14,12 +14,24 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO_PASSWORD = "steward-demo-2025"  # published by seed_demo
 STARTUP_TIMEOUT = 120.0
 # Settings that would point the demo at shared services instead of its own files.
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")
@@ -182,6 +194,35 @@ def test_demo_serves_runs_a_task_and_stops_everything_on_one_ctrl_c(demo):
     assert demo.process.wait(timeout=60) == 0, demo.output
     assert "stopped on SIGINT" in demo.output
     assert_all_gone(set(children))
+
+
+@pytest.mark.browser
+def test_a_demo_user_signs_in_and_a_worker_task_reaches_the_browser_live(demo):
+    """What `make demo` promises: log in, the worker runs a task, the websocket delivers it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    demo.wait_until_ready()
+    base = f"http://127.0.0.1:{demo.port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(base_url=base)
+            page.set_default_timeout(15_000)
+            page.goto("/accounts/login/")
+            page.get_by_label("Username").fill("alice")
+            page.get_by_label("Password").fill(DEMO_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(f"{base}/")
+            expect(page.locator("[data-live-status]")).to_have_attribute(
+                "data-live-status", "online"
+            )
+            text = f"demo round trip {uuid.uuid4().hex[:8]}"
+            page.get_by_label("Message").fill(text)
+            page.get_by_role("button", name="Send through the worker").click()
+            expect(page.get_by_test_id("activity")).to_contain_text(text, timeout=30_000)
+        finally:
+            browser.close()
+    assert "governance.core.tasks.ping_user" in demo.output  # run by the demo's own worker
 
 
 def test_a_dying_child_stops_the_others_and_fails(demo):
