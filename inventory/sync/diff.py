@@ -68,16 +68,17 @@ def diff(local: LocalState, remote: RemoteState, *, now: datetime) -> Changeset:
     diff_pools(local, remote, cs)
     diff_tasks(local, remote, cs)
     diff_cluster_objects(local, remote, cs)
+    guests = None
     if remote.guests is not None:
         guests = resolve_duplicates(remote.guests, history, local, cs)
         _diff_guests(local, remote, guests, history, cs)
-        diff_ledgers.diff_lineage(local, remote, guests, history, cs)
+    fate = diff_ledgers.Fate.of(cs)
+    if guests is not None:
+        diff_ledgers.diff_lineage(local, remote, guests, history, cs, fate)
         diff_ledgers.close_copies_of_gone(local, history, cs)
-    else:
-        guests = None
-    diff_ledgers.diff_snapshots(local, remote, guests, history, cs)
-    diff_ledgers.diff_volumes(local, remote, guests, cs)
-    diff_ledgers.diff_rollbacks(local, remote, guests, history, cs)
+    diff_ledgers.diff_snapshots(local, remote, guests, history, cs, fate)
+    diff_ledgers.diff_volumes(local, remote, guests, cs, fate)
+    diff_ledgers.diff_rollbacks(local, remote, guests, history, cs, fate)
     cs.stats.update(
         guests_seen=len(guests or ()),
         guests_created=len(cs.guests_create),

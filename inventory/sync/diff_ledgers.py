@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from inventory.parsing import linked_base_vmid
@@ -45,12 +46,25 @@ _BACKUP_VMID = re.compile(r"vzdump-(?:qemu|lxc|openvz)-(\d+)-")
 _DISK_CONTENT = frozenset({"images", "rootdir"})
 
 
-def guest_ref(vmid: int, local: LocalState, cs: Changeset) -> GuestRef | None:
+@dataclass(frozen=True)
+class Fate:
+    """Which vmids get a new row and which row ids go gone in the changeset (for O(1)
+    lookups; built once the guests are diffed)."""
+
+    created: frozenset[int]
+    gone: frozenset[int]
+
+    @classmethod
+    def of(cls, cs: Changeset) -> Fate:
+        return cls(frozenset(g.vmid for g in cs.guests_create), frozenset(cs.guests_gone))
+
+
+def guest_ref(vmid: int, local: LocalState, fate: Fate) -> GuestRef | None:
     """The live guest with ``vmid`` after this changeset, or None if there is none."""
-    if any(new.vmid == vmid for new in cs.guests_create):
+    if vmid in fate.created:
         return GuestRef(vmid)
     known = local.guests.get(vmid)
-    if known is not None and known.id not in cs.guests_gone:
+    if known is not None and known.id not in fate.gone:
         return GuestRef(vmid, known.id)
     return None
 
@@ -108,10 +122,11 @@ def diff_lineage(
     guests: Mapping[int, GuestEntry],
     history: TaskHistory,
     cs: Changeset,
+    fate: Fate,
 ) -> None:
     """Lineage (and a ``clone`` copy of the parent) for each new clone this cycle, plus
     linked-clone links found in configs whose digest changed."""
-    new_vmids = {g.vmid for g in cs.guests_create}
+    new_vmids = fate.created
     pairs = history.clone_pairs
     found: dict[tuple[int, int], tuple[str, Task | None]] = {}
     for child, task in pairs.items():
@@ -123,7 +138,7 @@ def diff_lineage(
         for parent in _linked_parents(remote.configs.get(child)):
             found.setdefault((parent, child), ("linked_clone", None))
     for (parent, child), (kind, task) in sorted(found.items()):
-        parent_ref, child_ref = guest_ref(parent, local, cs), guest_ref(child, local, cs)
+        parent_ref, child_ref = guest_ref(parent, local, fate), guest_ref(child, local, fate)
         if parent_ref is None or child_ref is None:
             cs.warnings.append(f"guest {child} was cloned from {parent}, which is not known")
             continue
@@ -152,13 +167,14 @@ def diff_snapshots(
     guests: Mapping[int, GuestEntry] | None,
     history: TaskHistory,
     cs: Changeset,
+    fate: Fate,
 ) -> None:
     open_by_vm: dict[int, dict[str, LocalCopy]] = defaultdict(dict)
     for copy in local.copies.values():
         if copy.kind == "snapshot" and copy.vm_id is not None:
             open_by_vm[copy.vm_id][copy.name] = copy
     for vmid, snapshots in remote.snapshots.items():
-        ref = guest_ref(vmid, local, cs)
+        ref = guest_ref(vmid, local, fate)
         if ref is None or (guests is not None and vmid not in guests):
             continue
         stored = open_by_vm.get(ref.id, {}) if ref.id is not None else {}
@@ -212,14 +228,14 @@ def _basename(volid: str) -> tuple[str, str]:
 
 
 def _owner_volumes(
-    vmid: int, local: LocalState, remote: RemoteState, cs: Changeset
+    vmid: int, local: LocalState, remote: RemoteState, fate: Fate
 ) -> set[tuple[str, str]] | None:
     """The (storage, file name) pairs the live guest ``vmid`` uses, or None if unknown."""
     config = remote.configs.get(vmid)
     if config is not None:
         return {_basename(d.volume) for d in config.disks if d.storage and not d.is_cdrom}
     known = local.guests.get(vmid)
-    if known is None or known.id in cs.guests_gone or not known.config_digest:
+    if known is None or known.id in fate.gone or not known.config_digest:
         return None
     return {_basename(v) for v in known.volumes}
 
@@ -229,6 +245,7 @@ def diff_volumes(
     remote: RemoteState,
     guests: Mapping[int, GuestEntry] | None,
     cs: Changeset,
+    fate: Fate,
 ) -> None:
     open_by_place: dict[tuple[str, str], dict[tuple[str, str], LocalCopy]] = defaultdict(dict)
     for copy in local.copies.values():
@@ -248,7 +265,7 @@ def diff_volumes(
                     continue
                 owner = guests.get(vmid)
                 if owner is not None:
-                    used = _owner_volumes(vmid, local, remote, cs)
+                    used = _owner_volumes(vmid, local, remote, fate)
                     if used is None:
                         seen.add((kind, volume.volid))
                         continue
@@ -261,7 +278,7 @@ def diff_volumes(
             if (kind, volume.volid) not in stored:
                 cs.copies_open.append(
                     CopyOpen(
-                        guest_ref(vmid, local, cs),
+                        guest_ref(vmid, local, fate),
                         vmid,
                         kind,
                         volume.volid,
@@ -296,12 +313,13 @@ def diff_rollbacks(
     guests: Mapping[int, GuestEntry] | None,
     history: TaskHistory,
     cs: Changeset,
+    fate: Fate,
 ) -> None:
     """A fresh rollback task, or a vmgenid change no rollback task explains, is a rollback."""
     changed = {u.vmid: u for u in cs.guests_update if u.facts is not None}
     for vmid in guests or ():
         known = local.guests.get(vmid)
-        if known is None or known.id in cs.guests_gone:
+        if known is None or known.id in fate.gone:
             continue
         old, new = known.vmgenid, changed[vmid].facts.vmgenid if vmid in changed else ""
         vmgenid_changed = bool(old and new and old != new)
