@@ -206,26 +206,8 @@ def check_config_key_perm(ctx: Context, guest_kind: str, vmid: int, key: str, va
     user = ctx.user
     path = vm_path(vmid)
     family, index = key_family(key)
-    if family == "usb" and index is not None:
-        if value == "spice" or value.startswith(("spice,", "host=spice")):
-            ctx.check(path, ["VM.Config.HWType"])
-            return
-        if value.startswith("mapping=") or ",mapping=" in value:
-            mapping = value.split("mapping=", 1)[1].split(",", 1)[0]
-            ctx.check(f"/mapping/usb/{mapping}", ["Mapping.Use"])
-            ctx.check(path, ["VM.Config.HWType"])
-            return
-        if not user.is_root:
-            raise ModelError(f"only root can set '{key}' config for real devices")
-        return
-    if family == "hostpci" and index is not None:
-        if value.startswith("mapping=") or ",mapping=" in value:
-            mapping = value.split("mapping=", 1)[1].split(",", 1)[0]
-            ctx.check(f"/mapping/pci/{mapping}", ["Mapping.Use"])
-            ctx.check(path, ["VM.Config.HWType"])
-            return
-        if not user.is_root:
-            raise ModelError(f"only root can set '{key}' config for non-mapped devices")
+    if family in {"usb", "hostpci"} and index is not None:
+        _check_device_perm(ctx, key, family, value, path)
         return
     if family == "serial" and index is not None:
         if value != "socket" and not user.is_root:
@@ -245,8 +227,17 @@ def check_config_key_perm(ctx: Context, guest_kind: str, vmid: int, key: str, va
         ctx.check("/", ["Sys.Modify"])
 
 
-def new_vmid_check(ctx: Context, vmid: int) -> None:
-    """``VM <id> already exists on node '<n>'`` for taken ids (create, clone, restore)."""
-    message = ctx.cluster.estate.vmid_owner_error(vmid)
-    if message is not None:
-        raise ModelError(f"unable to create VM {vmid} - {message}")
+def _check_device_perm(ctx: Context, key: str, family: str, value: str, path: str) -> None:
+    """USB/PCI passthrough: spice and mapped devices for users with the right privileges,
+    real host devices for root@pam only."""
+    if family == "usb" and (value == "spice" or value.startswith(("spice,", "host=spice"))):
+        ctx.check(path, ["VM.Config.HWType"])
+        return
+    if value.startswith("mapping=") or ",mapping=" in value:
+        mapping = value.split("mapping=", 1)[1].split(",", 1)[0]
+        ctx.check(f"/mapping/{'usb' if family == 'usb' else 'pci'}/{mapping}", ["Mapping.Use"])
+        ctx.check(path, ["VM.Config.HWType"])
+        return
+    if not ctx.user.is_root:
+        what = "real devices" if family == "usb" else "non-mapped devices"
+        raise ModelError(f"only root can set '{key}' config for {what}")

@@ -75,13 +75,6 @@ class Estate:
             vmid += 1
         return vmid
 
-    def vmid_owner_error(self, vmid: int) -> str | None:
-        """PVE's message when ``vmid`` is taken, else None."""
-        guest = self.guests.get(vmid)
-        if guest is None:
-            return None
-        return f"VM {vmid} already exists on node '{guest.node}'"
-
     def ha_resource(self, guest: Guest) -> HAResource | None:
         prefix = "vm" if guest.kind == "qemu" else "ct"
         return self.ha_resources.get(f"{prefix}:{guest.vmid}")

@@ -56,3 +56,25 @@ def limited_auth(sim: Sim, userid: str, *, path: str, roles: str) -> str:
     token = sim.cluster.access.token_add(userid, "t", privsep=False)
     sim.control("POST", "acl/add", path=path, roles=roles, users=userid)
     return f"PVEAPIToken={token.full}={token.secret}"
+
+
+def plain_vm(sim: Sim, *, running: bool = False, movable: bool = False) -> Guest:
+    """A QEMU VM a test may freely change: no template, not HA-managed, unlocked,
+    unprotected, not paused, in the requested power state. ``movable`` also excludes
+    passthrough devices and node-local disks, so it can migrate to any node."""
+    estate = sim.cluster.estate
+
+    def fits(guest: Guest) -> bool:
+        if guest.kind != "qemu" or guest.running is not running or guest.is_template:
+            return False
+        if guest.lock or guest.paused or estate.ha_resource(guest) is not None:
+            return False
+        if guest.config.get("protection") == "1":
+            return False
+        if movable:
+            local = ("usb0", "hostpci0", "serial0", "scsi1")
+            if any(k in guest.config for k in local) or "local-lvm:" in guest.config["scsi0"]:
+                return False
+        return True
+
+    return find_guest(sim, fits)

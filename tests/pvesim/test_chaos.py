@@ -4,7 +4,7 @@ admin changes, stale locks, and state surviving a JSON round trip."""
 from __future__ import annotations
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, prox
+from tests.pvesim.guest_helpers import find_guest, finish, plain_vm, prox
 
 
 def test_node_down_makes_its_guests_unknown_and_refuses_requests(sim: Sim) -> None:
@@ -24,17 +24,7 @@ def test_node_down_makes_its_guests_unknown_and_refuses_requests(sim: Sim) -> No
 
 def test_fail_next_task_leaves_no_lock_and_no_change(sim: Sim) -> None:
     estate = sim.cluster.estate
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and estate.ha_resource(g) is None
-            and "local-lvm:" not in g.config["scsi0"]
-            and not any(k in g.config for k in ("usb0", "hostpci0", "serial0"))
-        ),
-    )
+    vm = plain_vm(sim, movable=True)
     target = next(n for n in estate.nodes if n != vm.node)
     sim.control("POST", "task/fail-next", type="qmigrate", message="injected failure")
     upid = prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.post(target=target)
@@ -45,16 +35,7 @@ def test_fail_next_task_leaves_no_lock_and_no_change(sim: Sim) -> None:
 
 def test_out_of_band_usb_and_migration(sim: Sim) -> None:
     estate = sim.cluster.estate
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and estate.ha_resource(g) is None
-            and "usb0" not in g.config
-        ),
-    )
+    vm = plain_vm(sim, movable=True)
     node = estate.nodes[vm.node]
     device = next(d for d in node.usb if d.usbpath)
     result = sim.control(

@@ -6,7 +6,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, prox
+from tests.pvesim.guest_helpers import find_guest, finish, plain_vm, prox
 
 
 def test_resources_are_full_configs_and_writes_need_console(sim: Sim) -> None:
@@ -50,16 +50,7 @@ def test_pve8_profile_keeps_groups_and_has_no_rules(make_sim) -> None:  # type: 
 
 
 def test_ha_start_hands_over_to_the_crm(sim: Sim) -> None:
-    estate = sim.cluster.estate
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and estate.ha_resource(g) is None
-        ),
-    )
+    vm = plain_vm(sim)
     prox(sim).cluster.ha.resources.post(sid=f"vm:{vm.vmid}", state="stopped")
     upid = prox(sim).nodes(vm.node).qemu(vm.vmid).status.start.post()
     assert upid.split(":")[5] == "hastart"

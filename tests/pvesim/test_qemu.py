@@ -8,34 +8,15 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, prox, task_log, task_status
+from tests.pvesim.guest_helpers import finish, plain_vm, prox, task_log, task_status
 
 
 def stopped_vm(sim: Sim):
-    return find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and not g.lock
-            and g.config.get("protection") != "1"
-            and sim.cluster.estate.ha_resource(g) is None
-        ),
-    )
+    return plain_vm(sim)
 
 
 def running_vm(sim: Sim):
-    return find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and g.running
-            and not g.paused
-            and not g.lock
-            and sim.cluster.estate.ha_resource(g) is None
-        ),
-    )
+    return plain_vm(sim, running=True)
 
 
 def test_config_types_and_digest_match_pve(sim: Sim) -> None:

@@ -7,7 +7,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, limited_auth, prox, task_status
+from tests.pvesim.guest_helpers import find_guest, finish, limited_auth, plain_vm, prox, task_status
 
 
 def test_create_with_import_from_allocates_the_disk(sim: Sim) -> None:
@@ -60,16 +60,7 @@ def test_linked_clone_of_a_template(sim: Sim) -> None:
 
 
 def test_full_clone_and_template_conversion(sim: Sim) -> None:
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and sim.cluster.estate.ha_resource(g) is None
-            and not g.lock
-        ),
-    )
+    vm = plain_vm(sim)
     api = prox(sim)
     finish(sim, api.nodes(vm.node).qemu(vm.vmid).clone.post(newid=5000, name="copy"), 7200)
     assert api.nodes(vm.node).qemu(5000).config.get()["name"] == "copy"
@@ -84,16 +75,7 @@ def test_full_clone_and_template_conversion(sim: Sim) -> None:
 
 
 def test_resize_and_destroy_rules(sim: Sim) -> None:
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and sim.cluster.estate.ha_resource(g) is None
-            and not g.lock
-        ),
-    )
+    vm = plain_vm(sim)
     api = prox(sim).nodes(vm.node).qemu(vm.vmid)
     old = vm.config["scsi0"]
     finish(sim, api.resize.put(disk="scsi0", size="+10G"))

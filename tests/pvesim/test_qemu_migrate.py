@@ -6,25 +6,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, finish, prox, task_log
-
-
-def plain_vm(sim: Sim, *, running: bool):
-    estate = sim.cluster.estate
-    return find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and g.running is running
-            and not g.is_template
-            and not g.lock
-            and not g.paused
-            and estate.ha_resource(g) is None
-            and not any(k in g.config for k in ("usb0", "hostpci0", "serial0"))
-            and "local-lvm:" not in g.config.get("scsi0", "")
-            and "scsi1" not in g.config
-        ),
-    )
+from tests.pvesim.guest_helpers import finish, plain_vm, prox, task_log
 
 
 def other_node(sim: Sim, node: str) -> str:
@@ -32,7 +14,7 @@ def other_node(sim: Sim, node: str) -> str:
 
 
 def test_preconditions_report_local_usb_device(sim: Sim) -> None:
-    vm = plain_vm(sim, running=False)
+    vm = plain_vm(sim, movable=True)
     usb = next(d for n in [sim.cluster.estate.nodes[vm.node]] for d in n.usb if d.usbpath)
     sim.control("POST", "guest/attach-usb", vmid=vm.vmid, device=usb.usbpath)
     info = prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.get()
@@ -50,7 +32,7 @@ def test_preconditions_report_local_usb_device(sim: Sim) -> None:
 
 
 def test_migration_locks_then_moves_the_guest(sim: Sim) -> None:
-    vm = plain_vm(sim, running=True)
+    vm = plain_vm(sim, running=True, movable=True)
     source, target = vm.node, other_node(sim, vm.node)
     api = prox(sim).nodes(source).qemu(vm.vmid)
     with pytest.raises(ResourceException, match="can't migrate running VM without --online"):
@@ -75,7 +57,7 @@ def test_migration_locks_then_moves_the_guest(sim: Sim) -> None:
 
 
 def test_migration_to_a_down_node_fails_in_the_task(sim: Sim) -> None:
-    vm = plain_vm(sim, running=False)
+    vm = plain_vm(sim, movable=True)
     target = other_node(sim, vm.node)
     sim.control("POST", "node/down", node=target)
     upid = prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.post(target=target)

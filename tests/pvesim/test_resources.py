@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import find_guest, limited_auth, prox
+from tests.pvesim.guest_helpers import find_guest, finish, limited_auth, plain_vm, prox
 
 
 def test_resource_types_and_fields(sim: Sim) -> None:
@@ -62,18 +62,7 @@ def test_hardware_usb_needs_sys_modify(sim: Sim) -> None:
 
 
 def test_optional_stats_lag_delays_power_state_but_not_lock(sim: Sim) -> None:
-    from tests.pvesim.guest_helpers import finish
-
-    vm = find_guest(
-        sim,
-        lambda g: (
-            g.kind == "qemu"
-            and not g.running
-            and not g.is_template
-            and sim.cluster.estate.ha_resource(g) is None
-            and not g.lock
-        ),
-    )
+    vm = plain_vm(sim)
     sim.control("POST", "stats-lag", enabled=1)
     sim.advance(10 - sim.cluster.now() % 10 + 0.1)  # just after a pvestatd push
     upid = prox(sim).nodes(vm.node).qemu(vm.vmid).status.start.post()
