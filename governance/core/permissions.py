@@ -13,6 +13,12 @@ page or API that shows one object uses ``get_object_or_404_for``. Invariants:
   guardian's generic permission tables and never loads ids into Python.
 - Objects a user cannot view answer 404 (they are invisible); objects they can view
   but not act on answer 403.
+- Apps may widen *viewing* a model with a visibility rule (``register_visibility``): a
+  function of the user returning a ``Q`` over that model, written as joins or
+  subqueries (never lists of ids). ``restrict``, ``can`` and ``get_object_or_404_for``
+  OR every registered rule with the grants above. Rules let an app that depends on
+  another scope the other's objects (ownership scopes inventory's VMs) without the
+  lower app importing the higher one.
 
 Only guardian's generic ``UserObjectPermission``/``GroupObjectPermission`` tables are
 used; direct-foreign-key permission models are not supported here.
@@ -20,6 +26,7 @@ used; direct-foreign-key permission models are not supported here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, Group
@@ -33,7 +40,49 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 M = TypeVar("M", bound=models.Model)
 
-__all__ = ["can", "get_object_or_404_for", "grant", "permission_name", "restrict", "revoke"]
+VisibilityRule = Callable[[Any], models.Q]
+
+__all__ = [
+    "VisibilityRule",
+    "can",
+    "get_object_or_404_for",
+    "grant",
+    "permission_name",
+    "register_visibility",
+    "restrict",
+    "revoke",
+    "unregister_visibility",
+]
+
+# Concrete model -> the rules widening who may view its objects, in registration order.
+_visibility: dict[type[models.Model], list[VisibilityRule]] = {}
+
+
+def register_visibility(model: type[models.Model], rule: VisibilityRule) -> None:
+    """Let ``rule(user)`` widen who may view ``model`` (idempotent; for ``AppConfig.ready``).
+
+    ``rule`` receives an active, authenticated user without the model-wide view right and
+    returns a ``Q`` over ``model`` that SQL evaluates (a join or a ``pk__in`` subquery).
+    """
+    rules = _visibility.setdefault(model._meta.concrete_model, [])
+    if rule not in rules:
+        rules.append(rule)
+
+
+def unregister_visibility(model: type[models.Model], rule: VisibilityRule) -> None:
+    """Withdraw a rule given to ``register_visibility`` (idempotent)."""
+    rules = _visibility.get(model._meta.concrete_model, [])
+    if rule in rules:
+        rules.remove(rule)
+
+
+def _visibility_q(model: type[models.Model], user: Any) -> models.Q | None:
+    """The registered rules for ``model`` ORed together, or None when there are none."""
+    combined = None
+    for rule in _visibility.get(model._meta.concrete_model, ()):
+        q = rule(user)
+        combined = q if combined is None else combined | q
+    return combined
 
 
 def permission_name(model: type[models.Model], action: str) -> str:
@@ -90,7 +139,10 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str = "view") -> m
         .annotate(target_pk=_object_pk_as(model, "object_pk"))
         .values("target_pk")
     )
-    return queryset.filter(models.Q(pk__in=direct) | models.Q(pk__in=via_group))
+    allowed = models.Q(pk__in=direct) | models.Q(pk__in=via_group)
+    if action == "view" and (rules := _visibility_q(model, user)) is not None:
+        allowed |= rules
+    return queryset.filter(allowed)
 
 
 def can(user: Any, action: str, obj: models.Model) -> bool:
@@ -99,7 +151,11 @@ def can(user: Any, action: str, obj: models.Model) -> bool:
         return False
     name = permission_name(type(obj), action)
     # Model-wide rights (role groups) first; guardian's backend answers the object case.
-    return user.is_superuser or user.has_perm(name) or user.has_perm(name, obj)
+    if user.is_superuser or user.has_perm(name) or user.has_perm(name, obj):
+        return True
+    if action != "view" or (rules := _visibility_q(type(obj), user)) is None:
+        return False
+    return type(obj)._default_manager.filter(rules, pk=obj.pk).exists()
 
 
 def get_object_or_404_for(

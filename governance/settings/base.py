@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "governance.accounts",
     "governance.audit",
     "inventory",
+    "governance.notifications",
+    "governance.ownership",
 ]
 
 MIDDLEWARE = [

@@ -24,9 +24,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inventory.models import SYNC_RUN_TRANSITIONS, Cluster, SyncRun, SyncRunStatus, SyncStatus
+from inventory.models import (
+    SYNC_RUN_TRANSITIONS,
+    Cluster,
+    SyncRun,
+    SyncRunStatus,
+    SyncStatus,
+    VirtualMachine,
+)
 from inventory.proxmox import ProxmoxError, ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
+from inventory.signals import guests_discovered_send
 from inventory.sync.apply import changeset_apply
 from inventory.sync.diff import diff
 from inventory.sync.local import load_local, with_tasks
@@ -105,6 +113,10 @@ def _run(run: SyncRun, *, progress: Progress | None) -> None:
     changeset = diff(local, remote, now=run.started_at)
     _report(progress, "apply", 0, 1)
     changeset_apply(cluster_id=cluster.pk, changeset=changeset)
+    if changeset.guests_create:  # the diff stamps new guests with first_seen = the run's start
+        new = VirtualMachine.objects.filter(cluster_id=cluster.pk, first_seen=run.started_at)
+        vm_ids = list(new.values_list("pk", flat=True))
+        transaction.on_commit(lambda: guests_discovered_send(cluster_id=cluster.pk, vm_ids=vm_ids))
     _report(progress, "apply", 1, 1)
     problems = [*remote.errors, *changeset.warnings]
     run.stats = {**changeset.stats, "api_calls": dict(remote.calls)}

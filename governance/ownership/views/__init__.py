@@ -1,0 +1,1 @@
+"""Ownership pages: the dashboards, the ownership VM list, and the VM page's actions."""
