@@ -24,7 +24,10 @@ class VirtualMachine(models.Model):
     A destroyed guest keeps its row (``gone_since`` set) so its ledgers survive; a new guest
     reusing the vmid gets a new row. ``config`` is the raw config as last read, guarded
     by ``config_digest``; the parsed facts (nics, disks, devices) are rewritten together
-    with it.
+    with it. So that an unchanged estate costs no writes, ``last_seen`` is stamped when the
+    row changes or goes gone (a live row was also seen at its cluster's ``last_sync_at``)
+    and ``last_running`` when the guest starts or stops running (for a running guest,
+    "now").
     """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="guests")

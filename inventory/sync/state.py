@@ -43,7 +43,8 @@ so the diff is a pure function testable without a database or a network.
     (only those that changed: an unchanged estate gives an empty changeset), rows to
     mark gone, ledger rows to open and close, audit events. A guest is referred to by
     ``GuestRef``: its row id when it exists, else its vmid (a guest created in the same
-    changeset; live vmids are unique per cluster).
+    changeset; live vmids are unique per cluster). Guest field mappings name the node
+    by name (``"node": "pve1"``); apply resolves names to rows.
 """
 
 from __future__ import annotations
