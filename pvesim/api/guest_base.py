@@ -3,6 +3,7 @@ task names and the small conversions between typed parameters and config strings
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,7 @@ for _priv, _keys in {
 }.items():
     for _key in _keys.split():
         _PRIV_BY_KEY[_key] = _priv
+_STORAGE_READ = ["Datastore.AllocateSpace", "Datastore.Audit"]
 _FAMILY_PRIV = {
     "net": "VM.Config.Network",
     "ipconfig": "VM.Config.Cloudinit",
@@ -241,3 +243,36 @@ def _check_device_perm(ctx: Context, key: str, family: str, value: str, path: st
     if not ctx.user.is_root:
         what = "real devices" if family == "usb" else "non-mapped devices"
         raise ModelError(f"only root can set '{key}' config for {what}")
+
+
+_NEW_DISK_RE = re.compile(r"^(?:file=|volume=)?([a-zA-Z][\w\-.]*\w):\d+(?:\.\d+)?(?:,|$)")
+
+
+def check_volume_params(ctx: Context, *, node: str, values: dict[str, str]) -> None:
+    """Storage side of a config change, as ``PVE::Storage::check_volume_access`` and the
+    disk allocation code see it: new disks need Datastore.AllocateSpace on their storage;
+    CD-ROM media must exist and be visible to the caller."""
+    estate = ctx.cluster.estate
+    for key, value in values.items():
+        family, index = key_family(key)
+        if index is None and key != "rootfs":
+            continue
+        if family not in {"ide", "sata", "scsi", "virtio", "efidisk", "tpmstate", "mp"} and (
+            key != "rootfs"
+        ):
+            continue
+        new_disk = _NEW_DISK_RE.match(value)
+        if new_disk is not None:
+            storage = estate.storage(new_disk.group(1))
+            ctx.check(f"/storage/{storage.storage}", ["Datastore.AllocateSpace"])
+            continue
+        if "media=cdrom" not in value:
+            continue
+        volid = value.split(",", 1)[0].removeprefix("file=")
+        if ":" not in volid:
+            continue  # "none" or "cdrom" (host drive)
+        storage = estate.storage(volid.split(":", 1)[0])
+        ctx.check(f"/storage/{storage.storage}", _STORAGE_READ, any_=True)
+        known = {v.volid for v in estate.stored_volumes(storage, node)}
+        if volid not in known:
+            raise ModelError(f"volume '{volid}' does not exist")

@@ -10,6 +10,7 @@ from pvesim.api.guest_base import (
     assert_unlocked,
     check_config_key_perm,
     check_skiplock,
+    check_volume_params,
     config_params,
     ha_resource,
     lock_message,
@@ -137,6 +138,7 @@ def prepare_update(ctx: Context, guest: Guest) -> tuple[dict[str, str], list[str
         raise ApiError(500, "checksum mismatch (file change by other user?)")
     for key, value in values.items():
         check_config_key_perm(ctx, guest.kind, guest.vmid, key, value)
+    check_volume_params(ctx, node=guest.node, values=values)
     for key in [*delete, *revert]:
         current = guest.pending.get(key) or guest.config.get(key, "")
         check_config_key_perm(ctx, guest.kind, guest.vmid, key, current)

@@ -13,6 +13,7 @@ from pvesim.api.errors import ApiError, param_error
 from pvesim.api.guest_base import (
     TASK_TYPES,
     check_config_key_perm,
+    check_volume_params,
     config_params,
     ha_resource,
     lock_message,
@@ -106,6 +107,7 @@ def create(ctx: Context, kind: str) -> str:
     values = config_params(ctx)
     for key, value in values.items():
         check_config_key_perm(ctx, kind, vmid, key, value)
+    check_volume_params(ctx, node=node, values=values)
     if "tags" in values:
         try:
             values["tags"] = normalize_tags(values["tags"])

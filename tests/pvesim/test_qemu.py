@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import finish, plain_vm, prox, task_log, task_status
+from tests.pvesim.guest_helpers import finish, limited_auth, plain_vm, prox, task_log, task_status
 
 
 def stopped_vm(sim: Sim):
@@ -143,3 +144,29 @@ def test_task_ids_and_post_config_task(sim: Sim) -> None:
     assert task_status(sim, upid)["status"] == "running"
     finish(sim, upid, 5)
     assert api.config.get()["memory"] == "4096"
+
+
+def test_cdrom_media_must_exist_and_new_disks_need_storage_rights(sim: Sim) -> None:
+    vm = stopped_vm(sim)
+    api = prox(sim).nodes(vm.node).qemu(vm.vmid).config
+    with pytest.raises(ResourceException, match=r"volume 'local:iso/nope\.iso' does not exist"):
+        api.put(ide2="local:iso/nope.iso,media=cdrom")
+    api.put(ide2="local:iso/debian-12.8.0-amd64-netinst.iso,media=cdrom")
+    assert api.get()["ide2"].startswith("local:iso/debian-12.8.0")
+    auth = limited_auth(sim, "frank@pve", path=f"/vms/{vm.vmid}", roles="PVEVMAdmin")
+    response = sim.api(
+        "PUT",
+        f"/nodes/{vm.node}/qemu/{vm.vmid}/config",
+        auth=auth,
+        data={"scsi5": "local-lvm:8"},
+    )
+    assert response.status_code == 403
+    assert (
+        response.reason == "Permission check failed (/storage/local-lvm, Datastore.AllocateSpace)"
+    )
+    used = {value.split(",")[0] for value in vm.config.values()}
+    api.put(scsi5="local-lvm:8")
+    volid, size = api.get()["scsi5"].split(",")
+    assert re.fullmatch(rf"local-lvm:vm-{vm.vmid}-disk-\d+", volid)
+    assert volid not in used
+    assert size == "size=8G"
