@@ -6,6 +6,7 @@ configured PostgreSQL or Redis here), on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -127,9 +128,18 @@ class Demo:
             return response.status
 
     def stop(self) -> None:
+        """Stop as an operator would (one SIGINT); kill whatever is left after that."""
+        children = self.children()
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +154,7 @@ def demo(data_dir) -> Iterator[Demo]:
     try:
         yield running
     finally:
-        running.stop()
-        # Whatever the test did, leave no process behind.
-        for pid in running.children():
-            os.killpg(pid, signal.SIGKILL)
+        running.stop()  # whatever the test did, leave no process behind
 
 
 def assert_all_gone(groups: set[int]) -> None:
