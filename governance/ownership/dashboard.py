@@ -116,8 +116,10 @@ class Dashboard:
     sprawl: Sprawl
     totals: dict[str, int] = field(default_factory=dict)
 
-    def figure(self, key: str) -> Figure:
-        return next(f for f in self.figures if f.key == key)
+    @property
+    def figure_map(self) -> dict[str, Figure]:
+        """The figures by key, for templates (``dashboard.figure_map.unowned.query``)."""
+        return {figure.key: figure for figure in self.figures}
 
 
 def with_current(queryset: QuerySet[VirtualMachine]) -> QuerySet[VirtualMachine]:
@@ -240,7 +242,6 @@ def dashboard_build(
         Figure("total", "VMs", totals["total"], scope.query()),
         Figure("owned", "Owned", totals["total"] - totals["unowned"], scope.query(owned="yes")),
         Figure("unowned", "Unowned", totals["unowned"], scope.query(owned="no"), warn=True),
-        Figure("no_team", "No team", totals["no_team"], scope.query(team="none"), warn=True),
         Figure(
             "owner_left",
             "Owner left",
@@ -264,6 +265,10 @@ def dashboard_build(
             warn=True,
         ),
     ]
+    if scope.kind != "team":  # within a team's scope every VM has that team
+        figures.insert(
+            3, Figure("no_team", "No team", totals["no_team"], scope.query(team="none"), warn=True)
+        )
     owners = vms.filter(current__owner__isnull=False)
     owner_fields = {
         "key": "current__owner__username",

@@ -25,6 +25,8 @@ from inventory.models import VirtualMachine
 
 PAGE_SIZE = 50
 ASSIGN_PERMISSION = "ownership.add_ownership"
+# The assignment form shares field names (owner, team) with the filter form on one page.
+ASSIGN_PREFIX = "assign"
 
 _COLUMNS = (
     ("Name", "name"),
@@ -113,7 +115,7 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
             "filter_query": filter_query,
             "can_assign": can_assign,
             "matching": matching,
-            "assign_form": BulkAssignForm() if can_assign else None,
+            "assign_form": BulkAssignForm(prefix=ASSIGN_PREFIX) if can_assign else None,
         },
         status=200 if form.is_valid() else 400,
     )
@@ -127,7 +129,7 @@ def bulk_assign_view(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     back = f"{reverse('ownership:vms')}?{_filter_query(request)}"
     filters = OwnershipFilterForm(request.GET)
-    form = BulkAssignForm(request.POST, vm_ids=request.POST.getlist("vm"))
+    form = BulkAssignForm(request.POST, prefix=ASSIGN_PREFIX, vm_ids=request.POST.getlist("vm"))
     if not filters.is_valid():
         messages.error(request, "The filter is not valid; nothing was assigned.")
         return redirect(back)
