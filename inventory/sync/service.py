@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -108,6 +109,8 @@ def _run(run: SyncRun, *, progress: Progress | None) -> None:
         full=run.full,
         progress=progress,
         known_tasks=known_tasks,
+        # The rolling re-read is sized per cycle so every config stays under an hour old.
+        cycle=timedelta(seconds=settings.STEWARD_SYNC_INTERVAL),
     )
     local = with_tasks(local, upids=[t.upid for t in remote.tasks or ()])
     changeset = diff(local, remote, now=run.started_at)
