@@ -58,6 +58,42 @@ def _size(text: str | None) -> int:
         return 0
 
 
+_ITEM_CACHE: weakref.WeakKeyDictionary[
+    Estate, dict[int, tuple[tuple[Any, ...], dict[str, Any]]]
+] = weakref.WeakKeyDictionary()
+
+
+def cached_guest_resource(estate: Estate, guest: Guest, now: float) -> dict[str, Any]:
+    """``guest_resource`` memoised per pvestatd interval.
+
+    The fingerprint holds everything an entry is derived from (the whole config, power
+    state, placement, pool, HA state), so any change is seen at once; only the statistics
+    are frozen for the interval, as PVE's RRD data is. Callers must not mutate the item.
+    """
+    node = estate.nodes.get(guest.node)
+    resource = estate.ha_resource(guest)
+    fingerprint = (
+        int(now // STAT_INTERVAL),
+        guest.status,
+        guest.paused,
+        guest.node,
+        node is not None and node.online,
+        guest.pool,
+        guest.started_at,
+        resource.crm_state if resource is not None else None,
+        tuple(guest.config.items()),
+    )
+    cache = _ITEM_CACHE.setdefault(estate, {})
+    if len(cache) > 2 * len(estate.guests) + 100:
+        cache.clear()  # destroyed guests leave entries behind; start over now and then
+    hit = cache.get(guest.vmid)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    item = guest_resource(estate, guest, now)
+    cache[guest.vmid] = (fingerprint, item)
+    return item
+
+
 def guest_resource(estate: Estate, guest: Guest, now: float) -> dict[str, Any]:
     """One qemu/lxc entry. Guests on an offline node have no fresh stats (``unknown``);
     with ``estate.stats_lag`` the power state is the one of the last pvestatd push, and a
@@ -76,16 +112,16 @@ def guest_resource(estate: Estate, guest: Guest, now: float) -> dict[str, Any]:
         item["status"] = "unknown"
     else:
         item["name"] = guest.name
-        stats = guest_stats(guest, now)
         if (node is not None and not node.online) or lagging:
             item["status"] = guest.previous_status if lagging else "unknown"
+            stats = guest_stats(guest, now)
             for key in ("maxcpu", "maxmem", "maxdisk"):
                 item[key] = stats[key]
         else:
             item["status"] = guest.status
-            item.update(stats)
+            guest_stats(guest, now, into=item)
             if guest.kind == "qemu":
-                item["memhost"] = stats["mem"]
+                item["memhost"] = item["mem"]
     if lock := guest.config.get("lock"):
         item["lock"] = lock
     if tags := guest.config.get("tags"):
@@ -194,9 +230,11 @@ def cluster_resources(ctx: Context) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     if kind in (None, "vm"):
         now = ctx.now
+        # The stats-lag view depends on when states changed, so it is never memoised.
+        build = guest_resource if estate.stats_lag else cached_guest_resource
         for guest in estate.guests.values():
             if ctx.can(f"/vms/{guest.vmid}", ["VM.Audit"]):
-                items.append(guest_resource(estate, guest, now))
+                items.append(build(estate, guest, now))
     if kind in (None, "node"):
         load = _node_load(estate)
         items.extend(_node_resource(ctx, estate, name, load) for name in estate.nodes)

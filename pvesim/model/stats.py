@@ -17,15 +17,6 @@ _MIB = 1024**2
 _BOOT_DISK_ORDER = ("scsi0", "virtio0", "sata0", "ide0")
 
 
-def _mix(*values: int) -> float:
-    """Cheap deterministic hash of ints to [0, 1)."""
-    acc = 0x9E3779B9
-    for value in values:
-        acc = ((acc ^ value) * 0x01000193) & 0xFFFFFFFF
-        acc ^= acc >> 15
-    return (acc & 0xFFFF) / 65536.0
-
-
 def memory_bytes(guest: Guest) -> int:
     raw = guest.config.get("memory", "512")
     value = raw.split(",", 1)[0].removeprefix("current=")
@@ -68,30 +59,26 @@ def boot_disk_size(guest: Guest) -> int:
     return 0
 
 
-def guest_stats(guest: Guest, now: float) -> dict[str, Any]:
-    """The pvestatd fields of one guest at simulated time ``now``."""
-    maxmem = memory_bytes(guest)
-    maxcpu = cpu_count(guest)
-    maxdisk = boot_disk_size(guest)
-    stats: dict[str, Any] = {
-        "maxmem": maxmem,
-        "maxcpu": maxcpu,
-        "maxdisk": maxdisk,
-    }
+def guest_stats(guest: Guest, now: float, into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pvestatd fields of one guest at simulated time ``now`` (written into ``into``
+    when given, which saves a copy on the hot ``/cluster/resources`` path)."""
+    stats: dict[str, Any] = {} if into is None else into
+    maxmem = stats["maxmem"] = memory_bytes(guest)
+    stats["maxcpu"] = cpu_count(guest)
+    maxdisk = stats["maxdisk"] = boot_disk_size(guest)
     if not guest.running:
-        stats.update(cpu=0, mem=0, disk=0, uptime=0, netin=0, netout=0, diskread=0, diskwrite=0)
+        stats.update(_STOPPED)
         return stats
-    bucket = int(now // STAT_INTERVAL)
     uptime = max(0, int(now - guest.started_at))
     # One hash per guest gives its stable profile; one more per interval gives the jitter.
     profile = (guest.vmid * 2654435761) & 0xFFFFFFFF
-    load = (profile & 0xFF) / 256.0
-    share = ((profile >> 8) & 0xFF) / 256.0
-    fill = ((profile >> 16) & 0xFF) / 256.0
-    jitter = _mix(guest.vmid, bucket)
-    stats["cpu"] = 0.0 if guest.paused else round(load * 0.3 + jitter * 0.1, 6)
-    stats["mem"] = int(maxmem * (0.25 + 0.5 * share + 0.05 * jitter))
-    stats["disk"] = int(maxdisk * (0.2 + 0.6 * fill)) if guest.kind == "lxc" else 0
+    jitter = (((guest.vmid * 40503) ^ (int(now // STAT_INTERVAL) * 2654435761)) >> 7 & 0xFF) / 256
+    stats["cpu"] = 0.0 if guest.paused else round((profile & 0xFF) * 0.3 / 256 + jitter * 0.1, 6)
+    stats["mem"] = int(maxmem * (0.25 + 0.5 * ((profile >> 8) & 0xFF) / 256 + 0.05 * jitter))
+    if guest.kind == "lxc":
+        stats["disk"] = int(maxdisk * (0.2 + 0.6 * ((profile >> 16) & 0xFF) / 256))
+    else:
+        stats["disk"] = 0
     stats["uptime"] = uptime
     rate = 1 + (profile >> 24) * 800
     stats["netin"] = uptime * rate
@@ -99,3 +86,15 @@ def guest_stats(guest: Guest, now: float) -> dict[str, Any]:
     stats["diskread"] = uptime * rate * 2
     stats["diskwrite"] = uptime * rate
     return stats
+
+
+_STOPPED = {
+    "cpu": 0,
+    "mem": 0,
+    "disk": 0,
+    "uptime": 0,
+    "netin": 0,
+    "netout": 0,
+    "diskread": 0,
+    "diskwrite": 0,
+}
