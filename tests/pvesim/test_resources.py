@@ -75,3 +75,20 @@ def test_optional_stats_lag_delays_power_state_but_not_lock(sim: Sim) -> None:
     sim.advance(10)
     item = next(i for i in prox(sim).cluster.resources.get(type="vm") if i["vmid"] == vm.vmid)
     assert item["status"] == "running"
+
+
+def test_changes_show_up_at_once_within_one_stats_interval(sim: Sim) -> None:
+    vm = plain_vm(sim)
+    api = prox(sim)
+
+    def entry() -> dict:
+        return next(i for i in api.cluster.resources.get(type="vm") if i["vmid"] == vm.vmid)
+
+    assert entry()["name"] == vm.name
+    api.nodes(vm.node).qemu(vm.vmid).config.put(name="renamed", tags="fresh", memory="8192")
+    after = entry()
+    assert after["name"] == "renamed"
+    assert after["tags"] == "fresh"
+    assert after["maxmem"] == 8192 * 1024**2
+    finish(sim, api.nodes(vm.node).qemu(vm.vmid).status.start.post(), 5)
+    assert entry()["status"] == "running"
