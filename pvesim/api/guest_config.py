@@ -18,7 +18,7 @@ from pvesim.api.guest_base import (
     task_type,
     vm_path,
 )
-from pvesim.model import Guest, ModelError
+from pvesim.model import Guest
 from pvesim.model.changes import config_update, config_update_check
 from pvesim.model.config import normalize_tags, split_list, typed_config
 from pvesim.model.disks import allocate_disks
@@ -180,8 +180,6 @@ def config_post(ctx: Context) -> str:
             task.lines.extend(lines)
             task.warnings += sum(1 for line in lines if line.startswith("cannot delete"))
 
-    if ctx.cluster.estate.guests.get(guest.vmid) is None:
-        raise ModelError(f"VM {guest.vmid} does not exist")
     task = ctx.start_task_obj(
         node=guest.node,
         type=task_type(guest, "config"),
