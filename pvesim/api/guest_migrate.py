@@ -28,9 +28,9 @@ from pvesim.cluster import Cluster
 from pvesim.model import Guest
 from pvesim.model.estate import Estate
 from pvesim.model.ha import ha_forbidden_reason, ha_partners_on
-from pvesim.model.propstring import key_family, parse_option, parse_size
+from pvesim.model.propstring import format_propstring, key_family, parse_option, parse_size
 from pvesim.model.stats import memory_bytes
-from pvesim.model.volumes import split_volid
+from pvesim.model.volumes import image_volname, split_volid
 from pvesim.tasks import TaskError
 
 _GIB = 1024**3
@@ -91,7 +91,23 @@ def _size(text: str | None) -> int:
         return 0
 
 
-def unavailable_storages(estate: Estate, guest: Guest, target: str) -> list[str]:
+def parse_storage_map(text: str | None) -> dict[str, str]:
+    """``targetstorage``: ``dst`` (every local disk), ``src:dst,...``, or ``1`` (keep)."""
+    if not text or text == "1":
+        return {}
+    if ":" not in text:
+        return {"*": text}
+    return dict(pair.split(":", 1) for pair in text.split(",") if ":" in pair)
+
+
+def _mapped(storage_map: dict[str, str], storage_id: str) -> str:
+    return storage_map.get(storage_id) or storage_map.get("*") or storage_id
+
+
+def unavailable_storages(
+    estate: Estate, guest: Guest, target: str, storage_map: dict[str, str] | None = None
+) -> list[str]:
+    """Storages the guest's volumes would need on ``target`` but cannot have there."""
     missing = []
     for key, value in guest.config.items():
         if key_family(key)[1] is None and key != "rootfs":
@@ -101,17 +117,35 @@ def unavailable_storages(estate: Estate, guest: Guest, target: str) -> list[str]
         if ":" not in volid:
             continue
         storage = estate.storages.get(split_volid(volid)[0])
-        if (
-            storage is not None
-            and not storage.available_on(target)
-            and storage.storage not in missing
-        ):
+        if storage is None:
+            continue
+        if not storage.shared and storage_map and "media=cdrom" not in value:
+            storage = estate.storages.get(_mapped(storage_map, storage.storage), storage)
+        if not storage.available_on(target) and storage.storage not in missing:
             missing.append(storage.storage)
     return missing
 
 
+def relocate_volumes(estate: Estate, guest: Guest, storage_map: dict[str, str]) -> None:
+    """Rewrite local disks to the storages they were copied to (``targetstorage``)."""
+    for key, volid, parsed in guest.volumes():
+        source = estate.storages.get(split_volid(volid)[0])
+        if source is None or source.shared:
+            continue
+        target = estate.storages.get(_mapped(storage_map, source.storage))
+        if target is None or target.storage == source.storage:
+            continue
+        index = int(volid.rsplit("-disk-", 1)[1].split(".")[0]) if "-disk-" in volid else 0
+        volname = image_volname(storage_type=target.type, vmid=guest.vmid, index=index)
+        default_key = "file" if "file" in parsed else "volume"
+        parsed[default_key] = f"{target.storage}:{volname}"
+        guest.config[key] = format_propstring(parsed, default_key=default_key)
+
+
 def migrate_preconditions(ctx: Context, kind: str) -> dict[str, Any]:
-    """``GET .../migrate``; LXC (PVE 9) uses dashed keys."""
+    """``GET .../migrate``; LXC has it only since PVE 9, with dashed keys."""
+    if kind == "lxc" and ctx.cluster.profile.major < 9:
+        raise ApiError(501, f"Method 'GET {ctx.path}' not implemented")
     guest = resolve_guest(ctx, kind)
     ctx.check(vm_path(guest), ["VM.Migrate"])
     if guest.lock:
@@ -176,6 +210,7 @@ def migration_steps(
     online: bool,
     with_local_disks: bool,
     log: list[str],
+    storage_map: dict[str, str] | None = None,
 ) -> tuple[list, float]:
     """The steps of a ``qmigrate``/``vzmigrate`` worker and its total duration.
 
@@ -192,7 +227,7 @@ def migration_steps(
             problem = f"Can't connect to destination address using public key ({node.ip})"
         elif resources := local_resources(guest):
             problem = f"can't migrate VM which uses local devices: {', '.join(resources)}"
-        elif storages := unavailable_storages(estate, guest, target):
+        elif storages := unavailable_storages(estate, guest, target, storage_map):
             problem = f"storage '{storages[0]}' is not available on node '{target}'"
         elif (
             moving
@@ -252,11 +287,18 @@ def migrate_start(
     now: float,
     delay: float = 0.0,
     on_done: Callable[[], None] | None = None,
+    storage_map: dict[str, str] | None = None,
 ) -> str:
     """Start the migration worker (API, HA LRM after ``delay``, control API)."""
     lines: list[str] = []
     steps, _ = migration_steps(
-        cluster, guest, target, online=online, with_local_disks=with_local_disks, log=lines
+        cluster,
+        guest,
+        target,
+        online=online,
+        with_local_disks=with_local_disks,
+        log=lines,
+        storage_map=storage_map,
     )
     if delay:
         steps.insert(0, (delay, ()))
@@ -266,6 +308,8 @@ def migrate_start(
     def done() -> None:
         release()
         guest.node = target
+        if storage_map:
+            relocate_volumes(cluster.estate, guest, storage_map)
         if on_done is not None:
             on_done()
 
@@ -318,6 +362,9 @@ def migrate(ctx: Context, kind: str) -> str:
         online=online,
         with_local_disks=bool(ctx.params.get("with-local-disks")),
         now=ctx.now,
+        storage_map=parse_storage_map(
+            ctx.params.get("targetstorage") or ctx.params.get("target-storage")
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from pvesim.control import NODE_HOOKS
 from pvesim.model import Estate
 from pvesim.model.clusterconf import HAResource
 from pvesim.model.config import split_list
-from pvesim.model.ha import ha_forbidden_reason, ha_recovery_node
+from pvesim.model.ha import ha_failback_node, ha_forbidden_reason, ha_recovery_node
 from pvesim.tasks import TaskError
 
 FENCE_DELAY = 60.0  # watchdog fencing + CRM noticing the node loss
@@ -281,6 +281,7 @@ def ha_node_hook(cluster: Cluster, node: str, online: bool) -> None:
         for guest in estate.node_guests(node):
             if estate.ha_resource(guest) is None and guest.config.get("onboot") == "1":
                 guest_start_now(guest, now)
+        _failback(cluster, now)
         return
     for guest in list(estate.node_guests(node)):
         resource = estate.ha_resource(guest)
@@ -294,6 +295,34 @@ def ha_node_hook(cluster: Cluster, node: str, online: bool) -> None:
             resource.crm_state = "recovery"
             continue
         _schedule_recovery(cluster, guest, resource, target, start=was_running, now=now)
+
+
+def _failback(cluster: Cluster, now: float) -> None:
+    """Resources with ``failback`` go back to a higher-priority node that returned."""
+    estate = cluster.estate
+    for resource in estate.ha_resources.values():
+        guest = estate.guests.get(resource.vmid)
+        if guest is None or guest.lock or not estate.nodes[guest.node].online:
+            continue
+        target = ha_failback_node(estate, resource.sid, current=guest.node)
+        if target is None:
+            continue
+        resource.crm_state = "migrate"
+
+        def settled(resource: HAResource = resource) -> None:
+            resource.crm_state = resource.state
+
+        migrate_start(
+            cluster,
+            guest,
+            target,
+            user="root@pam",
+            online=guest.running,
+            with_local_disks=False,
+            now=now,
+            delay=HA_CRM_DELAY,
+            on_done=settled,
+        )
 
 
 def _schedule_recovery(

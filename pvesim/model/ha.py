@@ -77,3 +77,19 @@ def ha_recovery_node(estate: Estate, sid: str, *, exclude: str) -> str | None:
     apart = [n for n in candidates if not ha_partners_on(estate, sid, n)]
     candidates = apart or candidates
     return min(candidates, key=lambda n: (load[n], n))
+
+
+def ha_failback_node(estate: Estate, sid: str, *, current: str) -> str | None:
+    """Where a resource with ``failback`` returns once a node it prefers is back: the best
+    online node of its rule/group when that ranks above ``current``, else None."""
+    resource = estate.ha_resources.get(sid)
+    priorities, _strict, _name = _rule_priorities(estate, sid)
+    if resource is None or not resource.failback or priorities is None:
+        return None
+    online = [n for n in priorities if n in estate.nodes and estate.nodes[n].online]
+    if not online:
+        return None
+    best = max(online, key=lambda n: (priorities[n], n == current))
+    if priorities[best] > priorities.get(current, -1):
+        return best
+    return None

@@ -95,3 +95,10 @@ def test_create_from_template(sim: Sim) -> None:
     assert "hwaddr=BC:24:11:" in config["net0"]
     with pytest.raises(ResourceException, match="does not exist"):
         api.lxc.post(vmid=778, ostemplate="local:vztmpl/nope.tar.zst")
+
+
+def test_pve8_has_no_lxc_migrate_preconditions(make_sim) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim(pve="8")
+    ct = container(sim, running=True)
+    response = sim.api("GET", f"/nodes/{ct.node}/lxc/{ct.vmid}/migrate")
+    assert response.status_code == 501

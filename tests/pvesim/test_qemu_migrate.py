@@ -6,7 +6,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from tests.pvesim.conftest import Sim
-from tests.pvesim.guest_helpers import finish, plain_vm, prox, task_log
+from tests.pvesim.guest_helpers import find_guest, finish, plain_vm, prox, task_log
 
 
 def other_node(sim: Sim, node: str) -> str:
@@ -114,3 +114,32 @@ def test_node_failure_recovers_ha_guests_within_affinity(sim: Sim) -> None:
     current = api.nodes(fallback).qemu(vm.vmid).status.current.get()
     assert current["status"] == "running"
     assert current["ha"] == {"managed": 1, "state": "started"}
+    sim.control("POST", "node/up", node=failed)  # failback to the preferred node
+    sim.advance(120)
+    assert vm.node == failed
+    assert vm.running
+
+
+def test_local_disks_follow_targetstorage(sim: Sim) -> None:
+    estate = sim.cluster.estate
+    vm = find_guest(
+        sim,
+        lambda g: (
+            g.kind == "qemu"
+            and not g.running
+            and not g.lock
+            and not g.is_template
+            and estate.ha_resource(g) is None
+            and g.config["scsi0"].startswith("local-lvm:")
+            and not any(k in g.config for k in ("usb0", "hostpci0", "serial0"))
+        ),
+    )
+    target = other_node(sim, vm.node)
+    info = prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.get(target=target)
+    assert any(d["volid"].startswith("local-lvm:") for d in info["local_disks"])
+    upid = (
+        prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.post(target=target, targetstorage="ceph-rbd")
+    )
+    assert finish(sim, upid, 3600)["exitstatus"] == "OK"
+    assert any("found local disk 'local-lvm:" in line for line in task_log(sim, upid))
+    assert vm.config["scsi0"].startswith(f"ceph-rbd:vm-{vm.vmid}-disk-0,")
