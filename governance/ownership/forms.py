@@ -82,7 +82,9 @@ class UsernameField(forms.CharField):
 
 
 class AssignForm(forms.Form):
-    """Who answers for the VMs from now on; at least one of owner, custodian or team."""
+    """Who answers for the VMs from now on; at least one of owner, custodian or team.
+
+    Empty fields keep what each VM has."""
 
     owner = UsernameField(required=False, max_length=150, help_text="Username")
     custodian = UsernameField(
@@ -103,10 +105,15 @@ class AssignForm(forms.Form):
         return data
 
     def service_kwargs(self) -> dict[str, Any]:
+        """The filled-in fields only: an empty field keeps what the VM has (the services'
+        ``KEEP``), so assigning an owner to a team's VMs does not clear their team."""
         data = self.cleaned_data
-        return {
-            name: data.get(name) for name in ("owner", "custodian", "team", "lease_end", "reason")
+        kept = {
+            name: data[name]
+            for name in ("owner", "custodian", "team", "lease_end")
+            if data.get(name) is not None
         }
+        return {**kept, "reason": data["reason"]}
 
 
 class BulkAssignForm(AssignForm):
