@@ -23,6 +23,7 @@ from inventory.proxmox.connection import Endpoint, open_client
 from inventory.proxmox.types import (
     GUEST_TYPES,
     GuestConfig,
+    GuestStatus,
     Resources,
     Snapshot,
     Task,
@@ -195,6 +196,14 @@ class ProxmoxGateway:
         path = f"/nodes/{node}/{kind}/{vmid}/config"
         data = self._call("GET", path, f"/nodes/{{node}}/{kind}/{{vmid}}/config")
         return self._typed(GuestConfig.from_api, data, method="GET", path=path)
+
+    def guest_status(self, *, node: str, kind: str, vmid: int) -> GuestStatus:
+        """``status/current`` of one guest on ``node``: the cheapest read that tells whether
+        it exists there (``ProxmoxNotFound``) or the token may not see it (403)."""
+        self._check_kind(kind)
+        path = f"/nodes/{node}/{kind}/{vmid}/status/current"
+        data = self._call("GET", path, f"/nodes/{{node}}/{kind}/{{vmid}}/status/current")
+        return self._typed(GuestStatus.from_api, data, method="GET", path=path)
 
     def snapshots(self, *, node: str, kind: str, vmid: int) -> list[Snapshot]:
         self._check_kind(kind)

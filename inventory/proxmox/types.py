@@ -207,6 +207,25 @@ class GuestConfig:
 
 
 @dataclass(frozen=True)
+class GuestStatus:
+    """``GET /nodes/{node}/{kind}/{vmid}/status/current``: the guest's run state now."""
+
+    vmid: int
+    status: str
+    name: str = ""
+    lock: str = ""
+
+    @classmethod
+    def from_api(cls, data: Any) -> GuestStatus:
+        return cls(
+            vmid=_int(_require(data, "vmid", "guest status")) or 0,
+            status=str(data.get("status", "unknown")),
+            name=str(data.get("name", "")),
+            lock=str(data.get("lock", "")),
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One snapshot of a guest (the pseudo-entry ``current`` is skipped by the gateway)."""
 

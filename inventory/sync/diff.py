@@ -6,7 +6,9 @@ unchanged estate gives an empty one (so a steady-state cycle writes nothing).
 Invariants:
 
 - Nothing is marked gone, deleted or closed because of a part the remote did not read
-  (``None``/absent, see ``inventory.sync.state``) or read as suspiciously empty.
+  (``None``/absent, see ``inventory.sync.state``) or read as suspiciously empty. A guest
+  missing from the list goes gone only when a direct read confirmed it does not exist
+  (``RemoteState.absent``): PVE hides the guests a token lost its rights on.
 - A vmid PVE lists twice (during a migration) is resolved to one entry: the target of
   the running migration, else the running entry, else the node Steward already knew.
 - Same vmid, different identity (other kind, other SMBIOS UUID, or a fresh destroy
@@ -41,6 +43,7 @@ from inventory.sync.history import (
     TaskHistory,
 )
 from inventory.sync.state import (
+    Absence,
     Changeset,
     ConfigFacts,
     Event,
@@ -57,6 +60,12 @@ from inventory.sync.state import (
 RUNNING = "running"
 # Above this many appearances in one cycle, one summary event replaces per-guest events.
 EVENT_LIMIT = 50
+# Per-guest audit actions that a mass change (a node lost, a pool wiped) turns into one
+# summary event with the vmids, so one cycle cannot flood the audit log.
+_SUMMARISED = {
+    "inventory.guest_gone": "inventory.guests_gone",
+    "inventory.guest_moved": "inventory.guests_moved",
+}
 
 
 def diff(local: LocalState, remote: RemoteState, *, now: datetime) -> Changeset:
@@ -79,6 +88,8 @@ def diff(local: LocalState, remote: RemoteState, *, now: datetime) -> Changeset:
     diff_ledgers.diff_snapshots(local, remote, guests, history, cs, fate)
     diff_ledgers.diff_volumes(local, remote, guests, cs, fate)
     diff_ledgers.diff_rollbacks(local, remote, guests, history, cs, fate)
+    for action, summary in _SUMMARISED.items():
+        _summarise(cs, action, summary, cluster_id=local.cluster_id)
     cs.stats.update(
         guests_seen=len(guests or ()),
         guests_created=len(cs.guests_create),
@@ -199,9 +210,19 @@ def _diff_guests(
         else:
             _update_guest(known, entry, config, remote, history, cs)
     if trusted_empty(guests, local.guests):
+        unconfirmed = []
         for vmid, known in local.guests.items():
-            if vmid not in guests:
+            if vmid in guests:
+                continue
+            if remote.absent.get(vmid) == Absence.GONE:
                 _mark_gone(known, history, cs, action="inventory.guest_gone", reason="")
+            elif vmid not in remote.absent:
+                unconfirmed.append(vmid)
+        if unconfirmed:  # the loader explains the ones it read (see RemoteState.absent)
+            cs.warnings.append(
+                f"{len(unconfirmed)} known guests are no longer listed and were not confirmed"
+                " gone by a direct read; none was marked gone"
+            )
     elif local.guests:
         cs.warnings.append(
             f"the cluster listed no guests while {len(local.guests)} are known;"
@@ -358,6 +379,18 @@ def _mark_gone(
             before={"node": known.node, "name": known.name},
             after=after,
         )
+    )
+
+
+def _summarise(cs: Changeset, action: str, summary: str, *, cluster_id: int) -> None:
+    """Replace more than ``EVENT_LIMIT`` ``action`` events by one ``summary`` event."""
+    matching = [e for e in cs.events if e.action == action]
+    if len(matching) <= EVENT_LIMIT:
+        return
+    cs.events = [e for e in cs.events if e.action != action]
+    vmids = sorted(e.guest.vmid for e in matching if e.guest is not None)
+    cs.events.append(
+        Event(summary, after={"cluster_id": cluster_id, "count": len(vmids), "vmids": vmids})
     )
 
 

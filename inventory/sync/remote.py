@@ -31,17 +31,21 @@ from inventory.proxmox import (
     ProxmoxError,
     ProxmoxGateway,
     ProxmoxNotFound,
+    ProxmoxPermissionDenied,
     ProxmoxTLSError,
     ProxmoxUnreachable,
 )
 from inventory.proxmox.types import GuestEntry, Resources, StorageEntry, Task
+from inventory.sync.history import MIGRATE_TYPES
 from inventory.sync.state import (
+    Absence,
     AclFacts,
     BackupJobFacts,
     ConfigFacts,
     HAGroupFacts,
     HAResourceFacts,
     HARuleFacts,
+    LocalGuest,
     LocalState,
     LocalTask,
     RemoteState,
@@ -53,7 +57,7 @@ from inventory.sync.state import (
 logger = logging.getLogger(__name__)
 F = TypeVar("F")
 
-#: ``progress(step, done, total)``: step is "configs" or "storage" while reading.
+#: ``progress(step, done, total)``: step is "configs", "absent" or "storage" while reading.
 Progress = Callable[[str, int, int], None]
 #: Given the UPIDs the cluster listed, the ones Steward already stored (``with_tasks``).
 KnownTasks = Callable[[Iterable[str]], Mapping[str, LocalTask]]
@@ -199,10 +203,17 @@ def load_remote(
 
     tasks = reader.read("the task history", gateway.tasks)
     touched: set[int] = set()
+    migrated: set[int] = set()
     if tasks is not None:
         state["tasks"] = tuple(tasks)
         known = known_tasks([t.upid for t in tasks]) if known_tasks else local.tasks
         touched = touched_by_tasks(tasks, known)
+        migrated = touched_by_tasks([t for t in tasks if t.type in MIGRATE_TYPES], known)
+
+    if "guests" in state:
+        listed = {g.vmid for g in resources.guests}
+        missing = [g for vmid, g in local.guests.items() if vmid not in listed]
+        state["absent"] = reader.absent(missing, online=online, migrated=migrated)
 
     if "guests" in state:
         plan = select_config_reads(
@@ -267,6 +278,54 @@ class _Reader:
         return RemoteState(errors=tuple(self.errors), calls=calls, **state)
 
     # ---- per-guest reads -----------------------------------------------------------
+
+    def absent(
+        self, missing: list[LocalGuest], *, online: set[str], migrated: set[int]
+    ) -> dict[int, Absence]:
+        """Confirm each known guest the list left out with one read on its last node.
+
+        "Does not exist" confirms it gone; 403 means the token lost its rights on it (PVE
+        filters such guests out of ``/cluster/resources`` without an error); a guest whose
+        node is offline, that a new migrate task names, or whose read failed is unknown.
+        One call per missing guest, none when the list has everything.
+        """
+        verdicts: dict[int, Absence] = {}
+        probe = []
+        for guest in missing:
+            if guest.node in online and guest.vmid not in migrated:
+                probe.append(guest)
+            else:
+                verdicts[guest.vmid] = Absence.UNKNOWN
+
+        def read_one(guest: LocalGuest) -> None:
+            try:
+                self.gateway.guest_status(node=guest.node, kind=guest.kind, vmid=guest.vmid)
+            except ProxmoxNotFound:
+                verdicts[guest.vmid] = Absence.GONE
+            except ProxmoxPermissionDenied:
+                verdicts[guest.vmid] = Absence.DENIED
+            else:  # it exists where Steward last saw it, yet the list left it out
+                verdicts[guest.vmid] = Absence.UNKNOWN
+
+        failures = self._run("absent", tuple(probe), read_one, label=lambda g: f"guest {g.vmid}")
+        for guest in missing:
+            verdicts.setdefault(guest.vmid, Absence.UNKNOWN)
+        denied = sorted(v for v, verdict in verdicts.items() if verdict == Absence.DENIED)
+        unknown = sorted(v for v, verdict in verdicts.items() if verdict == Absence.UNKNOWN)
+        if denied:
+            self.error(
+                f"{len(denied)} known guests are no longer listed and the API token may not "
+                f"read them (HTTP 403): it has lost its rights on part of the estate "
+                f"(vmids {_vmids(denied)}); they were not marked gone"
+            )
+        if unknown:
+            self.error(
+                f"{len(unknown)} known guests are no longer listed but could not be confirmed "
+                f"gone (node offline, migrating, or the read failed: vmids {_vmids(unknown)})"
+                + (f"; {failures}" if failures else "")
+                + "; they were not marked gone"
+            )
+        return verdicts
 
     def guests(
         self, entries: tuple[GuestEntry, ...], *, local: LocalState, now: datetime, full: bool
@@ -374,13 +433,20 @@ class _Reader:
                             break
         if not failed:
             return ""
-        noun = "guest configs" if step == "configs" else "storage listings"
+        noun = {"configs": "guest configs", "absent": "guest status reads"}.get(
+            step, "storage listings"
+        )
         summary = f"{len(failed)} {noun} could not be read ({'; '.join(failed[:3])}"
         summary += f"; and {len(failed) - 3} more)" if len(failed) > 3 else ")"
         if stopped:
             left = len(items) - done
             summary += f"; stopped reading {left} more after: {stopped}"
         return summary
+
+
+def _vmids(vmids: list[int], shown: int = 20) -> str:
+    text = ", ".join(map(str, vmids[:shown]))
+    return text + (f" and {len(vmids) - shown} more" if len(vmids) > shown else "")
 
 
 def _describe(exc: ProxmoxError) -> str:

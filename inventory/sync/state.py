@@ -18,6 +18,11 @@ so the diff is a pure function testable without a database or a network.
     - ``configs`` holds only the configs read this cycle (keyed by vmid); a guest not in
       it keeps its stored config. ``snapshots`` likewise (a vmid present with ``()``
       means "read, and it has no snapshots").
+    - ``absent`` holds, for each live guest Steward knows that ``guests`` does not list,
+      the verdict of a direct read of it on its last known node (``Absence``): PVE
+      silently drops from ``/cluster/resources`` the guests a token may not see, so
+      absence from the list alone proves nothing. Only ``Absence.GONE`` ("does not
+      exist") lets the diff mark a guest gone.
     - ``volumes`` holds the content of each storage read this cycle, keyed by
       ``StorageRef``; a storage that failed is absent, so its copies stay open.
     - ``tasks``, ``backup_jobs``, ``ha_resources``, ``ha_rules``, ``ha_groups``, ``acl``:
@@ -52,6 +57,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from inventory.proxmox.types import (
@@ -64,6 +70,7 @@ from inventory.proxmox.types import (
 )
 
 __all__ = [
+    "Absence",
     "AclFacts",
     "BackupJobFacts",
     "Changeset",
@@ -242,6 +249,14 @@ class StorageRef:
     node: str = ""
 
 
+class Absence(StrEnum):
+    """What a direct read says about a known guest missing from ``/cluster/resources``."""
+
+    GONE = "gone"  # the node answered that it does not exist
+    DENIED = "denied"  # 403: the token lost its rights on it
+    UNKNOWN = "unknown"  # its node is offline, it moved away, or the read failed
+
+
 @dataclass(frozen=True)
 class RemoteState:
     """What one cycle read from one cluster; ``None``/absent parts are incomplete (see module)."""
@@ -255,6 +270,7 @@ class RemoteState:
     configs: Mapping[int, ConfigFacts] = field(default_factory=dict, hash=False)
     snapshots: Mapping[int, tuple[Snapshot, ...]] = field(default_factory=dict, hash=False)
     volumes: Mapping[StorageRef, tuple[Volume, ...]] = field(default_factory=dict, hash=False)
+    absent: Mapping[int, Absence] = field(default_factory=dict, hash=False)
     tasks: tuple[Task, ...] | None = None
     backup_jobs: tuple[BackupJobFacts, ...] | None = None
     ha_resources: tuple[HAResourceFacts, ...] | None = None

@@ -24,7 +24,7 @@ from inventory.models import (
 from inventory.sync.apply import changeset_apply
 from inventory.sync.diff import diff
 from inventory.sync.local import load_local, with_tasks
-from inventory.sync.state import DiskFacts, RemoteState, StorageRef
+from inventory.sync.state import Absence, DiskFacts, RemoteState, StorageRef
 from tests.inventory.sync.builders import (
     NOW,
     config,
@@ -166,7 +166,7 @@ def test_clone_and_linked_clone_lineage(cluster) -> None:
 def test_destroy_keeps_the_row_and_closes_its_ledgers(cluster) -> None:
     sync(cluster, estate())
     destroy = task("qmdestroy", 100, serial=11)
-    rest = estate(guests=estate().guests[1:], snapshots={})
+    rest = estate(guests=estate().guests[1:], snapshots={}, absent={100: Absence.GONE})
     sync(cluster, replace_tasks(rest, destroy), minutes=5)
     vm = VirtualMachine.objects.get(vmid=100)
     assert vm.gone_since == NOW + timedelta(minutes=5)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inventory.sync.diff import diff
-from inventory.sync.state import BackupJobFacts, DiskFacts, GuestRef, LocalCopy, StorageRef
+from inventory.sync.diff import EVENT_LIMIT, diff
+from inventory.sync.state import (
+    Absence,
+    BackupJobFacts,
+    DiskFacts,
+    GuestRef,
+    LocalCopy,
+    StorageRef,
+)
 from tests.inventory.sync.builders import (
     NOW,
     config,
@@ -55,11 +62,48 @@ def test_status_change_writes_only_changed_fields_and_last_running() -> None:
 def test_missing_guest_is_gone_with_its_residency_closed() -> None:
     before, _ = steady(100, 101)
     destroy = task("qmdestroy", 101)
-    changeset = diff(before, remote(guests=(guest(100),), tasks=(destroy,)), now=NOW)
+    gone = remote(guests=(guest(100),), tasks=(destroy,), absent={101: Absence.GONE})
+    changeset = diff(before, gone, now=NOW)
     assert changeset.guests_gone == [2]
     assert [c.id for c in changeset.residencies_close] == [1002]
     assert changeset.residencies_close[0].ended_at == destroy.endtime
     assert [e.action for e in changeset.events] == ["inventory.guest_gone"]
+
+
+def test_missing_guest_is_kept_unless_a_read_confirmed_it_gone() -> None:
+    before, _ = steady(100, 101, 102, 103)
+    verdicts = {101: Absence.DENIED, 102: Absence.UNKNOWN}
+    changeset = diff(before, remote(guests=(guest(100),), absent=verdicts), now=NOW)
+    assert not changeset.guests_gone
+    assert not changeset.residencies_close
+    # 101 and 102 are explained by the loader; 103 was never read: the diff says so.
+    assert changeset.warnings == [
+        "1 known guests are no longer listed and were not confirmed gone by a direct read;"
+        " none was marked gone"
+    ]
+
+
+def test_mass_disappearance_gives_one_summary_event() -> None:
+    vmids = range(100, 100 + EVENT_LIMIT + 2)
+    before, _ = steady(*vmids)
+    verdicts = dict.fromkeys(vmids, Absence.GONE)
+    changeset = diff(before, remote(guests=(guest(100),), absent=verdicts), now=NOW)
+    assert len(changeset.guests_gone) == EVENT_LIMIT + 1
+    (event,) = changeset.events
+    assert event.action == "inventory.guests_gone"
+    assert event.guest is None
+    assert dict(event.after) == {
+        "cluster_id": 1,
+        "count": EVENT_LIMIT + 1,
+        "vmids": list(range(101, 100 + EVENT_LIMIT + 2)),
+    }
+
+
+def test_a_few_disappearances_keep_one_event_each() -> None:
+    before, _ = steady(100, 101, 102)
+    verdicts = {101: Absence.GONE, 102: Absence.GONE}
+    changeset = diff(before, remote(guests=(guest(100),), absent=verdicts), now=NOW)
+    assert [e.action for e in changeset.events] == ["inventory.guest_gone"] * 2
 
 
 def test_unread_guest_list_marks_nothing_gone() -> None:
@@ -317,7 +361,7 @@ def test_gone_guest_closes_its_snapshots_and_the_clone_copy_it_was() -> None:
     snap = LocalCopy(5, "snapshot", 101, "s1", "local-lvm", "", 2)
     clone = LocalCopy(6, "clone", 100, "101", "", "", 1)
     before = local([local_guest(1, 100), local_guest(2, 101)], copies=(snap, clone))
-    changeset = diff(before, remote(guests=(guest(100),)), now=NOW)
+    changeset = diff(before, remote(guests=(guest(100),), absent={101: Absence.GONE}), now=NOW)
     assert sorted(c.id for c in changeset.copies_close) == [5, 6]
 
 

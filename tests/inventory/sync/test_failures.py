@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 
 from inventory.models import Cluster, GuestNic, SyncRun, VirtualMachine
+from inventory.proxmox import ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
 from inventory.sync.service import cluster_sync
 
@@ -162,3 +163,58 @@ def test_steady_state_cost_does_not_grow_with_guests(make_sim, cluster_for, gues
     assert storage <= len(shared) + len(sim.cluster.estate.storages) * len(sim.cluster.estate.nodes)
     assert SyncRun.objects.filter(cluster=cluster).count() == 2
     assert Cluster.objects.get(pk=cluster.pk).last_sync_error == ""
+
+
+def test_rights_lost_on_one_pool_hide_guests_without_marking_them_gone(sim, cluster_for):
+    cluster, before = baseline(sim, cluster_for)
+    estate = sim.cluster.estate
+    hidden = sorted(g.vmid for g in estate.guests.values() if g.pool == "research")
+    destroyed = next(
+        g
+        for g in estate.guests.values()
+        if g.pool != "research"
+        and not g.running
+        and not g.is_template
+        and estate.ha_resource(g) is None
+    )
+    kind = destroyed.kind
+    assert sim.api("DELETE", f"/nodes/{destroyed.node}/{kind}/{destroyed.vmid}").ok
+    sim.advance(120)
+    answer = sim.api(
+        "PUT",
+        "/access/acl",
+        data={"path": "/pool/research", "roles": "NoAccess", "tokens": sim.token_id},
+    )
+    assert answer.ok, answer.text
+
+    run = resync(cluster)
+    assert run.status == "partial"
+    assert "lost its rights on part of the estate" in run.error
+    assert f"vmids {', '.join(map(str, hidden))}" in run.error
+    gone = VirtualMachine.objects.filter(cluster=cluster, gone_since__isnull=False)
+    assert list(gone.values_list("vmid", flat=True)) == [destroyed.vmid]
+    # One confirmation read per guest missing from the list, none for the others.
+    calls = run.stats["api_calls"]
+    reads = sum(n for key, n in calls.items() if key.endswith("/status/current"))
+    assert reads == len(hidden) + 1
+    live = set(
+        VirtualMachine.objects.filter(cluster=cluster, gone_since__isnull=True).values_list(
+            "vmid", flat=True
+        )
+    )
+    assert live == {vmid for vmid, *_ in before["guests"]} - {destroyed.vmid}
+
+
+def test_guests_on_an_offline_node_missing_from_the_list_are_unknown_not_gone(sim, cluster_for):
+    from inventory.sync.remote import _Reader
+    from inventory.sync.state import Absence
+    from tests.inventory.sync.builders import local_guest
+
+    cluster, _ = baseline(sim, cluster_for)
+    node = next(iter(sim.cluster.estate.nodes))
+    reader = _Reader(ProxmoxGateway(cluster_endpoint(cluster)), progress=None)
+    missing = [local_guest(1, 999, node), local_guest(2, 998, "elsewhere")]
+    verdicts = reader.absent(missing, online={node}, migrated=set())
+    assert verdicts == {999: Absence.GONE, 998: Absence.UNKNOWN}
+    assert "could not be confirmed gone" in reader.errors[0]
+    assert "998" in reader.errors[0]
