@@ -21,6 +21,7 @@ class ResidencyCause(models.TextChoices):
     IMPORT = "import", "Import"
     CLONE = "clone", "Clone"
     CREATE = "create", "Create"
+    STORAGE_MOVE = "storage_move", "Storage move"
 
 
 class Residency(models.Model):

@@ -13,6 +13,9 @@ Invariants:
   the running migration, else the running entry, else the node Steward already knew.
 - Same vmid, different identity (other kind, other SMBIOS UUID, or a fresh destroy
   task while the vmid still exists) is a reuse: the old row goes, a new row starts.
+- A changed storage set on the same node (a moved, added or removed disk) closes the
+  residency and opens one with cause ``storage_move`` (task: the fresh move_disk or
+  move_volume task, if any).
 - A node move gets its cause from the task history: a migrate task -> ``migrate``; a
   start on the new node of an HA-managed guest or after its node failed -> ``ha_recovery``;
   another start -> ``start``; no task -> ``discovered``.
@@ -38,6 +41,7 @@ from inventory.sync.history import (
     CREATE_TYPES,
     DESTROY_TYPES,
     MIGRATE_TYPES,
+    MOVE_DISK_TYPES,
     RESTORE_TYPES,
     START_TYPES,
     TaskHistory,
@@ -65,6 +69,7 @@ EVENT_LIMIT = 50
 _SUMMARISED = {
     "inventory.guest_gone": "inventory.guests_gone",
     "inventory.guest_moved": "inventory.guests_moved",
+    "inventory.guest_storage_moved": "inventory.guests_storage_moved",
 }
 
 
@@ -303,6 +308,43 @@ def _update_guest(
         cs.guests_update.append(GuestUpdate(known.id, known.vmid, _storable(fields), facts))
     if known.residency_node != entry.node:
         _move(known, entry, config, remote, history, cs)
+    elif (
+        facts is not None
+        and known.config_digest
+        and known.residency_id is not None
+        and facts.storage_names != known.storage_names
+    ):
+        _storage_move(known, entry, facts, history, cs)
+
+
+def _storage_move(
+    known: LocalGuest, entry: GuestEntry, config: ConfigFacts, history: TaskHistory, cs: Changeset
+) -> None:
+    """Its disks now live on another set of storages (``move_disk``/``move_volume``, or a
+    disk added or removed): the stay on this node continues with the new storage set."""
+    assert known.residency_id is not None
+    task = history.latest_fresh(known.vmid, MOVE_DISK_TYPES)
+    at = _task_end(task, cs.now)
+    ref = GuestRef(known.vmid, known.id)
+    cs.residencies_close.append(ResidencyClose(known.residency_id, at))
+    cs.residencies_open.append(
+        ResidencyOpen(
+            guest=ref,
+            node=entry.node,
+            started_at=at,
+            cause="storage_move",
+            task_upid=task.upid if task else "",
+            storage_names=config.storage_names,
+        )
+    )
+    cs.events.append(
+        Event(
+            "inventory.guest_storage_moved",
+            ref,
+            before={"storages": list(known.storage_names)},
+            after={"storages": list(config.storage_names), "task": task.upid if task else ""},
+        )
+    )
 
 
 def _move(

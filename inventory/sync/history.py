@@ -23,6 +23,8 @@ DESTROY_TYPES = frozenset({"qmdestroy", "vzdestroy"})
 ROLLBACK_TYPES = frozenset({"qmrollback", "vzrollback"})
 SNAPSHOT_TYPES = frozenset({"qmsnapshot", "vzsnapshot"})
 BACKUP_TYPES = frozenset({"vzdump"})
+# QEMU move_disk runs as ``qmmove``, LXC move_volume as ``move_volume``.
+MOVE_DISK_TYPES = frozenset({"qmmove", "move_volume"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

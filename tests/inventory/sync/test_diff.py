@@ -381,3 +381,30 @@ def test_missing_node_is_gone_only_when_the_node_list_is_trusted() -> None:
     changeset = diff(before, remote(nodes=(node("pve1"), node("pve2"))), now=NOW)
     assert [c.fields for c in changeset.nodes_update] == [{"gone_since": NOW}]
     assert not diff(before, remote(nodes=()), now=NOW).nodes_update
+
+
+def test_disk_moved_to_another_storage_reopens_the_residency() -> None:
+    before, _ = steady(100)
+    moved = DiskFacts("scsi0", "ceph", "ceph:vm-100-disk-0", 2**30)
+    move = task("qmmove", 100)
+    state = remote(guests=(guest(100),), configs={100: config(100, "d2", disks=(moved,))})
+    changeset = diff(before, replace(state, tasks=(move,)), now=NOW)
+    assert [c.id for c in changeset.residencies_close] == [1001]
+    assert changeset.residencies_close[0].ended_at == move.endtime
+    (stay,) = changeset.residencies_open
+    assert (stay.node, stay.cause, stay.storage_names, stay.task_upid) == (
+        "pve1",
+        "storage_move",
+        ("ceph",),
+        move.upid,
+    )
+    assert [e.action for e in changeset.events] == ["inventory.guest_storage_moved"]
+
+
+def test_config_change_on_the_same_storages_keeps_the_residency() -> None:
+    before, _ = steady(100)
+    state = remote(guests=(guest(100),), configs={100: config(100, "d2")})
+    changeset = diff(before, state, now=NOW)
+    assert changeset.guests_update
+    assert not changeset.residencies_open
+    assert not changeset.residencies_close

@@ -189,3 +189,24 @@ def test_node_down_recovers_ha_guests_and_records_why(sim, cluster_for) -> None:
     assert current.cause == "ha_recovery"
     # Guests on the dead node are not gone: their configs are still in the cluster.
     assert not VirtualMachine.objects.filter(cluster=cluster, gone_since__isnull=False).exists()
+
+
+def test_a_disk_on_another_storage_opens_a_storage_move_residency(sim, cluster_for) -> None:
+    cluster = cluster_for(sim)
+    synced(cluster)
+    guest, _ = _movable(sim)
+    vm = VirtualMachine.objects.get(cluster=cluster, vmid=guest.vmid, gone_since__isnull=True)
+    (first,) = vm.residencies.all()
+    local_storage = "local-lvm"
+    assert local_storage not in first.storage_names
+    # pvesim has no move_disk; a disk allocated on another storage changes the set alike.
+    _root(sim, "POST", f"/nodes/{guest.node}/qemu/{guest.vmid}/config", scsi5=f"{local_storage}:1")
+    sim.advance(60)
+    synced(cluster)
+    stays = list(vm.residencies.order_by("started_at", "id"))
+    assert [s.cause for s in stays] == [first.cause, "storage_move"]
+    assert stays[0].ended_at is not None
+    assert stays[1].ended_at is None
+    assert stays[1].node_id == first.node_id
+    assert stays[1].storage_names == sorted({*first.storage_names, local_storage})
+    assert AuditEvent.objects.filter(action="inventory.guest_storage_moved").count() == 1
