@@ -195,3 +195,22 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(
     people.admin.has_perm("inventory.view_virtualmachine")
     with django_assert_num_queries(DASHBOARD_QUERIES):
         dashboard_build(viewer=people.admin, scope=Scope("all", "All"), limit=None)
+
+
+def test_scopes_match_restrict(people, fleet):
+    """A team's manager and a VM's holder see every VM of their scope through restrict()."""
+    from governance.core.permissions import restrict
+    from governance.ownership.dashboard import scoped_vms
+
+    cases = [
+        (people.manager, Scope("team", "Ops", team=people.ops)),
+        (people.other_manager, Scope("team", "Dev", team=people.dev)),
+        (people.alice, Scope("mine", "Mine", user=people.alice)),
+        (people.carol, Scope("mine", "Mine", user=people.carol)),
+    ]
+    for viewer, scope in cases:
+        scoped = scoped_vms(viewer=viewer, scope=scope)
+        assert scoped.count() > 0
+        assert set(restrict(scoped, viewer).values_list("pk", flat=True)) == set(
+            scoped.values_list("pk", flat=True)
+        )
