@@ -29,6 +29,7 @@ class OwnershipConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from governance.ownership import visibility
+        from governance.ownership import signals, visibility
 
         visibility.register()
+        signals.connect()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from governance.settings import env
 
 BASE_DIR = env.BASE_DIR
@@ -244,6 +246,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "inventory-sync-all": {
         "task": "inventory.sync.tasks.sync_all",
         "schedule": float(env.STEWARD_SYNC_INTERVAL),
+    },
+    "ownership-lease-warnings": {
+        "task": "governance.ownership.tasks.send_lease_warnings",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "ownership-sprawl": {
+        "task": "governance.ownership.tasks.record_sprawl",
+        "schedule": crontab(hour=0, minute=30, day_of_week="mon"),
+    },
+    # After the lease warnings, so the morning mail carries them.
+    "notifications-digest": {
+        "task": "governance.notifications.tasks.send_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 STEWARD_SYNC_INTERVAL = env.STEWARD_SYNC_INTERVAL
