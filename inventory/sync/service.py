@@ -38,6 +38,7 @@ from inventory.services.clusters import cluster_endpoint
 from inventory.signals import guests_discovered_send
 from inventory.sync.apply import changeset_apply
 from inventory.sync.diff import diff
+from inventory.sync.live import sync_finished_publish
 from inventory.sync.local import load_local, with_tasks
 from inventory.sync.remote import Progress, load_remote
 from inventory.sync.state import LocalTask
@@ -125,12 +126,19 @@ def _run(run: SyncRun, *, progress: Progress | None) -> None:
     run.stats = {**changeset.stats, "api_calls": dict(remote.calls)}
     if remote.version and remote.version != cluster.pve_version:
         Cluster.objects.filter(pk=cluster.pk).update(pve_version=remote.version)
+    changed = changeset.changes_content
     if remote.nodes is None:
         _finish(run, SyncRunStatus.FAILED, error="; ".join(problems) or "nothing could be read")
     elif problems:
-        _finish(run, SyncRunStatus.PARTIAL, error="; ".join(problems), log="\n".join(problems))
+        _finish(
+            run,
+            SyncRunStatus.PARTIAL,
+            error="; ".join(problems),
+            log="\n".join(problems),
+            changed=changed,
+        )
     else:
-        _finish(run, SyncRunStatus.OK)
+        _finish(run, SyncRunStatus.OK, changed=changed)
 
 
 def _report(progress: Progress | None, step: str, done: int, total: int) -> None:
@@ -138,8 +146,11 @@ def _report(progress: Progress | None, step: str, done: int, total: int) -> None
         progress(step, done, total)
 
 
-def _finish(run: SyncRun, status: str, *, error: str = "", log: str = "") -> None:
-    """Move the run from ``running`` to its end state and mirror it on the cluster."""
+def _finish(
+    run: SyncRun, status: str, *, error: str = "", log: str = "", changed: bool = False
+) -> None:
+    """Move the run from ``running`` to its end state, mirror it on the cluster and, once
+    committed, tell open inventory pages (``inventory.sync.live``)."""
     if status not in SYNC_RUN_TRANSITIONS[run.status]:
         raise ValueError(f"a sync run cannot go from {run.status} to {status}")
     now = timezone.now()
@@ -149,4 +160,14 @@ def _finish(run: SyncRun, status: str, *, error: str = "", log: str = "") -> Non
         run.save(update_fields=["status", "error", "finished_at", "log", "stats"])
         Cluster.objects.filter(pk=run.cluster_id).update(
             last_sync_at=now, last_sync_status=status, last_sync_error=error
+        )
+        name = Cluster.objects.filter(pk=run.cluster_id).values_list("name", flat=True).first()
+        transaction.on_commit(
+            lambda: sync_finished_publish(
+                cluster_id=run.cluster_id,
+                cluster_name=name or "",
+                run_id=run.pk,
+                status=status,
+                changed=changed,
+            )
         )

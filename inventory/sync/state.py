@@ -561,3 +561,15 @@ class Changeset:
             for name in self.__dataclass_fields__
             if name not in ("now", "events", "warnings", "stats")
         )
+
+    @property
+    def changes_content(self) -> bool:
+        """Whether it changes anything a page shows: every write except the rolling
+        re-read's new config ages (which a steady-state cycle always has)."""
+        ages_only = all(set(u.fields) == {"config_read_at"} for u in self.guests_update)
+        others = (
+            getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in ("now", "warnings", "stats", "guests_update")
+        )
+        return not ages_only or any(others)
