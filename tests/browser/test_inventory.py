@@ -63,7 +63,7 @@ def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_
         page.reload()
     expect(last_sync).to_contain_text(re.compile(r"\bOK\b|Partial"))
 
-    page.get_by_role("link", name="VMs").click()
+    page.get_by_role("link", name="VMs", exact=True).click()
     guest = next(iter(sim.cluster.estate.guests.values()))
     page.get_by_label("Search").fill(str(guest.vmid))
     page.get_by_role("button", name="Filter").click()
@@ -73,3 +73,19 @@ def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_
     expect(page.get_by_role("heading", name="Summary")).to_be_visible()
     expect(page.locator("dl")).to_contain_text(str(guest.vmid))
     expect(page.get_by_role("heading", name="Residency timeline")).to_be_visible()
+
+    # Pages fill live: a VM list open in another tab shows a guest created out of band as
+    # soon as the next sync commits, without a reload.
+    node = next(iter(sim.cluster.estate.nodes))
+    newid = max(sim.cluster.estate.guests) + 1
+    created = sim.api("POST", f"/nodes/{node}/qemu", data={"vmid": newid, "name": "live-new"})
+    assert created.ok, created.text
+    watcher = page.context.new_page()
+    watcher.goto("/inventory/vms/?q=live-new")
+    expect(watcher.get_by_text("No virtual machines match")).to_be_visible()
+    expect(watcher.locator("html")).to_have_attribute("data-live", "online")
+    page.goto(f"/inventory/clusters/{sim.name}/")
+    page.get_by_role("button", name="Sync now").click()
+    expect(watcher.locator("table.table tbody")).to_contain_text(
+        "live-new", timeout=SYNC_TIMEOUT_MS
+    )
