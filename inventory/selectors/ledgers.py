@@ -93,36 +93,54 @@ class IdentityConflict:
     guests: tuple[VirtualMachine, ...]
 
 
-def identity_conflicts(*, user: Any) -> list[IdentityConflict]:
+def identity_conflicts(*, user: Any, vm: VirtualMachine | None = None) -> list[IdentityConflict]:
     """SMBIOS UUIDs and MAC addresses that more than one live guest carries, across all
-    clusters (a cloned identity confuses licensing, DHCP, monitoring and forensics)."""
+    clusters (a cloned identity confuses licensing, DHCP, monitoring and forensics).
+
+    With ``vm`` (a guest the caller may see, live or gone), only the identities ``vm``
+    carries, each group holding ``vm`` and the visible live guests sharing it. The
+    estate-wide and the per-guest views are this one query shape, so they always agree.
+    """
     visible = restrict(VirtualMachine.objects.filter(gone_since__isnull=True), user)
-    uuids = (
-        visible.exclude(smbios_uuid="")
-        .values("smbios_uuid")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .values_list("smbios_uuid", flat=True)
-    )
-    macs = (
-        GuestNic.objects.filter(vm__in=visible)
-        .exclude(mac="")
-        .values("mac")
-        .annotate(n=Count("vm", distinct=True))
-        .filter(n__gt=1)
-        .values_list("mac", flat=True)
-    )
+    if vm is None:
+        uuids = list(
+            visible.exclude(smbios_uuid="")
+            .values("smbios_uuid")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .values_list("smbios_uuid", flat=True)
+        )
+        macs = list(
+            GuestNic.objects.filter(vm__in=visible)
+            .exclude(mac="")
+            .values("mac")
+            .annotate(n=Count("vm", distinct=True))
+            .filter(n__gt=1)
+            .values_list("mac", flat=True)
+        )
+    else:
+        uuids = [vm.smbios_uuid] if vm.smbios_uuid else []
+        macs = sorted(set(vm.nics.exclude(mac="").values_list("mac", flat=True)))
     by_uuid: dict[str, list[VirtualMachine]] = defaultdict(list)
-    for guest in visible.filter(smbios_uuid__in=list(uuids)).select_related("cluster"):
+    for guest in visible.filter(smbios_uuid__in=uuids).select_related("cluster").order_by("id"):
         by_uuid[guest.smbios_uuid].append(guest)
     by_mac: dict[str, list[VirtualMachine]] = defaultdict(list)
-    nics = GuestNic.objects.filter(mac__in=list(macs), vm__in=visible).select_related("vm__cluster")
+    nics = GuestNic.objects.filter(mac__in=macs, vm__in=visible).select_related("vm__cluster")
     for nic in nics.order_by("mac", "vm_id"):
         if nic.vm not in by_mac[nic.mac]:
             by_mac[nic.mac].append(nic.vm)
+    if vm is not None:  # a gone guest is not in ``visible``, yet its page shows its twins
+        for groups, values in ((by_uuid, uuids), (by_mac, macs)):
+            for value in values:
+                if vm not in groups[value]:
+                    groups[value].insert(0, vm)
     return [
-        *(IdentityConflict("smbios_uuid", k, tuple(v)) for k, v in sorted(by_uuid.items())),
-        *(IdentityConflict("mac", k, tuple(v)) for k, v in sorted(by_mac.items())),
+        *(
+            IdentityConflict("smbios_uuid", k, tuple(v))
+            for k, v in sorted(by_uuid.items())
+            if len(v) > 1
+        ),
+        *(IdentityConflict("mac", k, tuple(v)) for k, v in sorted(by_mac.items()) if len(v) > 1),
     ]
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
-
-from governance.core.permissions import restrict
 from inventory.models import (
     Copy,
     CopyKind,
@@ -18,7 +15,12 @@ from inventory.models import (
     Rollback,
     VirtualMachine,
 )
-from inventory.selectors.ledgers import copies_for, lineage_for, residency_for
+from inventory.selectors.ledgers import (
+    copies_for,
+    identity_conflicts,
+    lineage_for,
+    residency_for,
+)
 
 TASK_LIMIT = 50
 
@@ -40,26 +42,14 @@ def snapshot_tree(snapshots: list[Copy]) -> list[SnapshotNode]:
 
 
 def guest_identity_conflicts(*, user: Any, vm: VirtualMachine) -> list[tuple[str, VirtualMachine]]:
-    """Other live guests (any cluster) sharing this guest's SMBIOS UUID or one of its MACs."""
-    macs = [mac for mac in vm.nics.values_list("mac", flat=True) if mac]
-    clauses = Q(nics__mac__in=macs) if macs else Q(pk__in=[])
-    if vm.smbios_uuid:
-        clauses |= Q(smbios_uuid=vm.smbios_uuid)
-    others = (
-        restrict(VirtualMachine.objects.select_related("cluster"), user)
-        .filter(clauses, gone_since__isnull=True)
-        .exclude(pk=vm.pk)
-        .distinct()
-        .prefetch_related("nics")
-    )
-    found = []
-    for other in others:
-        if vm.smbios_uuid and other.smbios_uuid == vm.smbios_uuid:
-            found.append((f"SMBIOS UUID {vm.smbios_uuid}", other))
-        shared = sorted(set(macs) & {nic.mac for nic in other.nics.all()})
-        if shared:
-            found.append((f"MAC {', '.join(shared)}", other))
-    return found
+    """(what is shared, the other guest) for each visible live guest sharing an identity."""
+    labels = {"smbios_uuid": "SMBIOS UUID", "mac": "MAC"}
+    return [
+        (f"{labels[conflict.what]} {conflict.value}", other)
+        for conflict in identity_conflicts(user=user, vm=vm)
+        for other in conflict.guests
+        if other.pk != vm.pk
+    ]
 
 
 def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from inventory.selectors.ledgers import (
     lineage_for,
     residency_for,
 )
+from inventory.selectors.vm_page import vm_page
 from inventory.sync.state import DiskFacts, StorageRef
 from tests.inventory.sync.builders import (
     NOW,
@@ -120,6 +121,20 @@ def test_identity_conflicts_across_clusters(admin, nobody) -> None:
     }
     assert found == {("smbios_uuid", "u-1"): [100, 200], ("mac", shared_mac): [100, 200]}
     assert identity_conflicts(user=nobody) == []
+
+    # One guest's view is the same query narrowed to its identities; its page lists twins.
+    vm = VirtualMachine.objects.get(cluster=alpha, vmid=100)
+    scoped = identity_conflicts(user=admin, vm=vm)
+    mine = {(c.what, c.value): [g.vmid for g in c.guests] for c in scoped}
+    assert mine == found
+    loner = VirtualMachine.objects.get(cluster=alpha, vmid=101)
+    assert identity_conflicts(user=admin, vm=loner) == []
+    page = vm_page(user=admin, vm=vm)
+    assert [(reason, other.vmid) for reason, other in page["conflicts"]] == [
+        ("SMBIOS UUID u-1", 200),
+        (f"MAC {shared_mac}", 200),
+    ]
+    assert vm_page(user=nobody, vm=vm)["conflicts"] == []
 
 
 def test_dormant_guests(admin) -> None:
