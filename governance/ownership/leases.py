@@ -134,6 +134,9 @@ def sprawl_sample(*, week: date) -> int:
         )
         for c in counts
     ]
+    if not any(row.team_id is None for row in rows):
+        # Always one row per week, so an empty week counts as sampled (and plots as 0).
+        rows.append(SprawlSample(team_id=None, week=week))
     with transaction.atomic():
         # Samples are derived figures, recomputed whole for their week.
         SprawlSample.objects.filter(week=week).delete()

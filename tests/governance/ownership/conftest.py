@@ -9,6 +9,13 @@ import pytest
 from governance.accounts.models import Team, TeamMembership, User
 from governance.accounts.roles import Role
 from tests.factories import TeamFactory, UserFactory
+from tests.inventory.conftest import (  # noqa: F401  (pvesim fixtures for the sync tests)
+    cluster_for,
+    make_sim,
+    sim,
+    sim_certificate,
+    sim_farm,
+)
 from tests.inventory.estate import make_estate
 
 
