@@ -3,12 +3,16 @@
 Same contract as :mod:`inventory.proxmox.types`: ``from_api`` accepts PVE's scalar
 quirks (0/1 flags, numbers as strings, absent defaults) and raises
 ``ProxmoxInvalidResponse`` for an entry missing its identifying field.
+
+The sync stores these as they are (``inventory.sync.state`` names them ``*Facts``):
+fields Steward does not store (``node``, ``comment``) are left out of comparisons
+(``compare=False``), so an edited comment alone is not a change.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from inventory.proxmox.types import _flag, _int, _require
@@ -33,11 +37,11 @@ class BackupJob:
     storage: str
     mode: str
     selection: str  # all | vmids | pool
-    vmids: tuple[int, ...]
-    exclude: tuple[int, ...]
-    pool: str
-    node: str
-    comment: str
+    vmids: tuple[int, ...] = ()
+    exclude: tuple[int, ...] = ()
+    pool: str = ""
+    node: str = field(default="", compare=False)
+    comment: str = field(default="", compare=False)
 
     @classmethod
     def from_api(cls, data: Any) -> BackupJob:
@@ -70,11 +74,11 @@ class HAResource:
     sid: str
     vmid: int | None
     state: str
-    group: str
-    max_restart: int
-    max_relocate: int
-    failback: bool
-    comment: str
+    group: str = ""
+    max_restart: int = 1
+    max_relocate: int = 1
+    failback: bool = True
+    comment: str = field(default="", compare=False)
 
     @classmethod
     def from_api(cls, data: Any) -> HAResource:
@@ -98,12 +102,12 @@ class HARule:
 
     rule: str
     type: str
-    resources: tuple[str, ...]
-    nodes: tuple[str, ...]
-    strict: bool
-    affinity: str
-    disabled: bool
-    comment: str
+    nodes: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    affinity: str = ""
+    strict: bool = False
+    disabled: bool = False
+    comment: str = field(default="", compare=False)
 
     @classmethod
     def from_api(cls, data: Any) -> HARule:
@@ -124,10 +128,10 @@ class HAGroup:
     """A PVE 8 HA group: the nodes (``node[:priority]``) its resources may run on."""
 
     group: str
-    nodes: tuple[str, ...]
-    restricted: bool
-    nofailback: bool
-    comment: str
+    nodes: tuple[str, ...] = ()
+    restricted: bool = False
+    nofailback: bool = False
+    comment: str = field(default="", compare=False)
 
     @classmethod
     def from_api(cls, data: Any) -> HAGroup:
@@ -148,7 +152,7 @@ class Acl:
     ugid: str
     ugid_type: str  # user | group | token
     roleid: str
-    propagate: bool
+    propagate: bool = True
 
     @classmethod
     def from_api(cls, data: Any) -> Acl:

@@ -322,25 +322,12 @@ def _storage_move(
 ) -> None:
     """Its disks now live on another set of storages (``move_disk``/``move_volume``, or a
     disk added or removed): the stay on this node continues with the new storage set."""
-    assert known.residency_id is not None
     task = history.latest_fresh(known.vmid, MOVE_DISK_TYPES)
-    at = _task_end(task, cs.now)
-    ref = GuestRef(known.vmid, known.id)
-    cs.residencies_close.append(ResidencyClose(known.residency_id, at))
-    cs.residencies_open.append(
-        ResidencyOpen(
-            guest=ref,
-            node=entry.node,
-            started_at=at,
-            cause="storage_move",
-            task_upid=task.upid if task else "",
-            storage_names=config.storage_names,
-        )
-    )
+    _reside(known, entry.node, config.storage_names, "storage_move", task, cs)
     cs.events.append(
         Event(
             "inventory.guest_storage_moved",
-            ref,
+            GuestRef(known.vmid, known.id),
             before={"storages": list(known.storage_names)},
             after={"storages": list(config.storage_names), "task": task.upid if task else ""},
         )
@@ -356,19 +343,8 @@ def _move(
     cs: Changeset,
 ) -> None:
     cause, task = _move_cause(known, entry, remote, history)
-    at = _task_end(task, cs.now)
-    if known.residency_id is not None:
-        cs.residencies_close.append(ResidencyClose(known.residency_id, at))
-    cs.residencies_open.append(
-        ResidencyOpen(
-            guest=GuestRef(known.vmid, known.id),
-            node=entry.node,
-            started_at=at,
-            cause=cause,
-            task_upid=task.upid if task else "",
-            storage_names=config.storage_names if config else known.storage_names,
-        )
-    )
+    storages = config.storage_names if config else known.storage_names
+    _reside(known, entry.node, storages, cause, task, cs)
     if known.residency_id is not None:
         cs.events.append(
             Event(
@@ -378,6 +354,30 @@ def _move(
                 after={"node": entry.node, "cause": cause, "task": task.upid if task else ""},
             )
         )
+
+
+def _reside(
+    known: LocalGuest,
+    node: str,
+    storages: tuple[str, ...],
+    cause: str,
+    task: Task | None,
+    cs: Changeset,
+) -> None:
+    """Close ``known``'s open residency (if any) and open the next one, at the task's end."""
+    at = _task_end(task, cs.now)
+    if known.residency_id is not None:
+        cs.residencies_close.append(ResidencyClose(known.residency_id, at))
+    cs.residencies_open.append(
+        ResidencyOpen(
+            guest=GuestRef(known.vmid, known.id),
+            node=node,
+            started_at=at,
+            cause=cause,
+            task_upid=task.upid if task else "",
+            storage_names=storages,
+        )
+    )
 
 
 def _move_cause(

@@ -134,7 +134,9 @@ def diff_tasks(local: LocalState, remote: RemoteState, cs: Changeset) -> None:
 
 
 def _json_ready(facts: Any) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(facts).items()}
+    """The stored fields of ``facts`` (those it compares by), tuples as JSON lists."""
+    values = {f.name: getattr(facts, f.name) for f in dataclasses.fields(facts) if f.compare}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def _mirror(

@@ -224,7 +224,18 @@ def _ha_rules(cluster_id: int) -> dict[str, tuple[int, HARuleFacts]]:
         "id", "rule", "type", "nodes", "resources", "affinity", "strict", "disabled"
     )
     return {
-        rule: (id_, HARuleFacts(rule, type_, tuple(nodes), tuple(res), affinity, strict, off))
+        rule: (
+            id_,
+            HARuleFacts(
+                rule,
+                type_,
+                nodes=tuple(nodes),
+                resources=tuple(res),
+                affinity=affinity,
+                strict=strict,
+                disabled=off,
+            ),
+        )
         for id_, rule, type_, nodes, res, affinity, strict, off in rows
     }
 

@@ -21,7 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -39,12 +39,7 @@ from inventory.proxmox.types import GuestEntry, Resources, StorageEntry, Task
 from inventory.sync.history import MIGRATE_TYPES
 from inventory.sync.state import (
     Absence,
-    AclFacts,
-    BackupJobFacts,
     ConfigFacts,
-    HAGroupFacts,
-    HAResourceFacts,
-    HARuleFacts,
     LocalGuest,
     LocalState,
     LocalTask,
@@ -232,13 +227,13 @@ def load_remote(
         state.update(configs=configs, snapshots=snapshots)
     state["volumes"] = reader.storage(resources.storages, online)
 
-    state["backup_jobs"] = reader.facts("backup jobs", gateway.backup_jobs, BackupJobFacts)
-    state["ha_resources"] = reader.facts("HA resources", gateway.ha_resources, HAResourceFacts)
+    state["backup_jobs"] = reader.facts("backup jobs", gateway.backup_jobs)
+    state["ha_resources"] = reader.facts("HA resources", gateway.ha_resources)
     if version.major >= 9:
-        state["ha_rules"] = reader.facts("HA rules", gateway.ha_rules, HARuleFacts)
+        state["ha_rules"] = reader.facts("HA rules", gateway.ha_rules)
     else:
-        state["ha_groups"] = reader.facts("HA groups", gateway.ha_groups, HAGroupFacts)
-    state["acl"] = reader.facts("ACL entries", gateway.acl, AclFacts)
+        state["ha_groups"] = reader.facts("HA groups", gateway.ha_groups)
+    state["acl"] = reader.facts("ACL entries", gateway.acl)
     return reader.finish(state, calls_before)
 
 
@@ -262,12 +257,9 @@ class _Reader:
             self.error(f"could not read {what}: {_describe(exc)}")
             return None
 
-    def facts(self, what: str, call: Callable[[], list[Any]], cls: type[F]) -> tuple[F, ...] | None:
+    def facts(self, what: str, call: Callable[[], list[F]]) -> tuple[F, ...] | None:
         items = self.read(what, call)
-        if items is None:
-            return None
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        return tuple(cls(**{n: getattr(item, n) for n in names}) for item in items)
+        return None if items is None else tuple(items)
 
     def finish(self, state: dict[str, Any], calls_before: Mapping[str, int]) -> RemoteState:
         calls = {

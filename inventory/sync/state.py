@@ -6,8 +6,9 @@ so the diff is a pure function testable without a database or a network.
 ``RemoteState`` (built by ``inventory.sync.remote``, one per cluster and cycle)
     What one cycle read from a cluster. It reuses the gateway's typed results
     (``inventory.proxmox.types``: ``NodeEntry``, ``StorageEntry``, ``GuestEntry``,
-    ``Snapshot``, ``Volume``, ``Task``) and adds ``ConfigFacts`` (a parsed config),
-    ``StorageRef`` and the cluster-level objects below.
+    ``Snapshot``, ``Volume``, ``Task``; ``inventory.proxmox.clusterconf`` for backup
+    jobs, HA resources/rules/groups and ACL entries, named ``*Facts`` here) and adds
+    ``ConfigFacts`` (a parsed config) and ``StorageRef``.
 
     Completeness is the rule that protects data: **a part that failed, was not read,
     or cannot be trusted is ``None``** (for tuples) or **absent** (for the per-guest and
@@ -60,6 +61,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from inventory.proxmox.clusterconf import Acl as AclFacts
+from inventory.proxmox.clusterconf import BackupJob as BackupJobFacts
+from inventory.proxmox.clusterconf import HAGroup as HAGroupFacts
+from inventory.proxmox.clusterconf import HAResource as HAResourceFacts
+from inventory.proxmox.clusterconf import HARule as HARuleFacts
 from inventory.proxmox.types import (
     GuestEntry,
     NodeEntry,
@@ -176,68 +182,6 @@ class ConfigFacts:
 
 
 # ---- cluster-level objects --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackupJobFacts:
-    """A ``/cluster/backup`` job; ``selection`` is all/vmids/pool."""
-
-    job_id: str
-    enabled: bool
-    schedule: str
-    storage: str
-    mode: str
-    selection: str
-    vmids: tuple[int, ...] = ()
-    exclude: tuple[int, ...] = ()
-    pool: str = ""
-
-
-@dataclass(frozen=True)
-class HAResourceFacts:
-    """A ``/cluster/ha/resources`` entry; ``sid`` is ``vm:100`` / ``ct:101``."""
-
-    sid: str
-    vmid: int | None
-    state: str
-    group: str = ""
-    max_restart: int = 1
-    max_relocate: int = 1
-    failback: bool = True
-
-
-@dataclass(frozen=True)
-class HARuleFacts:
-    """A PVE 9 ``/cluster/ha/rules`` entry (node-affinity or resource-affinity)."""
-
-    rule: str
-    type: str
-    nodes: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
-    affinity: str = ""
-    strict: bool = False
-    disabled: bool = False
-
-
-@dataclass(frozen=True)
-class HAGroupFacts:
-    """A PVE 8 ``/cluster/ha/groups`` entry."""
-
-    group: str
-    nodes: tuple[str, ...] = ()
-    restricted: bool = False
-    nofailback: bool = False
-
-
-@dataclass(frozen=True)
-class AclFacts:
-    """One ``/access/acl`` entry; ``ugid_type`` is user/group/token."""
-
-    path: str
-    ugid: str
-    ugid_type: str
-    roleid: str
-    propagate: bool = True
 
 
 @dataclass(frozen=True)

@@ -408,3 +408,10 @@ def test_config_change_on_the_same_storages_keeps_the_residency() -> None:
     assert changeset.guests_update
     assert not changeset.residencies_open
     assert not changeset.residencies_close
+
+
+def test_a_backup_job_differing_only_in_unstored_fields_is_unchanged() -> None:
+    job = BackupJobFacts("daily", True, "02:00", "pbs", "snapshot", "all")
+    before = local(backup_jobs={"daily": (7, job)})
+    edited = replace(job, comment="edited in the GUI", node="pve2")
+    assert not diff(before, remote(backup_jobs=(edited,)), now=NOW).mirror_update
