@@ -63,6 +63,17 @@ class Served:
         response = connection.getresponse()
         return response.status, response.read()
 
+    def control(
+        self, connection: http.client.HTTPSConnection, name: str, index: int = 0, **body: Any
+    ) -> None:
+        key = self.clusters[index]["control_key"]
+        headers = {"X-Pvesim-Key": key, "Content-Type": "application/json"}
+        connection.request("POST", f"/_sim/{name}", body=json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"control {name}: {response.status}")
+
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -115,6 +126,21 @@ def bench_10k() -> dict[str, Any]:
             timings.append(time.perf_counter() - started)
             size = len(body)
         result["resources_10k"] = {"status": status, "bytes_gzip": size, **_ms(timings)}
+        timings = []
+        for _ in range(10):
+            started = time.perf_counter()
+            status, body = served.get(connection, "/cluster/resources")
+            timings.append(time.perf_counter() - started)
+        result["resources_10k_identity"] = {"status": status, "bytes": len(body), **_ms(timings)}
+        timings = []
+        for _ in range(10):
+            served.control(connection, "time/advance", seconds=10)  # a fresh pvestatd interval
+            started = time.perf_counter()
+            status, body = served.get(
+                connection, "/cluster/resources", **{"Accept-Encoding": "gzip"}
+            )
+            timings.append(time.perf_counter() - started)
+        result["resources_10k_new_interval"] = {"status": status, **_ms(timings)}
         status, body = served.get(connection, "/cluster/resources?type=vm")
         guests = list(json.loads(body)["data"]) if status == 200 else []
         result["resources_10k"]["guests"] = len(guests)
@@ -165,9 +191,11 @@ def main() -> None:
     results.update(bench_10k())
     results["large_100k"] = bench_100k()
     resources = results["resources_10k"]
+    fresh = results["resources_10k_new_interval"]
     config = results["config_get"]
     results["targets"] = {
-        "resources_10k_under_150ms": resources["status"] == 200 and resources["median_ms"] < 150,
+        "resources_10k_under_150ms": resources["status"] == 200 and resources["p95_ms"] < 150,
+        "resources_10k_new_interval_under_150ms": fresh["median_ms"] < 150,
         "config_500_rps_one_core": config["requests_per_s"] >= 500,
         "config_median_under_5ms": config["median_ms"] < 5,
         "start_under_1s": results["startup"]["demo_listening_s"] < 1,

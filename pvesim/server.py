@@ -13,7 +13,6 @@ Request pipeline (each step answers the way pveproxy does):
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import logging
@@ -33,6 +32,7 @@ from pvesim.access import Identity
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError
 from pvesim.api.router import Router, default_router
+from pvesim.bodies import GzipCache, encode, encode_payload
 from pvesim.cluster import Cluster
 from pvesim.model.errors import ModelError
 from pvesim.spec.types import Method, ParamError
@@ -181,6 +181,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.cluster = cluster
         self.tls = tls
         self.router = router
+        self.gzip_cache = GzipCache()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         # The TLS handshake runs in the connection's own thread (see RequestHandler.setup),
@@ -248,6 +249,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         started = time.monotonic()
         cluster = self.server.cluster
+        self.caller: str | None = None
         try:
             body = self._read_body(method)
             split = urlsplit(self.path)
@@ -333,6 +335,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 identity = authenticate(
                     cluster, self.headers, method, spec, API_PREFIX + api_path, now
                 )
+            self.caller = identity.full
         chaos = cluster.chaos
         if chaos.latency and api_path.startswith(chaos.latency_prefix or "/"):
             time.sleep(chaos.latency)
@@ -413,7 +416,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send_json(exc.status, reason, payload)
 
     def _send_json(self, status: int, reason: str, payload: Any) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = encode_payload(payload) if isinstance(payload, dict) else encode(payload)
         self._send(status, reason, body, "application/json;charset=UTF-8")
 
     def _send(self, status: int, reason: str, body: bytes, content_type: str) -> None:
@@ -421,7 +424,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         headers = getattr(self, "headers", None)
         accept = (headers.get("Accept-Encoding") if headers is not None else None) or ""
         if len(body) > GZIP_MIN and "gzip" in accept:
-            body = gzip.compress(body, compresslevel=1)
+            # Keyed by what the caller asked and who asked; a hit needs the same bytes.
+            key = (self.command, self.path, getattr(self, "caller", None))
+            body = self.server.gzip_cache.compress(key, body)
             encoding = "gzip"
         # The reason phrase carries PVE's message; it must be one latin-1 line.
         safe_reason = reason.encode("latin-1", "replace").decode("latin-1")

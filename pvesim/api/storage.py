@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError
 from pvesim.api.guest_base import config_value
-from pvesim.api.resources import storage_usage
+from pvesim.api.resource_entries import storage_usage
 from pvesim.api.router import route
 from pvesim.model import Estate
 from pvesim.model.config import split_list

@@ -69,23 +69,32 @@ def guest_stats(guest: Guest, now: float, into: dict[str, Any] | None = None) ->
     if not guest.running:
         stats.update(_STOPPED)
         return stats
+    stats.update(guest_usage(guest, now, maxmem=maxmem, maxdisk=maxdisk))
+    return stats
+
+
+def guest_usage(guest: Guest, now: float, *, maxmem: int, maxdisk: int) -> dict[str, Any]:
+    """The usage figures of a running guest (cpu, mem, disk, uptime, I/O counters), given
+    its limits; cheap, as ``/cluster/resources`` recomputes them every interval."""
     uptime = max(0, int(now - guest.started_at))
     # One hash per guest gives its stable profile; one more per interval gives the jitter.
     profile = (guest.vmid * 2654435761) & 0xFFFFFFFF
     jitter = (((guest.vmid * 40503) ^ (int(now // STAT_INTERVAL) * 2654435761)) >> 7 & 0xFF) / 256
-    stats["cpu"] = 0.0 if guest.paused else round((profile & 0xFF) * 0.3 / 256 + jitter * 0.1, 6)
-    stats["mem"] = int(maxmem * (0.25 + 0.5 * ((profile >> 8) & 0xFF) / 256 + 0.05 * jitter))
-    if guest.kind == "lxc":
-        stats["disk"] = int(maxdisk * (0.2 + 0.6 * ((profile >> 16) & 0xFF) / 256))
-    else:
-        stats["disk"] = 0
-    stats["uptime"] = uptime
     rate = 1 + (profile >> 24) * 800
-    stats["netin"] = uptime * rate
-    stats["netout"] = uptime * rate // 3
-    stats["diskread"] = uptime * rate * 2
-    stats["diskwrite"] = uptime * rate
-    return stats
+    return {
+        "cpu": 0.0 if guest.paused else round((profile & 0xFF) * 0.3 / 256 + jitter * 0.1, 6),
+        "mem": int(maxmem * (0.25 + 0.5 * ((profile >> 8) & 0xFF) / 256 + 0.05 * jitter)),
+        "disk": (
+            int(maxdisk * (0.2 + 0.6 * ((profile >> 16) & 0xFF) / 256))
+            if guest.kind == "lxc"
+            else 0
+        ),
+        "uptime": uptime,
+        "netin": uptime * rate,
+        "netout": uptime * rate // 3,
+        "diskread": uptime * rate * 2,
+        "diskwrite": uptime * rate,
+    }
 
 
 _STOPPED = {

@@ -12,7 +12,9 @@ def _user(sim: Sim, userid: str = "bob@pve", groups: str | None = None) -> str:
     if groups:
         data["groups"] = groups
     assert sim.api("POST", "/access/users", data=data).status_code == 200
-    token = sim.api("POST", f"/access/users/{userid}/token/tk", data={"privsep": "0"}).json()["data"]
+    token = sim.api("POST", f"/access/users/{userid}/token/tk", data={"privsep": "0"}).json()[
+        "data"
+    ]
     return f"PVEAPIToken={userid}!tk={token['value']}"
 
 
