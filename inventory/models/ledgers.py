@@ -121,6 +121,10 @@ class Copy(models.Model):
 
 
 class LineageKind(models.TextChoices):
+    """How ``child`` was made: a full copy of a guest, a linked clone (which PVE makes
+    only from templates; its disks stay based on the template's), or a full copy of a
+    template (``template_of``: the template is what the child was instantiated from)."""
+
     CLONE = "clone", "Full clone"
     LINKED_CLONE = "linked_clone", "Linked clone"
     TEMPLATE_OF = "template_of", "Template of"

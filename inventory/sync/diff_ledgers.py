@@ -131,8 +131,13 @@ def diff_lineage(
     found: dict[tuple[int, int], tuple[str, Task | None]] = {}
     for child, task in pairs.items():
         parent = int(task.id)
-        linked = parent in _linked_parents(remote.configs.get(child))
-        found[(parent, child)] = ("linked_clone" if linked else "clone", task)
+        if parent in _linked_parents(remote.configs.get(child)):
+            kind = "linked_clone"
+        elif _is_template(parent, local, guests):
+            kind = "template_of"  # a full clone made from a template
+        else:
+            kind = "clone"
+        found[(parent, child)] = (kind, task)
     changed = new_vmids | {u.vmid for u in cs.guests_update if u.facts is not None}
     for child in changed:
         for parent in _linked_parents(remote.configs.get(child)):
@@ -149,6 +154,14 @@ def diff_lineage(
             cs.copies_open.append(
                 CopyOpen(parent_ref, parent, "clone", str(child), at, task_upid=upid)
             )
+
+
+def _is_template(vmid: int, local: LocalState, guests: Mapping[int, GuestEntry]) -> bool:
+    entry = guests.get(vmid)
+    if entry is not None:
+        return entry.template
+    known = local.guests.get(vmid)
+    return known is not None and known.template
 
 
 # ---- snapshots --------------------------------------------------------------------------

@@ -415,3 +415,11 @@ def test_a_backup_job_differing_only_in_unstored_fields_is_unchanged() -> None:
     before = local(backup_jobs={"daily": (7, job)})
     edited = replace(job, comment="edited in the GUI", node="pve2")
     assert not diff(before, remote(backup_jobs=(edited,)), now=NOW).mirror_update
+
+
+def test_full_clone_of_a_template_links_the_child_to_its_template() -> None:
+    before = local([local_guest(1, 9000, template=True)])
+    clone = task("qmclone", 9000)
+    state = remote(guests=(guest(9000, template=True), guest(105)), tasks=(clone,))
+    (lineage,) = diff(before, state, now=NOW).lineage_add
+    assert (lineage.parent.vmid, lineage.child.vmid, lineage.kind) == (9000, 105, "template_of")

@@ -210,3 +210,26 @@ def test_a_disk_on_another_storage_opens_a_storage_move_residency(sim, cluster_f
     assert stays[1].node_id == first.node_id
     assert stays[1].storage_names == sorted({*first.storage_names, local_storage})
     assert AuditEvent.objects.filter(action="inventory.guest_storage_moved").count() == 1
+
+
+def test_clones_of_templates_link_to_their_template(sim, cluster_for) -> None:
+    cluster = cluster_for(sim)
+    synced(cluster)
+    estate = sim.cluster.estate
+    templates = sorted((g for g in estate.guests.values() if g.is_template), key=lambda g: g.vmid)
+    full_from, linked_from = templates[:2]
+    newid = max(estate.guests) + 1
+    for source, child, full in ((full_from, newid, 1), (linked_from, newid + 1, 0)):
+        path = f"/nodes/{source.node}/qemu/{source.vmid}/clone"
+        _root(sim, "POST", path, newid=child, name=f"from-{source.vmid}", full=full)
+    sim.advance(900)
+    synced(cluster)
+    rows = set(
+        Lineage.objects.filter(child__vmid__in=(newid, newid + 1)).values_list(
+            "parent__vmid", "child__vmid", "kind"
+        )
+    )
+    assert rows == {
+        (full_from.vmid, newid, "template_of"),
+        (linked_from.vmid, newid + 1, "linked_clone"),
+    }
