@@ -5,4 +5,5 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("governance.audit.api_urls")),
     path("inventory/", include("inventory.api.urls")),
+    path("ownership/", include("governance.ownership.api_urls")),
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("governance.accounts.urls")),
     path("audit/", include("governance.audit.urls")),
     path("inventory/", include("inventory.urls")),
+    path("ownership/", include("governance.ownership.urls")),
     path("notifications/", include("governance.notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

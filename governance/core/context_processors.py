@@ -45,6 +45,9 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("VMs", "inventory:vms", roles=_INVENTORY_READERS),
     NavEntry("Clusters", "inventory:clusters", roles=_INVENTORY_READERS),
     NavEntry("Storage", "inventory:storage", roles=_INVENTORY_READERS),
+    NavEntry("Ownership", "ownership:dashboard", roles=_INVENTORY_READERS, exact=True),
+    NavEntry("Teams", "ownership:teams", roles=frozenset({Role.MANAGER})),
+    NavEntry("My VMs", "ownership:mine"),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),
     NavEntry(
         "Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR, Role.SECURITY_OFFICER})

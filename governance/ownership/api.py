@@ -12,7 +12,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -96,6 +102,12 @@ def _vm(request: Request, pk: int) -> VirtualMachine:
     return get_object_or_404_for(request.user, VirtualMachine.objects.all(), pk=pk)
 
 
+_VM_ID = [OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="VM id")]
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=_VM_ID), assign=extend_schema(parameters=_VM_ID)
+)
 class VmOwnershipViewSet(viewsets.ViewSet):
     """``GET vms/<id>/``: current ownership and history; ``POST vms/<id>/assign/`` (admins)."""
 
@@ -357,7 +369,7 @@ class DashboardView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=serializers.JSONField())
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         scope = scope_from_params(request)
         dashboard = dashboard_build(viewer=request.user, scope=scope, limit=None)

@@ -13,12 +13,13 @@ from governance.core.context_processors import NAVIGATION
 pytestmark = pytest.mark.django_db
 
 # Spelled out rather than derived from NAVIGATION, so a wrong role on an entry fails here.
+_READER = {"Home", "VMs", "Clusters", "Storage", "Ownership", "My VMs"}
 EXPECTED = {
-    "end_user": {"Home"},
-    "manager": {"Home"},
-    "security_officer": {"Home", "VMs", "Clusters", "Storage", "Audit"},
-    "auditor": {"Home", "VMs", "Clusters", "Storage", "Audit"},
-    "admin": {"Home", "VMs", "Clusters", "Storage", "People & Teams", "Audit", "API docs"},
+    "end_user": {"Home", "My VMs"},
+    "manager": {"Home", "Teams", "My VMs"},
+    "security_officer": _READER | {"Audit"},
+    "auditor": _READER | {"Audit"},
+    "admin": _READER | {"People & Teams", "Audit", "API docs"},
 }
 
 
