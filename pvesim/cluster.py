@@ -187,16 +187,26 @@ class Cluster:
         return cluster
 
 
+_SAVE_LOCK = threading.Lock()
+
+
 def save_state(path: Path, clusters: list[Cluster], clock: Clock) -> None:
-    """Write every cluster and the clock atomically (temp file + rename)."""
-    payload = {
-        "format": STATE_FORMAT,
-        "clock": clock.to_json(),
-        "clusters": [c.to_json() for c in clusters],
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload))
-    tmp.replace(path)
+    """Write every cluster and the clock atomically (temp file + rename).
+
+    One save at a time per process (they share the temporary file). Each cluster is
+    snapshotted under its own lock, one after the other and never nested, so callers must
+    not hold any cluster's lock: two saves started from two clusters would deadlock.
+    """
+    with _SAVE_LOCK:
+        parts = []
+        for cluster in clusters:
+            # Encoded under the lock: the snapshot shares configs and logs with live state.
+            with cluster.lock:
+                parts.append(json.dumps(cluster.to_json()))
+        head = json.dumps({"format": STATE_FORMAT, "clock": clock.to_json()})
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(f'{head[:-1]}, "clusters": [{", ".join(parts)}]}}')
+        tmp.replace(path)
 
 
 def load_state(path: Path) -> tuple[list[Cluster], Clock]:

@@ -42,6 +42,8 @@ from pvesim.cluster import Cluster
 
 ControlFn = Callable[[Cluster, dict[str, Any]], Any]
 CONTROL_ACTIONS: dict[tuple[str, str], ControlFn] = {}
+UNLOCKED_ACTIONS: set[tuple[str, str]] = set()
+"""Actions that take the locks they need themselves (e.g. ``save`` reads every cluster)."""
 NODE_HOOKS: list[Callable[[Cluster, str, bool], None]] = []
 """Called as ``hook(cluster, node, online)`` under the cluster lock after a node changes."""
 SAVE_HOOKS: list[Callable[[], Any]] = []
@@ -52,11 +54,20 @@ class ControlError(Exception):
     """A refused control request (400 with ``{"error": message}``)."""
 
 
-def control_action(name: str, *, method: str = "POST") -> Callable[[ControlFn], ControlFn]:
-    """Register ``fn(cluster, body) -> result`` as ``<method> /_sim/<name>``."""
+def control_action(
+    name: str, *, method: str = "POST", locked: bool = True
+) -> Callable[[ControlFn], ControlFn]:
+    """Register ``fn(cluster, body) -> result`` as ``<method> /_sim/<name>``.
+
+    The action runs under ``cluster.lock`` with due task steps applied, unless ``locked``
+    is False: then it must lock what it touches, and never hold one cluster's lock while
+    taking another's (two such actions on two clusters would deadlock).
+    """
 
     def decorate(fn: ControlFn) -> ControlFn:
         CONTROL_ACTIONS[(method, name)] = fn
+        if not locked:
+            UNLOCKED_ACTIONS.add((method, name))
         return fn
 
     return decorate
@@ -77,6 +88,8 @@ def handle_control(
         return 404, {"error": f"no control action {method} {name}"}
     try:
         params = _decode(body, headers)
+        if (method, name.strip("/")) in UNLOCKED_ACTIONS:
+            return 200, {"data": action(cluster, params)}
         with cluster.lock:
             cluster.tick()
             result = action(cluster, params)
@@ -275,7 +288,7 @@ def _acl_add(cluster: Cluster, params: dict[str, Any]) -> dict[str, int]:
     return {"added": added}
 
 
-@control_action("save")
+@control_action("save", locked=False)
 def _save(cluster: Cluster, params: dict[str, Any]) -> dict[str, int]:
     if not SAVE_HOOKS:
         raise ControlError("not serving with --state")
