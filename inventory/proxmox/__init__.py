@@ -3,6 +3,7 @@
 from inventory.proxmox.connection import Endpoint, normalise_fingerprint
 from inventory.proxmox.errors import (
     ProxmoxAuthError,
+    ProxmoxDigestMismatch,
     ProxmoxError,
     ProxmoxInvalidParameters,
     ProxmoxInvalidResponse,
@@ -20,6 +21,7 @@ from inventory.proxmox.gateway import ProxmoxGateway
 __all__ = [
     "Endpoint",
     "ProxmoxAuthError",
+    "ProxmoxDigestMismatch",
     "ProxmoxError",
     "ProxmoxGateway",
     "ProxmoxInvalidParameters",

@@ -72,6 +72,13 @@ class ProxmoxLocked(ProxmoxError):
     transient = True
 
 
+class ProxmoxDigestMismatch(ProxmoxError):
+    """The object changed since its digest was read (``checksum mismatch`` / ``detected
+    modified configuration``): re-read, decide again, retry."""
+
+    transient = True
+
+
 class ProxmoxServerError(ProxmoxError):
     """Proxmox failed handling the request (HTTP 5xx)."""
 

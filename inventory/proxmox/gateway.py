@@ -18,8 +18,10 @@ import requests
 from proxmoxer import AuthenticationError, ResourceException
 
 from inventory.proxmox import errors
+from inventory.proxmox.cluster_writes import ClusterWrites
 from inventory.proxmox.clusterconf import Acl, BackupJob, HAGroup, HAResource, HARule
 from inventory.proxmox.connection import Endpoint, open_client
+from inventory.proxmox.guest_writes import GuestWrites
 from inventory.proxmox.types import (
     GUEST_TYPES,
     GuestConfig,
@@ -70,12 +72,16 @@ def translate(exc: BaseException, *, method: str, path: str) -> errors.ProxmoxEr
             return errors.ProxmoxAuthError(
                 "the API token was refused (unknown, wrong secret, expired or disabled).", **kw
             )
-        if status == 403:
+        if status == 403 or message.startswith("only root can"):
+            # PVE answers root@pam-only keys (real USB/PCI/serial devices) with a 500;
+            # no token, not even root@pam's, may change them.
             return errors.ProxmoxPermissionDenied(message, **kw)
         if status == 400:
             return errors.ProxmoxInvalidParameters(message, **kw)
         if "is locked" in message:
             return errors.ProxmoxLocked(message, **kw)
+        if "checksum mismatch" in message or "detected modified configuration" in message:
+            return errors.ProxmoxDigestMismatch(message, **kw)
         if status == 404 or "does not exist" in message or "no such" in message:
             return errors.ProxmoxNotFound(message, **kw)
         return errors.ProxmoxServerError(message, **kw)
@@ -97,8 +103,11 @@ def translate(exc: BaseException, *, method: str, path: str) -> errors.ProxmoxEr
     raise exc
 
 
-class ProxmoxGateway:
-    """Typed access to one cluster through its API token; safe to share between threads."""
+class ProxmoxGateway(GuestWrites, ClusterWrites):
+    """Typed access to one cluster through its API token; safe to share between threads.
+
+    Reads live here; writes come from :class:`GuestWrites` and :class:`ClusterWrites`.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -108,7 +117,7 @@ class ProxmoxGateway:
         self.calls: dict[str, int] = {}
         self._calls_lock = threading.Lock()
 
-    def _call(self, method: str, path: str, template: str = "", **params: Any) -> Any:
+    def _call(self, method: str, path: str, template: str = "", /, **params: Any) -> Any:
         counter = f"{method} {template or path}"
         with self._calls_lock:  # sync reads guests from a thread pool
             self.calls[counter] = self.calls.get(counter, 0) + 1
