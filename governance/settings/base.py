@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "inventory",
     "governance.notifications",
     "governance.ownership",
+    "policy",
 ]
 
 MIDDLEWARE = [

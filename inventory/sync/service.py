@@ -35,7 +35,7 @@ from inventory.models import (
 )
 from inventory.proxmox import ProxmoxError, ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
-from inventory.signals import guests_discovered_send
+from inventory.signals import guests_discovered_send, sync_finished_send
 from inventory.sync.apply import changeset_apply
 from inventory.sync.diff import diff
 from inventory.sync.live import sync_finished_publish
@@ -150,7 +150,8 @@ def _finish(
     run: SyncRun, status: str, *, error: str = "", log: str = "", changed: bool = False
 ) -> None:
     """Move the run from ``running`` to its end state, mirror it on the cluster and, once
-    committed, tell open inventory pages (``inventory.sync.live``)."""
+    committed, tell open inventory pages (``inventory.sync.live``) and the receivers of
+    ``inventory.signals.sync_finished``."""
     if status not in SYNC_RUN_TRANSITIONS[run.status]:
         raise ValueError(f"a sync run cannot go from {run.status} to {status}")
     now = timezone.now()
@@ -170,4 +171,7 @@ def _finish(
                 status=status,
                 changed=changed,
             )
+        )
+        transaction.on_commit(
+            lambda: sync_finished_send(cluster_id=run.cluster_id, run_id=run.pk, status=status)
         )
