@@ -35,6 +35,7 @@ from pvesim.api.router import Router, default_router
 from pvesim.bodies import GzipCache, encode, encode_payload
 from pvesim.cluster import Cluster
 from pvesim.model.errors import ModelError
+from pvesim.peers import Peer, peer_add, peer_remove
 from pvesim.spec.types import Method, ParamError
 
 log = logging.getLogger(__name__)
@@ -148,15 +149,8 @@ def authenticate(
         full, sep, secret = rest.partition("=")
         if not sep:
             full, _, secret = rest.partition(" ")
-        token = access.tokens.get(full.strip())
-        user = access.users.get(token.userid) if token else None
-        if (
-            token is None
-            or user is None
-            or not user.active(now)
-            or not token.active(now)
-            or secret.strip() != token.secret
-        ):
+        token = access.token_verify(full, secret, now)
+        if token is None:
             raise ApiError(401, "Authentication failed!", empty_body=True, delay=True)
         if not spec.allowtoken:
             raise ApiError(403, f"URI '{uri}' not available with API token, need proper ticket.")
@@ -483,9 +477,11 @@ class ClusterServer:
             daemon=True,
         )
         self._thread.start()
+        peer_add(Peer(self.cluster, self.host, self.port, self.certificate.fingerprint))
         return self
 
     def stop(self) -> None:
+        peer_remove(self.port)
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:

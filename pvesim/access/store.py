@@ -136,6 +136,15 @@ class AccessStore:
         self.changed()
         return token
 
+    def token_verify(self, full: str, secret: str, now: float) -> Token | None:
+        """The enabled, unexpired token ``user@realm!name`` of an active user whose secret
+        is ``secret``; None for anything else (PVE answers all of them alike)."""
+        token = self.tokens.get(full.strip())
+        user = self.users.get(token.userid) if token is not None else None
+        if token is None or user is None or not user.active(now) or not token.active(now):
+            return None
+        return token if hmac.compare_digest(secret.strip(), token.secret) else None
+
     def user_groups(self, userid: str) -> set[str]:
         user = self.users.get(userid)
         return set(user.groups) if user else set()

@@ -98,7 +98,8 @@ def migrate_preconditions(ctx: Context, kind: str) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """``HH:MM:SS`` as migration logs write durations."""
     return time.strftime("%H:%M:%S", time.gmtime(max(0, int(seconds))))
 
 
@@ -172,7 +173,7 @@ def migration_steps(
                 ],
             )
         )
-    steps.append((0.2, f"migration finished successfully (duration {_duration(total)})"))
+    steps.append((0.2, f"migration finished successfully (duration {duration_text(total)})"))
     return steps, total
 
 
@@ -313,54 +314,4 @@ def _ha_migrate(ctx: Context, guest: Guest, target: str) -> str:
                 request,
             )
         ],
-    )
-
-
-def remote_migrate(ctx: Context, kind: str) -> str:
-    """``POST .../remote_migrate`` (experimental in PVE): the guest leaves this cluster.
-
-    The simulator does not contact the remote side; the task logs the transfer and, with
-    ``delete=1``, removes the source guest (otherwise it stays, stopped).
-    """
-    guest = resolve_guest(ctx, kind)
-    ctx.check(vm_path(guest), ["VM.Migrate"])
-    assert_unlocked(ctx, guest)
-    endpoint = dict(
-        part.split("=", 1) for part in ctx.params["target-endpoint"].split(",") if "=" in part
-    )
-    if "host" not in endpoint or "apitoken" not in endpoint:
-        raise param_error({"target-endpoint": "invalid format - missing host or apitoken"})
-    online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
-    if guest.running and not online:
-        raise ApiError(500, f"can't migrate running {guest.noun} without --online")
-    estate = ctx.cluster.estate
-    target_vmid = ctx.params.get("target-vmid", guest.vmid)
-    delete = bool(ctx.params.get("delete"))
-    set_lock(guest, "migrate")
-    release = release_lock(guest, "migrate")
-
-    def done() -> None:
-        release()
-        if delete:
-            estate.guests.pop(guest.vmid, None)
-        else:
-            guest.status = "stopped"
-
-    host = endpoint["host"]
-    return ctx.start_task(
-        node=guest.node,
-        type=task_type(guest, "migrate"),
-        id=guest.vmid,
-        steps=[
-            (
-                0.5,
-                [
-                    f"remote: started tunnel worker on {host}",
-                    f"local {guest.noun} {guest.vmid} -> remote {guest.noun} {target_vmid}",
-                ],
-            ),
-            (3.0, "migration finished successfully"),
-        ],
-        on_done=done,
-        on_fail=lambda _message: release(),
     )

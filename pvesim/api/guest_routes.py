@@ -12,6 +12,7 @@ from pvesim.api import (
     guest_lifecycle,
     guest_migrate,
     guest_power,
+    guest_remote,
     guest_snapshot,
 )
 from pvesim.api.context import Context
@@ -29,7 +30,7 @@ _SHARED: list[tuple[str, str, KindHandler]] = [
     ("GET", "/{vmid}/status/current", guest_config.status_current),
     ("GET", "/{vmid}/migrate", guest_migrate.migrate_preconditions),
     ("POST", "/{vmid}/migrate", guest_migrate.migrate),
-    ("POST", "/{vmid}/remote_migrate", guest_migrate.remote_migrate),
+    ("POST", "/{vmid}/remote_migrate", guest_remote.remote_migrate),
     ("POST", "/{vmid}/clone", guest_lifecycle.clone),
     ("POST", "/{vmid}/template", guest_lifecycle.template),
     ("PUT", "/{vmid}/resize", guest_lifecycle.resize),

@@ -1,0 +1,380 @@
+"""``POST .../remote_migrate``: a guest moves to another cluster (PVE's experimental
+cross-cluster migration), for QEMU and LXC.
+
+As in ``PVE::API2::Qemu``/``LXC``, the request connects to the target endpoint before it
+forks the worker: an address nobody serves, a certificate that does not match the pinned
+fingerprint or a refused API token answer HTTP 500 with the API client's error. The target
+must be a sibling cluster served by this process (:mod:`pvesim.peers`).
+
+The worker (``qmigrate``/``vzmigrate`` on the source) opens the tunnel, which starts a
+``qmtunnel``/``vztunnel`` task on the target as the token's owner and creates the guest there
+under ``target-vmid`` with ``lock: migrate``, its disks on the mapped storages and its NICs
+on the mapped bridges (pending changes and snapshots are not carried over). When the worker
+ends the target guest is unlocked (running after an online migration) and the source guest
+is stopped, or destroyed with ``delete``. A failure removes the half-made target guest.
+
+Locking: a step runs under the source cluster's lock and takes the target's with a timeout,
+so two migrations crossing in opposite directions fail with a timeout instead of hanging.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pvesim.access import Identity
+from pvesim.api.context import Context
+from pvesim.api.errors import ApiError, param_error
+from pvesim.api.guest_base import assert_unlocked, release_lock, resolve_guest, set_lock, vm_path
+from pvesim.api.guest_migrate import DISK_RATE, LIVE_RATE, duration_text
+from pvesim.api.guest_power import guest_start_now, guest_stop_now
+from pvesim.cluster import Cluster
+from pvesim.model import Guest
+from pvesim.model.locality import local_resources
+from pvesim.model.propstring import format_propstring, key_family, parse_option, parse_size
+from pvesim.model.stats import memory_bytes
+from pvesim.model.volumes import image_volname, split_volid
+from pvesim.peers import Peer, peer_find
+from pvesim.tasks import Task, TaskError
+
+TARGET_LOCK_TIMEOUT = 5.0
+"""Seconds a step waits for the target cluster's lock before failing as a timeout."""
+_BRIDGE_RE = re.compile(r"(^|,)bridge=([^,]+)")
+_TUNNEL_TYPES = {"qemu": "qmtunnel", "lxc": "vztunnel"}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A parsed ``proxmox-remote`` property string."""
+
+    host: str
+    port: int
+    apitoken: str
+    fingerprint: str | None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_endpoint(text: str) -> Endpoint:
+    """``apitoken=PVEAPIToken=<id>=<secret>,host=<addr>[,fingerprint=<fp>][,port=<n>]``."""
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in {"apitoken", "host", "fingerprint", "port"}:
+            raise param_error({"target-endpoint": f"invalid format - unexpected '{part}'"})
+        values[key.strip()] = value.strip()
+    missing = [key for key in ("apitoken", "host") if not values.get(key)]
+    if missing:
+        raise param_error({"target-endpoint": f"invalid format - missing {missing[0]}"})
+    port = values.get("port", "8006")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise param_error({"target-endpoint": f"invalid format - port '{port}'"})
+    return Endpoint(values["host"], int(port), values["apitoken"], values.get("fingerprint"))
+
+
+def parse_idmap(text: str, name: str) -> dict[str, str]:
+    """``parse_idmap``: ``dst`` (everything) or ``src:dst,...``; ``{"*": dst}`` for a default.
+    ``1`` (identity) is refused for storages and means "keep" for bridges."""
+    if text == "1":
+        if name == "target-storage":
+            raise ApiError(500, "remote migration requires explicit storage mapping!")
+        return {}
+    mapping: dict[str, str] = {}
+    for part in text.split(","):
+        source, sep, target = part.partition(":")
+        key, value = (source, target) if sep else ("*", source)
+        if not value or key in mapping:
+            raise param_error({name: f"failed to parse {name[7:]} map: invalid entry '{part}'"})
+        mapping[key] = value
+    return mapping
+
+
+def _mapped(mapping: dict[str, str], source: str) -> str:
+    return mapping.get(source) or mapping.get("*") or source
+
+
+@dataclass(slots=True)
+class _Migration:
+    """Everything one remote migration carries from step to step."""
+
+    source: Cluster
+    guest: Guest
+    peer: Peer
+    endpoint: Endpoint
+    identity: Identity
+    target_node: str
+    target_vmid: int
+    storages: dict[str, str]
+    bridges: dict[str, str]
+    online: bool
+    delete: bool
+    task: Task | None = None
+    tunnel: Task | None = None
+    received: Guest | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def target(self) -> Iterator[Cluster]:
+        """The target cluster, locked, with its due task steps applied."""
+        if peer_find(self.endpoint.host, self.endpoint.port) is not self.peer:
+            raise TaskError(f"Can't connect to {self.endpoint.address} (Connection refused)")
+        cluster = self.peer.cluster
+        if not cluster.lock.acquire(timeout=TARGET_LOCK_TIMEOUT):
+            raise TaskError(f"Can't connect to {self.endpoint.address} (Connection timed out)")
+        try:
+            cluster.tick()
+            yield cluster
+        finally:
+            cluster.lock.release()
+
+    def abort(self, problem: str) -> TaskError:
+        assert self.task is not None
+        self.task.lines.append(f"ERROR: migration aborted (duration 00:00:00): {problem}")
+        return TaskError("migration aborted")
+
+    # ---- steps ---------------------------------------------------------------------------
+
+    def open_tunnel(self) -> None:
+        """``mtunnel`` on the target: permission and availability checks, the tunnel
+        worker, and the guest's config created there under ``lock: migrate``."""
+        assert self.task is not None
+        guest = self.guest
+        with self.target() as cluster:
+            estate = cluster.estate
+            privs = (f"/vms/{self.target_vmid}", "VM.Allocate"), ("/", "Sys.Incoming")
+            for path, priv in privs:
+                if not cluster.evaluator.has(self.identity, path, [priv]):
+                    raise self.abort(f"403 Permission check failed ({path}, {priv})")
+            if (resources := local_resources(guest)) and guest.kind == "qemu":
+                raise self.abort(
+                    f"can't migrate VM which uses local devices: {', '.join(resources)}"
+                )
+            if self.target_vmid in estate.guests:
+                raise self.abort(
+                    f"remote: unable to create {guest.noun} {self.target_vmid}: "
+                    "config file already exists"
+                )
+            config = self._target_config(cluster)
+            node = estate.nodes[self.target_node]
+            self.tunnel = cluster.tasks.start(
+                now=cluster.now(),
+                node=self.target_node,
+                type=_TUNNEL_TYPES[guest.kind],
+                id=str(self.target_vmid),
+                user=self.identity.full,
+                # The tunnel lives as long as the migration: ``finish``/``fail`` end it.
+                steps=[(0.1, ["received command 'version'", "received command 'config'"]), _WAIT],
+                boot_time=node.boot_time or None,
+            )
+            received = Guest(
+                vmid=self.target_vmid, kind=guest.kind, node=self.target_node, config=config
+            )
+            received.config["lock"] = "migrate"
+            received.previous_status, received.status_changed_at = "unknown", cluster.now()
+            estate.guests[self.target_vmid] = received
+            self.received = received
+        head = f"starting migration of {guest.noun} {guest.vmid} to node '{self.target_node}'"
+        self.task.lines.extend(
+            [
+                f"remote: started tunnel worker '{self.tunnel.upid}'",
+                "local WS tunnel version: 2",
+                "remote WS tunnel version: 2",
+                "minimum required WS tunnel version: 2",
+                "websocket tunnel started",
+                f"{head} ({self.peer.host})",
+                *self.lines,
+            ]
+        )
+
+    def _target_config(self, cluster: Cluster) -> dict[str, str]:
+        """The guest's config as the target writes it: volumes renamed for the target vmid
+        on the mapped storages, bridges mapped, CD-ROM media left behind."""
+        estate = cluster.estate
+        config = {k: v for k, v in self.guest.config.items() if k not in {"lock", "parent"}}
+        for key, value in list(config.items()):
+            family, index = key_family(key)
+            if family == "net" and index is not None:
+                config[key] = _BRIDGE_RE.sub(
+                    lambda m: f"{m.group(1)}bridge={_mapped(self.bridges, m.group(2))}", value
+                )
+                source = _BRIDGE_RE.search(value)
+                if source and config[key] != value:
+                    bridge = _mapped(self.bridges, source.group(2))
+                    self.lines.append(f"mapped: {key} from {source.group(2)} to {bridge}")
+                continue
+            if index is None and key != "rootfs":
+                continue
+            parsed = parse_option(key, value)
+            default_key = "file" if "file" in parsed else "volume"
+            volid = parsed.get(default_key) or ""
+            if ":" not in volid:
+                continue
+            if "media=cdrom" in value:
+                config[key] = "none,media=cdrom"
+                continue
+            storage_id = _mapped(self.storages, split_volid(volid)[0])
+            storage = estate.storages.get(storage_id)
+            if storage is None or not storage.enabled:
+                raise self.abort(f"remote: storage '{storage_id}' does not exist")
+            if not storage.available_on(self.target_node):
+                raise self.abort(
+                    f"remote: storage '{storage_id}' is not available on node '{self.target_node}'"
+                )
+            disk_index = int(volid.rsplit("-disk-", 1)[1].split(".")[0]) if "-disk-" in volid else 0
+            volname = image_volname(
+                storage_type=storage.type, vmid=self.target_vmid, index=disk_index
+            )
+            parsed[default_key] = f"{storage_id}:{volname}"
+            config[key] = format_propstring(parsed, default_key=default_key)
+            self.lines += [
+                f"found local disk '{volid}' (attached)",
+                f"Allocating volume for drive '{key}' on remote storage '{storage_id}'..",
+                f"volume '{volid}' is '{storage_id}:{volname}' on the target",
+            ]
+        return config
+
+    def finish(self) -> None:
+        """The last step passed: the target owns the guest, the source keeps a stopped copy
+        (or none with ``delete``)."""
+        was_running = self.guest.running
+        with self.target() as cluster:
+            received = self.received
+            if received is not None and cluster.estate.guests.get(received.vmid) is received:
+                received.config.pop("lock", None)
+                if self.online and was_running:
+                    guest_start_now(received, cluster.now())
+            if self.tunnel is not None:
+                self.tunnel.lines.append("received command 'unlock'")
+                self.tunnel.lines.append("received command 'quit'")
+                cluster.tasks.finish(self.tunnel, cluster.now())
+        now = self.source.now()
+        guest_stop_now(self.guest, now)
+        if self.delete:
+            self.source.estate.guests.pop(self.guest.vmid, None)
+
+    def fail(self, message: str) -> None:
+        """Clean up the target (``aborting phase 1 - cleanup resources``)."""
+        if self.tunnel is None:
+            return
+        try:
+            with self.target() as cluster:
+                received = self.received
+                if received is not None and cluster.estate.guests.get(received.vmid) is received:
+                    del cluster.estate.guests[received.vmid]
+                cluster.tasks.finish(self.tunnel, cluster.now(), error=message)
+        except TaskError:
+            pass  # the target is unreachable; its tunnel worker times out on its own
+
+
+_WAIT = (86_400.0, "tunnel idle timeout")
+
+
+def remote_migrate(ctx: Context, kind: str) -> str:
+    """``POST .../remote_migrate``: synchronous checks and connection, then the worker."""
+    guest = resolve_guest(ctx, kind)
+    ctx.check(vm_path(guest), ["VM.Migrate"])
+    assert_unlocked(ctx, guest)
+    online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
+    if guest.running and not online:
+        if kind == "qemu":
+            raise ApiError(500, "can't migrate running VM without --online")
+        raise ApiError(500, "can't migrate running container without --online or --restart")
+    if ctx.cluster.estate.ha_resource(guest) is not None:
+        raise param_error({"vmid": f"cannot migrate HA-managed {guest.noun} to remote cluster"})
+    endpoint = parse_endpoint(ctx.params["target-endpoint"])
+    storages = parse_idmap(ctx.params["target-storage"], "target-storage")
+    bridges = parse_idmap(ctx.params["target-bridge"], "target-bridge")
+    peer, identity, target_node = _connect(endpoint)
+    migration = _Migration(
+        source=ctx.cluster,
+        guest=guest,
+        peer=peer,
+        endpoint=endpoint,
+        identity=identity,
+        target_node=target_node,
+        target_vmid=int(ctx.params.get("target-vmid", guest.vmid)),
+        storages=storages,
+        bridges=bridges,
+        online=online and guest.running,
+        delete=bool(ctx.params.get("delete")),
+    )
+    set_lock(guest, "migrate")
+    release = release_lock(guest, "migrate")
+
+    def done() -> None:
+        release()
+        migration.finish()
+
+    def failed(message: str) -> None:
+        release()
+        migration.fail(message)
+
+    seconds = _disk_bytes(guest) / DISK_RATE
+    seconds += memory_bytes(guest) / LIVE_RATE if migration.online else 0.0
+    steps: list = [(0.5, (), migration.open_tunnel)]
+    if migration.online:
+        gib = memory_bytes(guest) / 1024**3
+        steps.append(
+            (
+                max(seconds, 0.2),
+                [
+                    f"starting VM {migration.target_vmid} on remote node '{target_node}'",
+                    "starting online/live migration",
+                    f"migration active, transferred {gib:.1f} GiB of {gib:.1f} GiB VM-state",
+                    "migration status: completed",
+                ],
+            )
+        )
+    else:
+        steps.append((max(seconds, 0.2), "copying local disk images"))
+    steps.append(
+        (0.2, f"migration finished successfully (duration {duration_text(seconds + 0.7)})")
+    )
+    migration.task = ctx.start_task_obj(
+        node=guest.node,
+        type="qmigrate" if kind == "qemu" else "vzmigrate",
+        id=guest.vmid,
+        steps=steps,
+        on_done=done,
+        on_fail=failed,
+    )
+    return migration.task.upid
+
+
+def _connect(endpoint: Endpoint) -> tuple[Peer, Identity, str]:
+    """What ``PVE::APIClient::LWP`` sees of the endpoint before the worker starts: the
+    served cluster, the token's identity there and the node that answers."""
+    peer = peer_find(endpoint.host, endpoint.port)
+    if peer is None:
+        raise ApiError(500, f"500 Can't connect to {endpoint.address} (Connection refused)")
+    if endpoint.fingerprint and endpoint.fingerprint.upper() != peer.fingerprint.upper():
+        raise ApiError(500, f"500 Can't connect to {endpoint.address} (certificate verify failed)")
+    full, _, secret = endpoint.apitoken.removeprefix("PVEAPIToken=").partition("=")
+    cluster = peer.cluster
+    if not cluster.lock.acquire(timeout=TARGET_LOCK_TIMEOUT):
+        raise ApiError(500, f"500 Can't connect to {endpoint.address} (Connection timed out)")
+    try:
+        token = cluster.access.token_verify(full, secret, cluster.now())
+        if token is None:
+            raise ApiError(500, "401 Authentication failed!")
+        node = next((n.name for n in cluster.estate.nodes.values() if n.online), None)
+    finally:
+        cluster.lock.release()
+    if node is None:
+        raise ApiError(500, "couldn't determine endpoint's node name")
+    return peer, Identity(token.userid, token.tokenid), node
+
+
+def _disk_bytes(guest: Guest) -> int:
+    """Every disk is copied: shared storages are not shared across clusters."""
+    total = 0
+    for key, value in guest.config.items():
+        if (key_family(key)[1] is None and key != "rootfs") or "media=cdrom" in value:
+            continue
+        size = parse_option(key, value).get("size")
+        total += parse_size(size) if size else 0
+    return total
