@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q, QuerySet
+
 from inventory.models import (
     Copy,
     CopyKind,
     GuestDevice,
     GuestDisk,
     GuestNic,
+    Lineage,
     ProxmoxTask,
     Rollback,
     VirtualMachine,
@@ -52,13 +55,41 @@ def guest_identity_conflicts(*, user: Any, vm: VirtualMachine) -> list[tuple[str
     ]
 
 
+def tasks_for(vm: VirtualMachine) -> QuerySet[ProxmoxTask]:
+    """Proxmox tasks that touched this guest, newest first.
+
+    A vmid is reused after a guest is destroyed, so only tasks inside this guest's
+    lifetime count: after the previous holder of the vmid was gone, and before this
+    one went. The clone task that created the guest is filed under its source's vmid
+    and is added through the lineage ledger.
+    """
+    previous_gone = (
+        VirtualMachine.objects.filter(
+            cluster_id=vm.cluster_id, vmid=vm.vmid, gone_since__lte=vm.first_seen
+        )
+        .exclude(pk=vm.pk)
+        .order_by("-gone_since")
+        .values_list("gone_since", flat=True)
+        .first()
+    )
+    own = Q(vmid=vm.vmid)
+    if previous_gone is not None:
+        own &= Q(starttime__gte=previous_gone)
+    if vm.gone_since is not None:
+        own &= Q(starttime__lte=vm.gone_since)
+    creation = Q(
+        upid__in=Lineage.objects.filter(child=vm).exclude(task_upid="").values("task_upid")
+    )
+    return ProxmoxTask.objects.filter(Q(cluster_id=vm.cluster_id) & (own | creation)).order_by(
+        "-starttime", "-id"
+    )
+
+
 def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:
     """The VM page's sections; ``vm`` must already be visible to ``user``."""
     copies = list(copies_for(vm))
     snapshots = [c for c in copies if c.kind == CopyKind.SNAPSHOT]
-    tasks = ProxmoxTask.objects.filter(cluster_id=vm.cluster_id, vmid=vm.vmid).order_by(
-        "-starttime", "-id"
-    )[:TASK_LIMIT]
+    tasks = tasks_for(vm)[:TASK_LIMIT]
     return {
         "config_items": sorted(vm.config.items()) if isinstance(vm.config, dict) else [],
         "nics": GuestNic.objects.filter(vm=vm).order_by("key"),
