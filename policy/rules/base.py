@@ -1,0 +1,113 @@
+"""What every rule kind provides, and the helpers rules share.
+
+A rule kind is a ``Rule``: ``evaluate(vm, params, ctx) -> list[Finding]`` (pure, per
+guest), optionally ``evaluate_cluster(cluster, params, ctx, vms) -> list[Finding]`` for
+findings about a cluster (ACLs), ``remedies(finding, params) -> tuple[Action, ...]``
+(pure: what enforce mode would do), and ``params`` (the parameter schema, from which
+``clean_params`` validates and fills defaults). Rules never read the database: ``ctx``
+carries the policy, the fleet facts and "now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from policy.facts import ClusterFacts, FleetFacts, VmFacts
+from policy.findings import Action, Finding
+
+Params = Mapping[str, Any]
+
+
+class PolicySpec(NamedTuple):
+    """A policy as plain data (from a ``Policy`` row or a document being previewed;
+    ``id`` 0 for a policy not saved yet)."""
+
+    id: int
+    name: str
+    kind: str
+    mode: str
+    scope: Mapping[str, Sequence[Any]]
+    parameters: Params
+    enabled: bool = True
+
+    @classmethod
+    def of(cls, policy: Any) -> PolicySpec:
+        return cls(
+            policy.pk or 0,
+            policy.name,
+            policy.kind,
+            policy.mode,
+            policy.scope or {},
+            policy.parameters or {},
+            policy.enabled,
+        )
+
+
+class RuleContext(NamedTuple):
+    policy: PolicySpec
+    fleet: FleetFacts
+    now: datetime
+
+
+class Param(NamedTuple):
+    """One parameter: ``type`` is ``int`` (>= 0), ``bool``, ``str``, ``list`` (of
+    strings) or a tuple of allowed strings; ``default`` None with ``required`` False means
+    "no limit"."""
+
+    type: Any
+    default: Any
+    help: str
+    required: bool = False
+
+
+class Rule(NamedTuple):
+    kind: str
+    params: Mapping[str, Param]
+    evaluate: Callable[[VmFacts, Params, RuleContext], list[Finding]]
+    remedies: Callable[[Finding, Params], tuple[Action, ...]]
+    evaluate_cluster: (
+        Callable[[ClusterFacts, Params, RuleContext, Mapping[int, VmFacts]], list[Finding]] | None
+    ) = None
+
+
+NONE: list[Finding] = []
+
+
+def vm_finding(ctx: RuleContext, vm: VmFacts, key: str, summary: str, **evidence: Any) -> Finding:
+    """A finding about ``vm``; its node always goes into the evidence."""
+    policy = ctx.policy
+    return Finding(
+        policy.id,
+        policy.name,
+        policy.kind,
+        policy.mode,
+        vm.cluster_id,
+        vm.id,
+        vm.vmid,
+        key,
+        summary,
+        {"node": vm.node, **evidence},
+    )
+
+
+def action(finding: Finding, kind: str, description: str, **params: Any) -> Action:
+    """An action on the finding's guest (or cluster)."""
+    return Action(
+        kind,
+        finding.cluster_id,
+        finding.vm_id,
+        finding.vmid,
+        str(finding.evidence.get("node", "")),
+        params,
+        description,
+    )
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def no_remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
+    return ()

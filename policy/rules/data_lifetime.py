@@ -1,0 +1,92 @@
+"""Data lifetime: snapshots younger than ``max_snapshot_age_days``, no snapshots with RAM
+state (``no_vmstate_snapshots``), backups younger than ``max_backup_age_days``.
+
+Findings: ``snapshot:<name>`` (remedy: delete the snapshot) and ``backup:<volid>``
+(remedy: delete the backup volume).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from policy.facts import VmFacts
+from policy.findings import Action, Finding
+from policy.models import ActionKind
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, vm_finding
+
+PARAMS = {
+    "max_snapshot_age_days": Param(int, None, "Oldest a snapshot may be (empty: no limit)."),
+    "no_vmstate_snapshots": Param(bool, False, "Refuse snapshots that include RAM state."),
+    "max_backup_age_days": Param(int, None, "Oldest a backup may be (empty: no limit)."),
+}
+
+
+def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
+    if not vm.copies:
+        return NONE
+    snap_days, backup_days = params["max_snapshot_age_days"], params["max_backup_age_days"]
+    no_vmstate = params["no_vmstate_snapshots"]
+    found: list[Finding] = []
+    for copy in vm.copies:
+        age = ctx.now - copy.created_at
+        if copy.kind == "snapshot":
+            reasons = []
+            if snap_days is not None and age > timedelta(days=snap_days):
+                reasons.append(f"older than {snap_days} days")
+            if no_vmstate and copy.vmstate:
+                reasons.append("includes RAM state")
+            if reasons:
+                found.append(
+                    vm_finding(
+                        ctx,
+                        vm,
+                        f"snapshot:{copy.name}",
+                        f"Snapshot {copy.name} {' and '.join(reasons)}",
+                        snapshot=copy.name,
+                        created_at=copy.created_at.isoformat(),
+                        vmstate=copy.vmstate,
+                        reasons=reasons,
+                    )
+                )
+        elif (
+            copy.kind == "backup" and backup_days is not None and age > timedelta(days=backup_days)
+        ):
+            found.append(
+                vm_finding(
+                    ctx,
+                    vm,
+                    f"backup:{copy.name}",
+                    f"Backup {copy.name} is older than {backup_days} days",
+                    volid=copy.name,
+                    storage=copy.storage,
+                    copy_node=copy.node,
+                    created_at=copy.created_at.isoformat(),
+                )
+            )
+    return found or NONE
+
+
+def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
+    evidence = finding.evidence
+    if finding.rule_key.startswith("snapshot:"):
+        return (
+            action(
+                finding,
+                ActionKind.SNAPSHOT_DELETE,
+                f"Delete snapshot {evidence['snapshot']}",
+                snapshot=evidence["snapshot"],
+            ),
+        )
+    return (
+        action(
+            finding,
+            ActionKind.BACKUP_DELETE,
+            f"Delete backup {evidence['volid']}",
+            volid=evidence["volid"],
+            storage=evidence["storage"],
+            node=evidence["copy_node"],
+        ),
+    )
+
+
+RULE = Rule("data_lifetime", PARAMS, evaluate, remedies)
