@@ -18,6 +18,7 @@ from pvesim.api.guest_base import (
     task_type,
     vm_path,
 )
+from pvesim.api.guest_tags import assert_tag_permissions
 from pvesim.model import Guest
 from pvesim.model.changes import config_update, config_update_check
 from pvesim.model.config import normalize_tags, split_list, typed_config
@@ -142,6 +143,8 @@ def prepare_update(ctx: Context, guest: Guest) -> tuple[dict[str, str], list[str
     for key in [*delete, *revert]:
         current = guest.pending.get(key) or guest.config.get(key, "")
         check_config_key_perm(ctx, guest.kind, guest.vmid, key, current)
+    if "tags" in values or "tags" in delete:
+        assert_tag_permissions(ctx, guest.config.get("tags"), values.get("tags"))
     return values, delete, revert
 
 

@@ -22,6 +22,7 @@ from pvesim.api.guest_base import (
     vm_path,
 )
 from pvesim.api.guest_power import guest_start_now
+from pvesim.api.guest_tags import assert_tag_permissions
 from pvesim.model import Guest
 from pvesim.model.clusterconf import HAResource
 from pvesim.model.config import normalize_tags
@@ -113,6 +114,7 @@ def create(ctx: Context, kind: str) -> str:
             values["tags"] = normalize_tags(values["tags"])
         except ValueError as exc:
             raise param_error({"tags": str(exc)}) from None
+        assert_tag_permissions(ctx, None, values["tags"])
     if kind == "lxc":
         _lxc_defaults(ctx, values)
     else:

@@ -16,6 +16,20 @@ class Pool:
     storage: list[str] = field(default_factory=list)
 
 
+USER_ALLOW = ("none", "list", "existing", "free")
+
+
+@dataclass(slots=True)
+class TagPolicy:
+    """``datacenter.cfg`` ``user-tag-access`` and ``registered-tags`` (PVE 7.3+); the
+    defaults are PVE's: anyone with VM.Config.Options may set any tag, none is registered."""
+
+    user_allow: str = "free"
+    user_allow_list: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    """Privileged tags: setting or removing them needs Sys.Modify on ``/``."""
+
+
 @dataclass(slots=True)
 class HAResource:
     """``resources.cfg`` entry plus the CRM's view (``crm_state``) of the service."""

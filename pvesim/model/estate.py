@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pvesim.model.clusterconf import HAGroup, HAResource, HARule, Pool, SecurityGroup
+from pvesim.model.clusterconf import (
+    HAGroup,
+    HAResource,
+    HARule,
+    Pool,
+    SecurityGroup,
+    TagPolicy,
+)
 from pvesim.model.errors import ModelError
 from pvesim.model.guest import Guest, GuestKind
 from pvesim.model.infra import Node, Storage, Volume, section_digest
@@ -39,6 +46,7 @@ class Estate:
         self.ha_rules: dict[str, HARule] = {}
         self.fw_groups: dict[str, SecurityGroup] = {}
         self.backup_jobs: dict[str, dict[str, str]] = {}
+        self.tag_policy = TagPolicy()
         self.stats_lag = False
         """When set, ``/cluster/resources`` shows power states as of the last pvestatd push
         (every 10 s), like real PVE; off by default so tests see changes at once."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
-from pvesim.model.clusterconf import HAGroup, HAResource, HARule, Pool, SecurityGroup
+from pvesim.model.clusterconf import (
+    HAGroup,
+    HAResource,
+    HARule,
+    Pool,
+    SecurityGroup,
+    TagPolicy,
+)
 from pvesim.model.estate import Estate
 from pvesim.model.guest import Guest, GuestFirewall
 from pvesim.model.infra import Node, Storage, UsbDevice, Volume
@@ -42,6 +49,7 @@ def estate_to_dict(estate: Estate) -> dict[str, Any]:
         "fw_groups": [asdict(g) for g in estate.fw_groups.values()],
         "backup_jobs": estate.backup_jobs,
         "stats_lag": estate.stats_lag,
+        "tag_policy": asdict(estate.tag_policy),
     }
 
 
@@ -76,4 +84,5 @@ def estate_from_dict(data: dict[str, Any]) -> Estate:
     estate.fw_groups = {g["group"]: SecurityGroup(**g) for g in data["fw_groups"]}
     estate.backup_jobs = dict(data["backup_jobs"])
     estate.stats_lag = bool(data.get("stats_lag", False))
+    estate.tag_policy = TagPolicy(**data.get("tag_policy", {}))
     return estate
