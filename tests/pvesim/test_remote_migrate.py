@@ -72,6 +72,13 @@ def _status(sim: RunningSim, upid: str) -> dict:
     return _api(sim).nodes(upid.split(":")[1]).tasks(upid).status.get()
 
 
+def _migrate(source: RunningSim, guest: Guest, **params: object) -> str:
+    """POST remote_migrate through proxmoxer; returns the source task's UPID."""
+    node = _api(source).nodes(guest.node)
+    resource = node.qemu(guest.vmid) if guest.kind == "qemu" else node.lxc(guest.vmid)
+    return resource.remote_migrate.post(**{key.replace("_", "-"): v for key, v in params.items()})
+
+
 def _free_vmid(sim: RunningSim) -> int:
     return int(_api(sim).cluster.nextid.get())
 
@@ -82,20 +89,13 @@ def test_offline_remote_migration_moves_the_guest_with_a_task_on_each_side(
     source, target = pair
     guest = _movable(source, running=False)
     new_vmid = _free_vmid(target)
-    upid = (
-        _api(source)
-        .nodes(guest.node)
-        .qemu(guest.vmid)
-        .remote_migrate.post(
-            **{
-                "target-endpoint": _endpoint(
-                    target, fingerprint=target.server.certificate.fingerprint
-                ),
-                "target-vmid": new_vmid,
-                "target-storage": "local-lvm",
-                "target-bridge": "vmbr1",
-            }
-        )
+    upid = _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target, fingerprint=target.server.certificate.fingerprint),
+        target_vmid=new_vmid,
+        target_storage="local-lvm",
+        target_bridge="vmbr1",
     )
     assert upid.split(":")[5] == "qmigrate"
     source.advance(1)
@@ -129,20 +129,15 @@ def test_online_migration_with_delete_leaves_nothing_behind(
     source, target = pair
     guest = _movable(source, running=True)
     new_vmid = _free_vmid(target)
-    upid = (
-        _api(source)
-        .nodes(guest.node)
-        .qemu(guest.vmid)
-        .remote_migrate.post(
-            **{
-                "target-endpoint": _endpoint(target),
-                "target-vmid": new_vmid,
-                "target-storage": "ceph-rbd",
-                "target-bridge": "vmbr0",
-                "online": 1,
-                "delete": 1,
-            }
-        )
+    upid = _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target),
+        target_vmid=new_vmid,
+        target_storage="ceph-rbd",
+        target_bridge="vmbr0",
+        online=1,
+        delete=1,
     )
     source.advance(3600)
     assert _status(source, upid)["exitstatus"] == "OK"
@@ -217,18 +212,13 @@ def test_taken_target_vmid_aborts_the_task_and_unlocks_the_source(
     guest = _movable(source, running=False)
     taken = next(iter(target.cluster.estate.guests))
     before = dict(target.cluster.estate.guests[taken].config)
-    upid = (
-        _api(source)
-        .nodes(guest.node)
-        .qemu(guest.vmid)
-        .remote_migrate.post(
-            **{
-                "target-endpoint": _endpoint(target),
-                "target-vmid": taken,
-                "target-storage": "local-lvm",
-                "target-bridge": "vmbr0",
-            }
-        )
+    upid = _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target),
+        target_vmid=taken,
+        target_storage="local-lvm",
+        target_bridge="vmbr0",
     )
     source.advance(60)
     assert _status(source, upid)["exitstatus"] == "migration aborted"
@@ -247,13 +237,8 @@ def test_target_token_needs_sys_incoming(pair: tuple[RunningSim, RunningSim]) ->
     endpoint = (
         f"apitoken=PVEAPIToken={token.full}={token.secret},host=localhost,port={target.server.port}"
     )
-    upid = (
-        _api(source)
-        .nodes(guest.node)
-        .qemu(guest.vmid)
-        .remote_migrate.post(
-            **{"target-endpoint": endpoint, "target-storage": "local-lvm", "target-bridge": "vmbr0"}
-        )
+    upid = _migrate(
+        source, guest, target_endpoint=endpoint, target_storage="local-lvm", target_bridge="vmbr0"
     )
     source.advance(60)
     assert _status(source, upid)["exitstatus"] == "migration aborted"
@@ -273,18 +258,13 @@ def test_container_moves_with_vztunnel(pair: tuple[RunningSim, RunningSim]) -> N
         and source.cluster.estate.ha_resource(g) is None
     )
     new_vmid = _free_vmid(target)
-    upid = (
-        _api(source)
-        .nodes(guest.node)
-        .lxc(guest.vmid)
-        .remote_migrate.post(
-            **{
-                "target-endpoint": _endpoint(target),
-                "target-vmid": new_vmid,
-                "target-storage": "local-lvm",
-                "target-bridge": "vmbr0",
-            }
-        )
+    upid = _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target),
+        target_vmid=new_vmid,
+        target_storage="local-lvm",
+        target_bridge="vmbr0",
     )
     assert upid.split(":")[5] == "vzmigrate"
     source.advance(3600)
