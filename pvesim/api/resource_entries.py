@@ -97,10 +97,18 @@ def cached_guest_resource(
     return entry.item, entry.fragment
 
 
-def _members(numbers: dict[str, int | float]) -> bytes:
-    """``encode(numbers)`` without its braces, twice as fast for flat finite numbers (a
-    float's repr is what ``json`` writes for it)."""
-    return ",".join([f'"{key}":{value!r}' for key, value in numbers.items()]).encode()
+def _members(usage: dict[str, int | float]) -> bytes:
+    """``encode(usage)`` without its braces, in ``guest_usage``'s key order, three times as
+    fast as ``json`` for these flat finite numbers (a float's repr is what ``json`` writes).
+    It runs for every running guest in every interval."""
+    text = (
+        f'"cpu":{usage["cpu"]!r},"mem":{usage["mem"]},"disk":{usage["disk"]},'
+        f'"uptime":{usage["uptime"]},"netin":{usage["netin"]},"netout":{usage["netout"]},'
+        f'"diskread":{usage["diskread"]},"diskwrite":{usage["diskwrite"]}'
+    )
+    if "memhost" in usage:
+        text += f',"memhost":{usage["memhost"]}'
+    return text.encode()
 
 
 def guest_entries(estate: Estate) -> dict[int, _Entry]:
