@@ -256,6 +256,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "governance.ownership.tasks.record_sprawl",
         "schedule": crontab(hour=0, minute=30, day_of_week="mon"),
     },
+    # Policy: time-based rules change with the clock alone, so reconcile also on a timer;
+    # pick up remediation steps a lost message left behind; end exemptions; lift
+    # quarantines whose cause is resolved; keep Steward's Proxmox rights in shape.
+    "policy-reconcile-all": {"task": "policy.tasks.reconcile_all", "schedule": 15 * 60.0},
+    "policy-remediations-due": {"task": "policy.tasks.remediations_due", "schedule": 60.0},
+    "policy-exemptions-expire": {"task": "policy.tasks.exemptions_expire", "schedule": 300.0},
+    "policy-quarantines-check": {"task": "policy.tasks.quarantines_check", "schedule": 120.0},
+    "policy-rights-sync-all": {"task": "policy.tasks.rights_sync_all", "schedule": 3600.0},
     # After the lease warnings, so the morning mail carries them.
     "notifications-digest": {
         "task": "governance.notifications.tasks.send_digests",
@@ -263,6 +271,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 STEWARD_SYNC_INTERVAL = env.STEWARD_SYNC_INTERVAL
+STEWARD_QUARANTINE_GROUP = env.STEWARD_QUARANTINE_GROUP
+STEWARD_QUARANTINE_PATCH_HOSTS = env.STEWARD_QUARANTINE_PATCH_HOSTS
+STEWARD_QUARANTINE_DNS_HOSTS = env.STEWARD_QUARANTINE_DNS_HOSTS
 
 # Channels: Redis in production; without REDIS_URL a SQLite file of its own
 # (kept apart from the main database so websocket traffic never waits on it).

@@ -86,6 +86,12 @@ if STEWARD_DORMANT_DAYS < 1:
 EMAIL = _env.email_url_config(EMAIL_URL)
 DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localhost")
 
+# Quarantine: the cluster firewall security group Steward manages, and the only hosts a
+# quarantined guest may reach (patch mirrors on 80/443, DNS servers on 53), as IPs/CIDRs.
+STEWARD_QUARANTINE_GROUP: str = _env.str("STEWARD_QUARANTINE_GROUP", default="steward-quarantine")
+STEWARD_QUARANTINE_PATCH_HOSTS: list[str] = _env.list("STEWARD_QUARANTINE_PATCH_HOSTS", default=[])
+STEWARD_QUARANTINE_DNS_HOSTS: list[str] = _env.list("STEWARD_QUARANTINE_DNS_HOSTS", default=[])
+
 # Seconds between inventory syncs of each cluster (beat fans out one sync per cluster).
 STEWARD_SYNC_INTERVAL: int = _env.int("STEWARD_SYNC_INTERVAL", default=60)
 if STEWARD_SYNC_INTERVAL < 10:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from inventory.proxmox.operations import FirewallRule, Role, SecurityGroup, User
+from inventory.proxmox.types import Upid
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -148,6 +150,21 @@ class ClusterWrites:
         if not params.keys() - {"digest"}:
             raise ValueError("nothing to change")
         self._call("PUT", f"/cluster/backup/{job_id}", "/cluster/backup/{id}", **params)
+
+    def storage_volume_delete(self, *, node: str, storage: str, volid: str) -> str:
+        """Start deleting a volume (a backup, an image no guest uses); the UPID (``imgdel``).
+
+        ``node`` is any node that sees the storage (for shared storage, any online one).
+        """
+        if not volid.startswith(f"{storage}:"):
+            raise ValueError(f"volume {volid!r} is not on storage {storage!r}")
+        data = self._call(
+            "DELETE",
+            # A volid holds slashes (``local:backup/vzdump-...``): one path segment.
+            f"/nodes/{node}/storage/{storage}/content/{quote(volid, safe='')}",
+            "/nodes/{node}/storage/{storage}/content/{volume}",
+        )
+        return Upid.parse(data).raw
 
     # Firewall security groups ------------------------------------------------------------
 

@@ -315,3 +315,22 @@ def test_unknown_guest_is_not_found(root_sim, gw):
     node = next(iter(root_sim.cluster.estate.nodes))
     with pytest.raises(ProxmoxNotFound):
         gw.guest_stop(node=node, kind="qemu", vmid=99999)
+
+
+def test_storage_volume_delete_removes_a_backup(root_sim, gw):
+    estate = root_sim.cluster.estate
+    node = next(iter(estate.nodes))
+    storage = next(
+        s
+        for s in estate.storages.values()
+        if "backup" in s.content
+        and any(v.content == "backup" for v in gw.storage_content(node=node, storage=s.storage))
+    )
+    backup = next(
+        v for v in gw.storage_content(node=node, storage=storage.storage) if v.content == "backup"
+    )
+    upid = gw.storage_volume_delete(node=node, storage=storage.storage, volid=backup.volid)
+    assert _finish(gw, root_sim, upid) == "OK"
+    assert backup.volid not in {
+        v.volid for v in gw.storage_content(node=node, storage=storage.storage)
+    }
