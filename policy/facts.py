@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from governance.accounts.models import Team, User
@@ -260,7 +260,8 @@ def facts_load(
     vm_ids: Iterable[int] | None = None,
     now: datetime | None = None,
 ) -> FleetFacts:
-    """Read the facts of every live guest (or of one cluster, or of some guests).
+    """Read the facts of every live guest (or of one cluster, or of some guests: ids or a
+    ``values("pk")`` queryset).
 
     Identity clashes are estate-wide whatever the filter: a UUID shared with a guest of
     another cluster is still a clash.
@@ -270,7 +271,8 @@ def facts_load(
     if cluster_id is not None:
         guests = guests.filter(cluster_id=cluster_id)
     if vm_ids is not None:
-        guests = guests.filter(pk__in=list(vm_ids))
+        # A queryset stays a subquery; anything else is a list of ids.
+        guests = guests.filter(pk__in=vm_ids if isinstance(vm_ids, QuerySet) else list(vm_ids))
     everywhere = Cluster.objects.values_list("pk", flat=True)
     cluster_ids = [cluster_id] if cluster_id is not None else list(everywhere)
     clusters = _clusters_load(cluster_ids, now=now)

@@ -1,0 +1,202 @@
+"""Recording findings as violations: open, refresh, resolve (level-triggered), and tell the
+owners and custodians of guests with new violations.
+
+Invariants: at most one open violation per (policy, vm or cluster, rule_key) (a
+constraint); a finding seen again only moves ``last_seen`` (and evidence if it changed);
+an open violation whose finding is gone from an evaluation that covered it is resolved
+once, and its pending remediations are cancelled. Opening and resolving are audited
+(one event each, or one summary event when more than ``AUDIT_DETAIL_LIMIT`` at once).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.urls import reverse
+
+from governance.audit.services import audit_record
+from governance.notifications.services import notify_many
+from governance.ownership.models import Ownership
+from policy.findings import Finding
+from policy.models import (
+    Remediation,
+    RemediationRunState,
+    RemediationState,
+    Violation,
+)
+
+NOTIFICATION_KIND = "policy.violation"
+AUDIT_DETAIL_LIMIT = 50
+
+Identity = tuple[int, int, int | None, str]
+
+
+@dataclass
+class RecordResult:
+    """What ``violations_record`` changed; ``open`` maps every finding's identity to its
+    (new or existing) open violation."""
+
+    opened: list[Violation] = field(default_factory=list)
+    resolved_ids: list[int] = field(default_factory=list)
+    refreshed: int = 0
+    notified: int = 0
+    open: dict[Identity, Violation] = field(default_factory=dict)
+
+
+def _identity(violation: Violation) -> Identity:
+    return (violation.policy_id, violation.cluster_id, violation.vm_id, violation.rule_key)
+
+
+def _initial_state(finding: Finding) -> str:
+    if finding.exempt:
+        return RemediationState.WAIVED
+    if finding.mode == "enforce" and not finding.remedies:
+        return RemediationState.NOT_POSSIBLE
+    return RemediationState.NONE
+
+
+def violations_record(
+    *,
+    findings: Sequence[Finding],
+    policy_ids: Iterable[int],
+    now: datetime,
+    cluster_id: int | None = None,
+) -> RecordResult:
+    """Make the open violations of ``policy_ids`` (on ``cluster_id``, or everywhere) match
+    ``findings``; runs in (or opens) one transaction."""
+    result = RecordResult()
+    with transaction.atomic():
+        current = Violation.objects.select_for_update().filter(
+            resolved_at__isnull=True, policy_id__in=list(policy_ids)
+        )
+        if cluster_id is not None:
+            current = current.filter(cluster_id=cluster_id)
+        existing = {_identity(v): v for v in current}
+        new: list[Violation] = []
+        seen: list[int] = []
+        for finding in findings:
+            identity = finding.identity
+            if identity in result.open:
+                continue
+            violation = existing.pop(identity, None)
+            if violation is None:
+                violation = Violation(
+                    policy_id=finding.policy_id,
+                    cluster_id=finding.cluster_id,
+                    vm_id=finding.vm_id,
+                    rule_key=finding.rule_key,
+                    summary=finding.summary[:300],
+                    evidence=dict(finding.evidence),
+                    first_detected=now,
+                    last_seen=now,
+                    remediation_state=_initial_state(finding),
+                )
+                new.append(violation)
+            else:
+                _refresh(violation, finding, now)
+                seen.append(violation.pk)
+            result.open[identity] = violation
+        Violation.objects.filter(pk__in=seen).update(last_seen=now)
+        result.refreshed = len(seen)
+        result.opened = Violation.objects.bulk_create(new)
+        result.resolved_ids = [v.pk for v in existing.values()]
+        violations_resolve(violation_ids=result.resolved_ids, now=now)
+        _audit("opened", result.opened)
+        _audit("resolved", list(existing.values()))
+        result.notified = _notify([v for v in result.opened if v.remediation_state != "waived"])
+    return result
+
+
+def _refresh(violation: Violation, finding: Finding, now: datetime) -> None:
+    """Keep the newest evidence and the waived state in step with the finding."""
+    changes: dict[str, object] = {}
+    if dict(finding.evidence) != violation.evidence:
+        changes["evidence"] = dict(finding.evidence)
+    if finding.summary[:300] != violation.summary:
+        changes["summary"] = finding.summary[:300]
+    state = violation.remediation_state
+    if finding.exempt and state in (RemediationState.NONE, RemediationState.NOT_POSSIBLE):
+        changes["remediation_state"] = RemediationState.WAIVED
+    elif not finding.exempt and state == RemediationState.WAIVED:
+        changes["remediation_state"] = _initial_state(finding)
+    if changes:
+        for name, value in changes.items():
+            setattr(violation, name, value)
+        Violation.objects.filter(pk=violation.pk).update(**changes, last_seen=now)
+    violation.last_seen = now
+
+
+def violations_resolve(*, violation_ids: Sequence[int], now: datetime) -> None:
+    """Resolve open violations and cancel their remediations not started yet."""
+    if not violation_ids:
+        return
+    Violation.objects.filter(pk__in=violation_ids, resolved_at__isnull=True).update(resolved_at=now)
+    Remediation.objects.filter(
+        violation_id__in=violation_ids, state=RemediationRunState.PENDING
+    ).update(state=RemediationRunState.CANCELLED, finished_at=now)
+
+
+def _audit(what: str, violations: list[Violation]) -> None:
+    if not violations:
+        return
+    if len(violations) > AUDIT_DETAIL_LIMIT:
+        by_policy: dict[int, int] = defaultdict(int)
+        for violation in violations:
+            by_policy[violation.policy_id] += 1
+        audit_record(
+            actor=None,
+            action=f"policy.violations_{what}",
+            after={"count": len(violations), "by_policy": dict(by_policy)},
+        )
+        return
+    for violation in violations:
+        audit_record(
+            actor=None,
+            action=f"policy.violation_{what}",
+            target=violation,
+            after={
+                "policy": violation.policy_id,
+                "vm": violation.vm_id,
+                "cluster": violation.cluster_id,
+                "rule_key": violation.rule_key,
+                "summary": violation.summary,
+            },
+        )
+
+
+def owners_of(vm_ids: Iterable[int]) -> dict[int, list]:
+    """Current owner and custodian (users) of each guest that has any."""
+    people: dict[int, list] = defaultdict(list)
+    rows = Ownership.objects.filter(until__isnull=True, vm_id__in=list(vm_ids)).select_related(
+        "owner", "custodian"
+    )
+    for row in rows:
+        people[row.vm_id].extend(u for u in (row.owner, row.custodian) if u is not None)
+    return people
+
+
+def _notify(opened: list[Violation]) -> int:
+    """One notification per guest and person (de-duplicated while unread by the VM link)."""
+    by_vm: dict[int, list[Violation]] = defaultdict(list)
+    for violation in opened:
+        if violation.vm_id is not None:
+            by_vm[violation.vm_id].append(violation)
+    if not by_vm:
+        return 0
+    sent = 0
+    for vm_id, people in owners_of(by_vm).items():
+        found = by_vm[vm_id]
+        subject = found[0].summary if len(found) == 1 else f"{len(found)} policy violations on a VM"
+        created = notify_many(
+            users=people,
+            kind=NOTIFICATION_KIND,
+            subject=f"Policy violation: {subject}",
+            body="\n".join(v.summary for v in found),
+            link=reverse("inventory:vm", kwargs={"pk": vm_id}),
+        )
+        sent += len(created)
+    return sent
