@@ -73,6 +73,12 @@ class VirtualMachine(models.Model):
             models.Index(fields=["gone_since"], name="inventory_vm_gone_idx"),
             models.Index(fields=["name"], name="inventory_vm_name_idx"),
             models.Index(fields=["last_running"], name="inventory_vm_last_running_idx"),
+            # Live guests oldest first ("unowned, oldest first" stops after a page).
+            models.Index(
+                fields=["first_seen", "id"],
+                condition=models.Q(gone_since__isnull=True),
+                name="inventory_vm_live_seen_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
