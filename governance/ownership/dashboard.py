@@ -7,7 +7,8 @@ oldest unowned VMs, VMs whose owner left, leases ending soon, and sprawl over ti
 Invariants:
 - Every block starts from ``restrict`` (so a scope never shows a VM its viewer may not
   see) and is one SQL query whatever the fleet size: the whole dashboard costs a fixed
-  number of queries (``DASHBOARD_QUERIES``), with filtering and grouping in SQL.
+  number of queries (``DASHBOARD_QUERIES``), with filtering and grouping in SQL. The
+  figures and both rankings come from one scan grouped by (team, owner) keys.
 - The current ownership row is joined with a ``FilteredRelation`` (``until`` null), so
   a VM without any row still counts (as unowned) and never counts twice.
 - Every number carries the query string of the ownership VM list that shows exactly
@@ -21,10 +22,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from governance.accounts.models import Team
+from governance.accounts.models import Team, User
 from governance.core.permissions import restrict
 from governance.ownership.charts import Sprawl, sprawl_from_samples
 from governance.ownership.models import Ownership, SprawlSample
@@ -34,8 +35,8 @@ from inventory.selectors.guests import dormant_since
 LEASE_WARNING_DAYS = 14
 SPRAWL_WEEKS = 26
 TOP = 10
-# by team (with the totals), by owner (both rankings), unowned, owner left, leases, sprawl.
-DASHBOARD_QUERIES = 6
+# one grouped scan, team names, owner names, unowned, owner left, leases, sprawl.
+DASHBOARD_QUERIES = 7
 
 ScopeKind = Literal["all", "team", "mine"]
 
@@ -137,36 +138,40 @@ def dormant_q() -> Q:
     )
 
 
-def scope_q(scope: Scope) -> Q:
-    """The scope's condition over a queryset that has ``current`` joined.
+def _current_rows() -> QuerySet[Ownership]:
+    return Ownership.objects.filter(until__isnull=True).order_by()
 
-    Team and "mine" scopes are ``pk IN (current rows of that team / person)``: the partial
-    indexes on current rows find those few VMs first, so the permission subqueries run
-    over them only, not over the whole fleet.
+
+def owned_q() -> Q:
+    """The VM has a current owner, as ``EXISTS`` (so "not owned" becomes an anti-join that
+    walks an ordered index and stops at the page size, instead of a full outer join)."""
+    return Q(Exists(_current_rows().filter(vm_id=OuterRef("pk"), owner__isnull=False)))
+
+
+def scope_q(scope: Scope) -> Q:
+    """The scope's condition: ``pk IN`` the current rows of that team or person.
+
+    The partial indexes on current rows find those few VMs first; "mine" is a UNION ALL
+    of the owner and custodian rows, each on its own index.
     """
-    current = Ownership.objects.filter(until__isnull=True)
+    current = _current_rows()
     if scope.kind == "team":
         return Q(pk__in=current.filter(team=scope.team).values("vm_id"))
     if scope.kind == "mine":
-        mine = current.filter(Q(owner=scope.user) | Q(custodian=scope.user))
-        return Q(pk__in=mine.values("vm_id"))
+        owned = current.filter(owner=scope.user).values("vm_id")
+        kept = current.filter(custodian=scope.user).values("vm_id")
+        return Q(pk__in=owned.union(kept, all=True))
     return Q()
 
 
 def scoped_vms(*, viewer: Any, scope: Scope) -> QuerySet[VirtualMachine]:
     """Live VMs ``viewer`` may see within ``scope``, with ``current`` joined.
 
-    The fleet scope goes through ``restrict``. A team scope is only opened by the team's
-    managers or fleet readers (``views.dashboards.team_scope``) and "mine" only by its
-    user, and ownership's visibility rule shows exactly those people every VM of the
-    scope; ``restrict`` would add nothing but its OR of subqueries, which makes
-    PostgreSQL scan the whole fleet for every block (``test_scopes_match_restrict``
-    pins the equivalence).
+    Every scope goes through ``restrict`` (the one door), narrowed by ``scope_q``; who
+    may open a team page or "My VMs" at all is the views' check.
     """
-    live = VirtualMachine.objects.filter(gone_since__isnull=True)
-    if scope.kind == "all":
-        return with_current(restrict(live, viewer))
-    return with_current(live.filter(scope_q(scope)))
+    live = VirtualMachine.objects.filter(gone_since__isnull=True).filter(scope_q(scope))
+    return with_current(restrict(live, viewer))
 
 
 def _lines(queryset: QuerySet[VirtualMachine], *order: str, limit: int) -> list[VmLine]:
@@ -195,46 +200,90 @@ def _lines(queryset: QuerySet[VirtualMachine], *order: str, limit: int) -> list[
     ]
 
 
-def _holders(
-    queryset: QuerySet[VirtualMachine],
-    *,
-    key: str,
-    label: str,
-    param: str,
-    order: tuple[str, ...],
-    scope: Scope,
-    limit: int | None,
-    active: str | None = None,
-    counts: dict[str, Q] | None = None,
-    rows_out: list[dict] | None = None,
-) -> list[Holder]:
-    """One grouped query; ``counts`` adds filtered counts per group, and ``rows_out``
-    receives every raw row (so totals can be summed without another scan)."""
-    fields = list(dict.fromkeys([key, label, *([active] if active else [])]))
-    extra = {name: Count("pk", filter=q) for name, q in (counts or {}).items()}
-    grouped = (
-        queryset.values(*fields)
+_SUMMED = ("vms", "cpu", "mem", "disk", "dormant", "lease_expiring", "lease_expired")
+
+
+def _groups(vms: QuerySet[VirtualMachine], *, today: date) -> list[dict[str, Any]]:
+    """One scan of the scope: a row per (team id, owner id) with counts and resources.
+
+    Grouping by the two integer keys (not by names) keeps the aggregate narrow; the
+    few hundred or thousand rows are summed per team and per owner in Python.
+    """
+    soon = today + timedelta(days=LEASE_WARNING_DAYS)
+    expiring = Q(current__lease_end__gte=today, current__lease_end__lte=soon)
+    return list(
+        vms.values(team=F("current__team_id"), owner=F("current__owner_id"))
         .annotate(
-            vms=Count("pk"), cpu=Sum("maxcpu"), mem=Sum("maxmem"), disk=Sum("maxdisk"), **extra
+            vms=Count("pk"),
+            cpu=Sum("maxcpu"),
+            mem=Sum("maxmem"),
+            disk=Sum("maxdisk"),
+            dormant=Count("pk", filter=dormant_q()),
+            lease_expiring=Count("pk", filter=expiring),
+            lease_expired=Count("pk", filter=Q(current__lease_end__lt=today)),
         )
-        .order_by(*order, label)
+        .order_by()
     )
-    rows = list(grouped if limit is None else grouped[:limit])
-    if rows_out is not None:
-        rows_out.extend(rows)
-    return [
-        Holder(
-            key=row[key] or "",
-            label=row[label] or "",
-            vms=row["vms"],
-            cpu=row["cpu"] or 0,
-            mem=row["mem"] or 0,
-            disk=row["disk"] or 0,
-            query=scope.query(**{param: row[key] or "none"}),
-            active=row[active] if active else True,
+
+
+def _sum_by(groups: list[dict[str, Any]], key: str) -> dict[int | None, dict[str, int]]:
+    sums: dict[int | None, dict[str, int]] = {}
+    for row in groups:
+        total = sums.setdefault(row[key], dict.fromkeys(_SUMMED, 0))
+        for name in _SUMMED:
+            total[name] += row[name] or 0
+    return sums
+
+
+def _holder(key: str, label: str, sums: dict[str, int], query: str, active: bool = True) -> Holder:
+    return Holder(
+        key=key,
+        label=label,
+        vms=sums["vms"],
+        cpu=sums["cpu"],
+        mem=sums["mem"],
+        disk=sums["disk"],
+        query=query,
+        active=active,
+    )
+
+
+def _rankings(
+    groups: list[dict[str, Any]], scope: Scope
+) -> tuple[list[Holder], list[Holder], dict[str, int]]:
+    """Teams and owners as holders, most VMs first, and the totals; two lookups of names."""
+    by_team_id = _sum_by(groups, "team")
+    by_owner_id = _sum_by([row for row in groups if row["owner"] is not None], "owner")
+    teams = {
+        team.pk: team
+        for team in Team.objects.filter(pk__in=[pk for pk in by_team_id if pk])
+        .only("slug", "name")
+        .order_by()
+    }
+    owners = {
+        pk: (username, active)
+        for pk, username, active in User.objects.filter(pk__in=list(by_owner_id)).values_list(
+            "pk", "username", "is_active"
         )
-        for row in rows
-    ]
+    }
+    by_team = []
+    for team_id, sums in by_team_id.items():
+        team = teams.get(team_id)
+        slug, name = (team.slug, team.name) if team is not None else ("", "")
+        by_team.append(_holder(slug, name, sums, scope.query(team=slug or "none")))
+    # The VMs without a team sort after any team with as many VMs (a NULL name sorts last).
+    by_team.sort(key=lambda h: (-h.vms, h.label == "", h.label))
+    by_owner = []
+    for owner_id, sums in by_owner_id.items():
+        username, active = owners[owner_id]
+        by_owner.append(_holder(username, username, sums, scope.query(owner=username), active))
+    by_owner.sort(key=lambda h: (-h.vms, h.label))
+    totals = {name: sum(sums[name] for sums in by_team_id.values()) for name in _SUMMED}
+    totals["total"] = totals.pop("vms")
+    totals["unowned"] = sum(row["vms"] for row in groups if row["owner"] is None)
+    totals["no_team"] = by_team_id.get(None, {}).get("vms", 0)
+    totals["owner_left"] = sum(h.vms for h in by_owner if not h.active)
+    return by_team, by_owner, totals
 
 
 def dashboard_build(
@@ -248,46 +297,7 @@ def dashboard_build(
     today = today or timezone.localdate()
     soon = today + timedelta(days=LEASE_WARNING_DAYS)
     vms = scoped_vms(viewer=viewer, scope=scope)
-    unowned = Q(current__owner__isnull=True)
-    owner_left = Q(current__owner__is_active=False)
-    expiring = Q(current__lease_end__gte=today, current__lease_end__lte=soon)
-    expired = Q(current__lease_end__lt=today)
-    # Totals are sums over the per-team rows and the per-owner rows: two scans of the
-    # fleet serve the figures and both rankings.
-    team_rows: list[dict] = []
-    by_team = _holders(
-        vms,
-        key="current__team__slug",
-        label="current__team__name",
-        param="team",
-        order=("-vms",),
-        scope=scope,
-        limit=None,
-        counts={
-            "dormant": dormant_q(),
-            "lease_expiring": expiring,
-            "lease_expired": expired,
-            "unowned": unowned,
-        },
-        rows_out=team_rows,
-    )
-    owners = _holders(
-        vms.filter(current__owner__isnull=False),
-        key="current__owner__username",
-        label="current__owner__username",
-        param="owner",
-        order=("-vms",),
-        scope=scope,
-        limit=None,
-        active="current__owner__is_active",
-    )
-    totals = {
-        name: sum(row[name] or 0 for row in team_rows)
-        for name in ("dormant", "lease_expiring", "lease_expired", "unowned", "cpu", "mem")
-    }
-    totals["total"] = sum(h.vms for h in by_team)
-    totals["no_team"] = sum(h.vms for h in by_team if not h.key)
-    totals["owner_left"] = sum(h.vms for h in owners if not h.active)
+    by_team, owners, totals = _rankings(_groups(vms, today=today), scope)
     figures = [
         Figure("total", "VMs", totals["total"], scope.query()),
         Figure("owned", "Owned", totals["total"] - totals["unowned"], scope.query(owned="yes")),
@@ -328,8 +338,10 @@ def dashboard_build(
         # One grouped query serves both rankings (one row per owner, ranked here).
         by_owner=owners[:limit],
         by_resources=sorted(owners, key=lambda h: (-h.mem, -h.cpu, h.label))[:limit],
-        unowned=_lines(vms.filter(unowned), "first_seen", "pk", limit=TOP),
-        owner_left=_lines(vms.filter(owner_left), "current__since", "pk", limit=TOP),
+        unowned=_lines(vms.exclude(owned_q()), "first_seen", "pk", limit=TOP),
+        owner_left=_lines(
+            vms.filter(current__owner__is_active=False), "current__since", "pk", limit=TOP
+        ),
         leases=_lines(
             vms.filter(current__lease_end__lte=soon), "current__lease_end", "pk", limit=TOP
         ),

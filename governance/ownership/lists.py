@@ -20,7 +20,13 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from governance.ownership.dashboard import LEASE_WARNING_DAYS, Scope, scope_q, with_current
+from governance.ownership.dashboard import (
+    LEASE_WARNING_DAYS,
+    Scope,
+    owned_q,
+    scope_q,
+    with_current,
+)
 from inventory.models import VirtualMachine
 from inventory.selectors.guests import VM_SORTS, VmFilters, vm_list
 
@@ -50,7 +56,7 @@ def ownership_filter_q(filters: OwnershipFilters, *, user: Any, today: date | No
     today = today or timezone.localdate()
     q = Q()
     if filters.owner == NONE:
-        q &= Q(current__owner__isnull=True)
+        q &= ~owned_q()
     elif filters.owner:
         q &= Q(current__owner__username=filters.owner)
     if filters.team == NONE:
@@ -58,7 +64,7 @@ def ownership_filter_q(filters: OwnershipFilters, *, user: Any, today: date | No
     elif filters.team:
         q &= Q(current__team__slug=filters.team)
     if filters.owned is not None:
-        q &= Q(current__owner__isnull=not filters.owned)
+        q &= owned_q() if filters.owned else ~owned_q()
     if filters.owner_left:
         q &= Q(current__owner__is_active=False)
     if filters.lease == "expiring":

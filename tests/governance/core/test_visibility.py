@@ -105,3 +105,36 @@ def test_the_rule_is_one_sql_query(rule):
     with CaptureQueriesContext(connection) as queries:
         assert restrict(Team.objects.all(), user).count() == 1
     assert len(queries.captured_queries) == 1
+
+
+def _keys_described_by_user(user):
+    # A key rule: the primary keys it makes visible, as a subquery.
+    return Team.objects.filter(description=f"seen by {user.username}").values("pk")
+
+
+@pytest.fixture
+def key_rule():
+    register_visibility(Team, _keys_described_by_user)
+    yield _keys_described_by_user
+    unregister_visibility(Team, _keys_described_by_user)
+
+
+def test_key_rules_and_grants_are_one_union_of_keys(key_rule):
+    """Grants and key rules become a single ``pk IN (... UNION ALL ...)``, which the
+    planner runs from the few keys instead of testing every row against each subquery."""
+    user = UserFactory(username="ann")
+    mine = TeamFactory(name="Mine", description="seen by ann")
+    granted = TeamFactory(name="Granted")
+    hidden = TeamFactory(name="Hidden")
+    grant(user, "view", granted)
+    restrict(Team.objects.all(), user).count()  # warm the permission caches
+
+    with CaptureQueriesContext(connection) as queries:
+        assert set(restrict(Team.objects.all(), user)) == {mine, granted}
+    sql = queries.captured_queries[0]["sql"]
+    assert sql.count("UNION ALL") == 2  # direct grants, group grants, the rule
+    assert " OR " not in sql
+    assert can(user, "view", mine)
+    assert not can(user, "view", hidden)
+    with pytest.raises(Http404):
+        get_object_or_404_for(user, Team.objects.all(), pk=hidden.pk)
