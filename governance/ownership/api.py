@@ -35,6 +35,7 @@ from governance.ownership.exports import dashboard_as_dict
 from governance.ownership.forms import OwnershipFilterForm
 from governance.ownership.lists import owned_vm_list
 from governance.ownership.models import Claim, Ownership, OwnershipRule, Transfer
+from governance.ownership.selectors import claimable_vm_get
 from governance.ownership.views.dashboards import scope_from_params
 from inventory.models import VirtualMachine
 
@@ -183,8 +184,8 @@ class VmOwnershipViewSet(viewsets.ViewSet):
 class ClaimSerializer(serializers.ModelSerializer):
     claimant = serializers.SlugRelatedField(slug_field="username", read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    vm = serializers.PrimaryKeyRelatedField(queryset=VirtualMachine.objects.all())
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    vm = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Claim
@@ -256,20 +257,32 @@ class _Workflow(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(result).data)
 
 
+class ClaimCreateSerializer(serializers.Serializer):
+    vm = serializers.IntegerField()
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
 class ClaimViewSet(_Workflow):
-    """``POST claims/ {vm, team, reason}`` claims an unowned VM for one of your teams."""
+    """``POST claims/ {vm, team, reason}`` claims an unowned VM for one of your teams.
+
+    Only claimable VMs (unowned, no pending claim) or VMs the claimant can see are
+    considered; any other id answers 404, as an unknown one does.
+    """
 
     queryset = Claim.objects.select_related("claimant", "team", "decided_by")
     serializer_class = ClaimSerializer
     basename_field = "claim"
 
+    @extend_schema(request=ClaimCreateSerializer, responses={201: ClaimSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = ClaimCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        vm = claimable_vm_get(user=request.user, pk=data["vm"])
         try:
             claim = services_workflows.claim_create(
-                actor=request.user, vm=data["vm"], team=data["team"], reason=data.get("reason", "")
+                actor=request.user, vm=vm, team=data["team"], reason=data["reason"]
             )
         except DjangoValidationError as error:
             raise _drf(error) from error

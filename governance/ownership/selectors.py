@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from governance.core.permissions import get_object_or_404_for
 from governance.ownership.models import Claim, ClaimState, Ownership, Transfer, TransferState
 from governance.ownership.visibility import managed_team_ids
 from inventory.models import VirtualMachine
@@ -69,6 +70,16 @@ def vms_claimable() -> QuerySet[VirtualMachine]:
         .select_related("cluster")
         .order_by("cluster__name", "vmid", "id")
     )
+
+
+def claimable_vm_get(*, user: Any, pk: int) -> VirtualMachine:
+    """The VM ``user`` asks to claim: a claimable one, or one they can see (the claim
+    service then says why it is refused); ``Http404`` otherwise, exactly as for an id
+    that does not exist, so a claim never reveals that an invisible VM has an owner."""
+    vm = vms_claimable().filter(pk=pk).first()
+    if vm is not None:
+        return vm
+    return get_object_or_404_for(user, VirtualMachine.objects.select_related("cluster"), pk=pk)
 
 
 def leases_expiring(*, within_days: int = 14, today: date | None = None) -> QuerySet[Ownership]:

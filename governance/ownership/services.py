@@ -186,7 +186,7 @@ def ownership_change(
         _check_live(vm)
         current = ownership_current(vm_id=vm.pk, lock=True)
         if require_unowned and current is not None and current.owner_id is not None:
-            raise ValidationError(f"VM {vm} already has an owner ({current.owner}).")
+            raise ValidationError(f"VM {vm} already has an owner; nothing changed.")
         before = Holders.of(current)
         after = before.changed(owner=owner, custodian=custodian, team=team, lease_end=lease_end)
         if current is not None and after == before:

@@ -59,7 +59,9 @@ def claim_create(*, actor: User, vm: VirtualMachine, team: Team, reason: str = "
     """``actor`` claims the unowned ``vm`` for ``team``; the team's managers are told.
 
     ``ValidationError`` when the VM has an owner, is destroyed, already has a pending
-    claim, or the actor is not in the team.
+    claim, or the actor is not in the team; the messages name no one. Callers offer
+    only ``selectors.vms_claimable()`` and answer for any other VM the claimant cannot
+    see as for an unknown one (``claimable_vm_get``).
     """
     if not _member(actor, team):
         raise ValidationError({"team": f"You are not a member of {team}; claim for your team."})
@@ -69,8 +71,9 @@ def claim_create(*, actor: User, vm: VirtualMachine, team: Team, reason: str = "
             raise ValidationError(f"VM {vm} no longer exists in Proxmox.")
         current = ownership_current(vm_id=vm.pk, lock=True)
         if current is not None and current.owner_id is not None:
+            # Names no one: a claimant may not be allowed to see who owns it.
             raise ValidationError(
-                f"VM {vm} already has an owner ({current.owner}); ask them for a transfer."
+                f"VM {vm} already has an owner; only its owner can offer it to you."
             )
         try:
             with transaction.atomic():

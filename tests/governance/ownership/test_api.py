@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from governance.ownership.models import Ownership
+from governance.ownership.models import Claim, Ownership
 from tests.governance.ownership.ui_helpers import assign_estate
 
 pytestmark = pytest.mark.django_db
@@ -106,8 +106,37 @@ def test_claim_then_manager_approves(people, owned):
     assert approved.status_code == 200
     assert approved.json()["state"] == "approved"
     assert Ownership.objects.get(vm=template, until__isnull=True).owner == people.alice
-    again = _api(people.bob).post("/api/ownership/claims/", {"vm": template.pk, "team": "ops"})
-    assert again.status_code == 400  # a claim on an owned VM
+    # A claim on an owned VM the claimant can see is refused, naming no one.
+    again = _api(people.manager).post("/api/ownership/claims/", {"vm": template.pk, "team": "ops"})
+    assert again.status_code == 400
+    assert "already has an owner" in str(again.json())
+    assert "alice" not in str(again.json())
+
+
+def test_a_claim_never_reveals_an_invisible_vm_or_its_owner(people, owned):
+    """bob cannot see web (alice owns it): claiming it answers as for an id that
+    does not exist; nothing is created."""
+    unknown = _api(people.bob).post("/api/ownership/claims/", {"vm": 999999, "team": "ops"})
+    hidden = _api(people.bob).post("/api/ownership/claims/", {"vm": owned["web"].pk, "team": "ops"})
+
+    assert hidden.status_code == unknown.status_code == 404
+    assert {**hidden.json()["error"], "request_id": ""} == {
+        **unknown.json()["error"],
+        "request_id": "",
+    }
+    assert "alice" not in hidden.content.decode()
+    assert not Claim.objects.exists()
+
+
+def test_only_claimable_vms_are_claimed(people, owned):
+    """A pending claim makes a VM unclaimable: a second claimant who cannot see it
+    gets the unknown-VM answer, not the first claimant's name."""
+    template = owned["template"]
+    first = _api(people.alice).post("/api/ownership/claims/", {"vm": template.pk, "team": "ops"})
+    assert first.status_code == 201
+    second = _api(people.carol).post("/api/ownership/claims/", {"vm": template.pk, "team": "dev"})
+    assert second.status_code == 404
+    assert Claim.objects.filter(vm=template).count() == 1
 
 
 def test_transfer_offer_accept_approve(people, owned):
