@@ -75,14 +75,6 @@ def exemptions_expire() -> int:
     return len(expire(now=timezone.now()))
 
 
-@shared_task(name="policy.tasks.quarantines_check")
-def quarantines_check() -> int:
-    """Beat: lift quarantines whose cause is resolved."""
-    from policy.services.quarantine import quarantines_release
-
-    return len(quarantines_release(now=timezone.now()))
-
-
 @shared_task(name="policy.tasks.rights_sync")
 def rights_sync_cluster(cluster_id: int) -> dict[str, int]:
     from policy.services.rights import rights_sync

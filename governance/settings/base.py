@@ -214,6 +214,8 @@ SPECTACULAR_SETTINGS = {
         "CopyKindEnum": "inventory.models.CopyKind",
         "DeviceKindEnum": "inventory.models.DeviceKind",
         "LineageKindEnum": "inventory.models.LineageKind",
+        "ClassificationEnum": "inventory.models.Classification",
+        "PolicyKindEnum": "policy.models.PolicyKind",
     },
 }
 
@@ -257,12 +259,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=0, minute=30, day_of_week="mon"),
     },
     # Policy: time-based rules change with the clock alone, so reconcile also on a timer;
-    # pick up remediation steps a lost message left behind; end exemptions; lift
-    # quarantines whose cause is resolved; keep Steward's Proxmox rights in shape.
+    # pick up remediation steps a lost message left behind; end exemptions; keep
+    # Steward's Proxmox rights in shape.
     "policy-reconcile-all": {"task": "policy.tasks.reconcile_all", "schedule": 15 * 60.0},
     "policy-remediations-due": {"task": "policy.tasks.remediations_due", "schedule": 60.0},
     "policy-exemptions-expire": {"task": "policy.tasks.exemptions_expire", "schedule": 300.0},
-    "policy-quarantines-check": {"task": "policy.tasks.quarantines_check", "schedule": 120.0},
     "policy-rights-sync-all": {"task": "policy.tasks.rights_sync_all", "schedule": 3600.0},
     # After the lease warnings, so the morning mail carries them.
     "notifications-digest": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import transaction
 
@@ -21,3 +22,8 @@ def remediations_queue(remediation_ids: Sequence[int], *, countdown: float = 0) 
             remediation_run.apply_async(args=[remediation_id], countdown=countdown)
 
     transaction.on_commit(send)
+
+
+def on_remediations_planned(sender: Any, *, remediation_ids: Sequence[int], **_: Any) -> None:
+    """Receiver of ``policy.signals.remediations_planned`` (sent after commit)."""
+    remediations_queue(remediation_ids)

@@ -155,6 +155,9 @@ def _claim(remediation_id: int, now: datetime) -> tuple[Remediation | None, Step
         _mirror(rem)
         if rem.action == ActionKind.QUARANTINE_APPLY and rem.vm_id:
             _quarantine_open(rem, now)
+        elif rem.action == ActionKind.QUARANTINE_LIFT and "firewall_was_enabled" not in rem.params:
+            rem.params = {**rem.params, "firewall_was_enabled": _firewall_was_enabled(rem)}
+            rem.save(update_fields=["params"])
         return rem, None
 
 
@@ -261,6 +264,20 @@ _TO_FAILED = {
 }
 
 
+def _firewall_was_enabled(lift: Remediation) -> bool:
+    """What the newest successful apply found before it enabled the guest firewall."""
+    applied = (
+        Remediation.objects.filter(
+            vm_id=lift.vm_id,
+            action=ActionKind.QUARANTINE_APPLY,
+            state=RemediationRunState.DONE,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+    return bool((applied.params if applied else {}).get("firewall_was_enabled", True))
+
+
 def _quarantine_open(rem: Remediation, now: datetime) -> None:
     """The open quarantine an apply works for: the VM's, or a new one for its cause."""
     if Quarantine.objects.filter(vm_id=rem.vm_id, lifted_at__isnull=True).exists():
@@ -297,7 +314,9 @@ def _on_end(rem: Remediation, now: datetime) -> None:
     elif rem.action == ActionKind.QUARANTINE_LIFT and rem.quarantine_id:
         q = Quarantine.objects.get(pk=rem.quarantine_id)
         if rem.state == RemediationRunState.DONE:
-            _quarantine_move(q, QuarantineState.LIFTED)
+            # The reconciler plans lifts without marking them lifting first.
+            steps = () if q.applied_state == QuarantineState.LIFTING else (QuarantineState.LIFTING,)
+            _quarantine_move(q, *steps, QuarantineState.LIFTED)
             q.lifted_at = now
         else:
             _quarantine_move(q, QuarantineState.FAILED)

@@ -1,9 +1,11 @@
 """Quarantine commands: a security officer's manual quarantine and lift, and the release of
 quarantines whose cause is resolved (beat, ``policy.tasks.quarantines_check``).
 
-Each command has one shape: one transaction, the rows it changes locked, the audit event
-written in it, the remediation steps queued on commit. The Proxmox work is done by the
-``quarantine_apply`` / ``quarantine_lift`` executors (``policy.remediation.quarantine``).
+Lifting a policy's quarantine once its cause is resolved is the reconciler's (it plans a
+``quarantine_lift`` remediation). Each command has one shape: one transaction, the rows
+it changes locked, the audit event written in it, the remediation steps queued on commit.
+The Proxmox work is done by the ``quarantine_apply`` / ``quarantine_lift`` executors
+(``policy.remediation.quarantine``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from policy.models import (
     QuarantineState,
     Remediation,
     RemediationRunState,
-    Violation,
 )
 from policy.remediation import remediations_queue
 
@@ -122,27 +123,3 @@ def quarantine_lift(
         )
         remediations_queue([remediation.pk])
     return remediation
-
-
-def quarantines_release(*, now: datetime | None = None) -> list[int]:
-    """Lift every applied quarantine opened by a policy whose violations on that VM are
-    all resolved (the owner confirmed the patch, the lease was extended...). Manual
-    quarantines wait for a person. Returns the quarantine ids being lifted."""
-    now = now or timezone.now()
-    candidates = Quarantine.objects.filter(
-        lifted_at__isnull=True,
-        applied_state__in=[QuarantineState.APPLIED, QuarantineState.VERIFIED],
-    ).exclude(cause=QuarantineCause.MANUAL)
-    released = []
-    for q in candidates.select_related("vm"):
-        still_open = Violation.objects.filter(vm_id=q.vm_id, resolved_at__isnull=True)
-        if q.policy_id is not None:
-            still_open = still_open.filter(policy_id=q.policy_id)
-        if still_open.exists() or _busy(q.vm_id):
-            continue
-        try:
-            quarantine_lift(quarantine=q, actor=None, reason="cause resolved", now=now)
-        except ValidationError:
-            continue  # taken by a concurrent lift
-        released.append(q.pk)
-    return released

@@ -52,11 +52,12 @@ def plain_qemu(guest: Guest) -> bool:
 
 
 def policy_make(kind: str, *, mode: str = "enforce", **parameters: Any) -> Policy:
+    """A policy over every registered cluster."""
     now = timezone.now()
     return Policy.objects.create(
         name=f"{kind}-{Policy.objects.count() + 1}",
         kind=kind,
-        scope={"clusters": ["*"]},
+        scope={"clusters": list(Cluster.objects.values_list("name", flat=True))},
         parameters=parameters,
         mode=mode,
         created_at=now,
