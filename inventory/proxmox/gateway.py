@@ -22,6 +22,7 @@ from inventory.proxmox.cluster_writes import ClusterWrites
 from inventory.proxmox.clusterconf import Acl, BackupJob, HAGroup, HAResource, HARule
 from inventory.proxmox.connection import Endpoint, open_client
 from inventory.proxmox.guest_writes import GuestWrites
+from inventory.proxmox.provisioning import ProvisioningWrites
 from inventory.proxmox.types import (
     GUEST_TYPES,
     GuestConfig,
@@ -103,10 +104,11 @@ def translate(exc: BaseException, *, method: str, path: str) -> errors.ProxmoxEr
     raise exc
 
 
-class ProxmoxGateway(GuestWrites, ClusterWrites):
+class ProxmoxGateway(GuestWrites, ClusterWrites, ProvisioningWrites):
     """Typed access to one cluster through its API token; safe to share between threads.
 
-    Reads live here; writes come from :class:`GuestWrites` and :class:`ClusterWrites`.
+    Reads live here; writes come from :class:`GuestWrites`, :class:`ClusterWrites` and
+    :class:`ProvisioningWrites`.
     """
 
     def __init__(self, endpoint: Endpoint) -> None:
