@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "governance.notifications",
     "governance.ownership",
     "policy",
+    "governance.approvals",
 ]
 
 MIDDLEWARE = [
