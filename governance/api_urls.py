@@ -6,4 +6,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("governance.audit.api_urls")),
     path("inventory/", include("inventory.api.urls")),
     path("ownership/", include("governance.ownership.api_urls")),
+    path("policy/", include("policy.api.urls")),
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("governance.audit.urls")),
     path("inventory/", include("inventory.urls")),
     path("ownership/", include("governance.ownership.urls")),
+    path("policy/", include("policy.urls")),
     path("notifications/", include("governance.notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -42,7 +42,8 @@ class PolicyConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from policy import signals, visibility
+        from policy import live, signals, visibility
 
         visibility.register()
         signals.connect()
+        live.connect()

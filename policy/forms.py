@@ -9,6 +9,8 @@ input with the same message.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -219,3 +221,39 @@ class RemediationFilterForm(forms.Form):
 
     def filters(self) -> dict[str, str]:
         return {key: str(value).strip() for key, value in self.cleaned_data.items() if value}
+
+
+@dataclass(frozen=True)
+class ParameterDoc:
+    name: str
+    type: str
+    default: str
+    help: str
+    required: bool
+
+
+def parameter_reference() -> list[tuple[str, str, list[ParameterDoc]]]:
+    """(kind value, kind label, its parameters) for every kind: the editor's reference."""
+    from policy.rules import RULES
+
+    reference = []
+    for kind, label in PolicyKind.choices:
+        docs = [
+            ParameterDoc(
+                name,
+                _type_name(param.type),
+                # JSON is YAML, and reads unambiguously in one line.
+                "" if param.default in (None, [], "") else json.dumps(param.default),
+                param.help,
+                param.required,
+            )
+            for name, param in RULES[kind].params.items()
+        ]
+        reference.append((kind, label, docs))
+    return reference
+
+
+def _type_name(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return " | ".join(kind)
+    return {int: "whole number", bool: "true/false", str: "text", list: "list"}.get(kind, "value")

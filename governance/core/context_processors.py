@@ -48,6 +48,8 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Ownership", "ownership:dashboard", roles=_INVENTORY_READERS, exact=True),
     NavEntry("Teams", "ownership:teams", roles=frozenset({Role.MANAGER})),
     NavEntry("My VMs", "ownership:mine"),
+    NavEntry("Policies", "policy:policies", roles=_INVENTORY_READERS, exact=True),
+    NavEntry("Violations", "policy:violations"),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),
     NavEntry(
         "Audit", "audit:events", roles=frozenset({Role.ADMIN, Role.AUDITOR, Role.SECURITY_OFFICER})

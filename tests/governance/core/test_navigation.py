@@ -13,10 +13,10 @@ from governance.core.context_processors import NAVIGATION
 pytestmark = pytest.mark.django_db
 
 # Spelled out rather than derived from NAVIGATION, so a wrong role on an entry fails here.
-_READER = {"Home", "VMs", "Clusters", "Storage", "Ownership", "My VMs"}
+_READER = {"Home", "VMs", "Clusters", "Storage", "Ownership", "My VMs", "Policies", "Violations"}
 EXPECTED = {
-    "end_user": {"Home", "My VMs"},
-    "manager": {"Home", "Teams", "My VMs"},
+    "end_user": {"Home", "My VMs", "Violations"},
+    "manager": {"Home", "Teams", "My VMs", "Violations"},
     "security_officer": _READER | {"Audit"},
     "auditor": _READER | {"Audit"},
     "admin": _READER | {"People & Teams", "Audit", "API docs"},

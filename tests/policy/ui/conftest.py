@@ -17,11 +17,11 @@ from governance.ownership.services import ownership_assign
 from policy.models import (
     Exemption,
     Policy,
-    PolicyVersion,
     Quarantine,
     Remediation,
     Violation,
 )
+from policy.services import policy_save
 from tests.governance.ownership.conftest import People, estate, people  # noqa: F401
 
 
@@ -36,30 +36,17 @@ class PolicyRecords:
     exemption: Exemption
 
 
-def make_policy(*, name: str = "pin-web", actor=None, **fields) -> Policy:
-    """A stored policy with its first version, as ``policy_save`` would leave it."""
-    now = timezone.now()
-    values = {
+def make_policy(*, actor, name: str = "pin-web", **fields) -> Policy:
+    """A policy saved through the service (validated, version 1, audited)."""
+    document = {
+        "name": name,
         "kind": "host_pinning",
+        "mode": "enforce",
         "scope": {"clusters": ["pve-test"]},
         "parameters": {"allowed_nodes": ["node1"]},
-        "mode": "enforce",
-        "created_at": now,
-        "updated_at": now,
-        "created_by": actor,
-        "updated_by": actor,
+        **fields,
     }
-    values.update(fields)
-    policy = Policy.objects.create(name=name, **values)
-    PolicyVersion.objects.create(
-        policy=policy,
-        version=1,
-        document={"name": name, "kind": policy.kind, "scope": policy.scope},
-        changed_by=actor,
-        changed_at=now,
-        comment="first",
-    )
-    return policy
+    return policy_save(actor=actor, document=document, comment="first")
 
 
 @pytest.fixture
