@@ -138,12 +138,12 @@ def test_rollback_offers_the_guests_existing_snapshots(scene):
 
 
 def test_ownership_transfer_needs_an_active_user(scene):
-    form = OwnershipTransferForm(_data(new_owner="nobody"), user=scene.alice, vm=scene.web)
+    form = OwnershipTransferForm(_data(owner="nobody"), user=scene.alice, vm=scene.web)
     assert not form.is_valid()
-    assert form.errors["new_owner"] == ["No active user has this username."]
-    form = OwnershipTransferForm(_data(new_owner="carol"), user=scene.alice, vm=scene.web)
+    assert form.errors["owner"] == ["No active user has this username."]
+    form = OwnershipTransferForm(_data(owner="carol"), user=scene.alice, vm=scene.web)
     assert form.is_valid(), form.errors
-    assert form.parameters()["new_owner"] == scene.carol.pk
+    assert form.parameters()["owner"] == scene.carol.pk
 
 
 def test_access_window_must_end_after_it_starts_and_in_the_future(scene):
@@ -186,3 +186,27 @@ def test_import_volume_must_be_on_a_storage_of_the_cluster(scene):
         {**base, "source_volume": "usb-export:import/a.qcow2"}, user=scene.alice, cluster=cluster
     )
     assert form.is_valid(), form.errors
+
+
+def test_migrate_to_another_cluster_names_it_and_needs_approved_storage_there(scene):
+    from tests.inventory.estate import make_cluster
+
+    now = timezone.now()
+    other = make_cluster("pve-far")
+    far = other.nodes.create(name="far1", status="online", first_seen=now, last_seen=now)
+    other.storages.create(name="far-lvm", storage_class="approved", first_seen=now, last_seen=now)
+    form = MigrateForm(_data(target_node=far.pk, online="on"), user=scene.admin, vm=scene.web)
+    assert not form.is_valid()
+    assert form.errors["target_storage"] == ["Name an approved storage of pve-far for the disks."]
+    form = MigrateForm(
+        _data(target_node=far.pk, online="on", target_storage="far-lvm"),
+        user=scene.admin,
+        vm=scene.web,
+    )
+    assert form.is_valid(), form.errors
+    assert form.parameters() == {
+        "target_node": "far1",
+        "online": True,
+        "target_cluster": "pve-far",
+        "target_storage": "far-lvm",
+    }
