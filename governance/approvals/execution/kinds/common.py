@@ -1,0 +1,131 @@
+"""Steps and helpers several kinds share: reserving a vmid, waiting for a guest to be
+unlocked, refreshing the inventory and stamping the ledgers with the approving request,
+and giving a new guest its owner.
+
+Every helper here is level-triggered (it reads Proxmox or the database first and does
+nothing when the wanted state already holds), so the engine may run it again after a
+crash without doing anything twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from governance.accounts.models import Team
+from governance.approvals.execution.base import StepContext, StepResult
+from governance.approvals.models import Request
+from governance.ownership.models import Ownership
+from governance.ownership.services import classification_set, ownership_at_birth
+from inventory.models import Cluster, Node, Residency, SyncRunStatus, VirtualMachine
+from inventory.proxmox import ProxmoxNotFound
+from inventory.sync.service import cluster_sync
+
+#: Seconds between looks at a guest still locked by its task's tail.
+UNLOCK_RETRY = 5.0
+
+
+def node_named(cluster_id: int, name: str) -> Node:
+    return Node.objects.get(cluster_id=cluster_id, name=name)
+
+
+def live_vm(cluster_id: int, vmid: int) -> VirtualMachine | None:
+    return VirtualMachine.objects.filter(
+        cluster_id=cluster_id, vmid=vmid, gone_since__isnull=True
+    ).first()
+
+
+def cluster_of(ctx: StepContext) -> int:
+    """The cluster the request acts on (its own, or its VM's)."""
+    request = ctx.request
+    cluster_id = request.cluster_id or (request.vm.cluster_id if request.vm else None)
+    if cluster_id is None:
+        raise ValueError(f"request {request.pk} names no cluster")
+    return cluster_id
+
+
+def reserve_vmid(ctx: StepContext) -> StepResult:
+    """Pick the new guest's vmid once; a re-run keeps the one already remembered."""
+    if "vmid" in ctx.results:
+        return StepResult.skipped(f"vmid {ctx.results['vmid']} already reserved")
+    vmid = ctx.gateway.next_vmid()
+    return StepResult.done(f"the new guest gets vmid {vmid}", vmid=vmid)
+
+
+def guest_settled(ctx: StepContext, *, node: str, kind: str, vmid: int) -> StepResult:
+    """``verify`` of a task that made a guest: it exists on ``node`` and is unlocked."""
+    try:
+        config = ctx.gateway.guest_config(node=node, kind=kind, vmid=vmid)
+    except ProxmoxNotFound:
+        return StepResult.failed(f"guest {vmid} is not on node {node} after its task ended")
+    if config.values.get("lock"):
+        return StepResult.retry(f"guest {vmid} is still locked", after=UNLOCK_RETRY)
+    return StepResult.done(f"guest {vmid} is on {node}")
+
+
+def refresh(cluster_id: int) -> StepResult | None:
+    """Sync one cluster so the inventory and its ledgers show what the task did; a retry
+    result when another sync holds the cluster or this one failed."""
+    run = cluster_sync(cluster_id=cluster_id)
+    if run is None:
+        return StepResult.retry("another inventory sync of the cluster is running", after=5)
+    if run.status == SyncRunStatus.FAILED:
+        return StepResult.retry(f"the inventory sync failed: {run.error}", after=15)
+    return None
+
+
+def stamp_residency(*, vm: VirtualMachine, request: Request) -> None:
+    """Record on the guest's open residency that this request allowed it (the field is
+    filled once, on the row the move opened; ledgers are otherwise append-only)."""
+    Residency.objects.filter(
+        vm=vm, ended_at__isnull=True, approving_request_id__isnull=True
+    ).update(approving_request_id=request.pk)
+
+
+def sync_new_guest(ctx: StepContext, *, cluster_id: int, vmid: int) -> StepResult:
+    """Refresh the inventory until it shows guest ``vmid``; remembers its row id."""
+    if (problem := refresh(cluster_id)) is not None:
+        return problem
+    vm = live_vm(cluster_id, vmid)
+    if vm is None:
+        return StepResult.retry(f"the inventory does not show guest {vmid} yet", after=5)
+    stamp_residency(vm=vm, request=ctx.request)
+    return StepResult.done(f"the inventory shows guest {vmid}", vm_id=vm.pk)
+
+
+def own_new_guest(ctx: StepContext) -> StepResult:
+    """Atomic step: the requester owns the new guest from its first ownership row, with
+    the team, lease and classification of the request; the request points at it."""
+    request = ctx.request
+    vm = VirtualMachine.objects.get(pk=ctx.results["vm_id"])
+    if Ownership.objects.filter(vm_id=vm.pk).exists():
+        return StepResult.skipped(f"{vm} already has an owner")
+    params = ctx.params
+    team = Team.objects.filter(pk=params["team"]).first() if params.get("team") else None
+    lease = date.fromisoformat(params["lease_end"]) if params.get("lease_end") else None
+    ownership_at_birth(
+        vm=vm,
+        requester=request.requester,
+        team=team or request.team,
+        lease_end=lease,
+        reason=f"created by request #{request.pk}",
+    )
+    if params.get("classification"):
+        classification_set(
+            actor=request.requester,
+            vm=vm,
+            classification=params["classification"],
+            reason=f"chosen in request #{request.pk}",
+        )
+    Request.objects.filter(pk=request.pk, vm__isnull=True).update(vm=vm)
+    return StepResult.done(f"{request.requester} owns {vm}")
+
+
+def user_by_pk(pk: Any) -> Any:
+    return get_user_model().objects.get(pk=pk)
+
+
+def cluster_by_name(name: str) -> Cluster:
+    return Cluster.objects.get(name=name)

@@ -1,0 +1,200 @@
+"""migrate: move a VM to another node of its cluster, or to another registered cluster.
+
+Parameters (``MigrateForm``): ``target_node``, ``online``; for a cross-cluster move also
+``target_cluster`` (name), ``target_storage`` and ``target_bridge`` (PVE id maps).
+
+Node move: precheck (PVE's precondition read: the node must be allowed now), migrate,
+verify the guest answers on the target node, refresh the inventory (which closes the old
+residency and opens the new one) and stamp the request on it. A failed or aborted task
+(target node down) leaves the guest where it was; the sync then shows it there, so the
+ledgers never claim a move that did not happen.
+
+Cross-cluster move: reserve a vmid on the target, ``remote_migrate`` (source deleted on
+success), refresh both clusters, and carry the owner over to the guest's new row.
+"""
+
+from __future__ import annotations
+
+from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
+from governance.approvals.execution.kinds.common import (
+    cluster_by_name,
+    live_vm,
+    refresh,
+    stamp_residency,
+)
+from governance.ownership.models import Ownership
+from governance.ownership.services import ownership_at_birth
+from inventory.models import VirtualMachine
+from inventory.proxmox import ProxmoxNotFound
+from inventory.services.clusters import cluster_endpoint
+
+
+def _remote(ctx: StepContext) -> bool:
+    return bool(ctx.params.get("target_cluster"))
+
+
+def _on_target(ctx: StepContext) -> bool:
+    """Whether Proxmox shows the guest on the target node already (a re-run, or an
+    admin moved it)."""
+    target = ctx.vm_target()
+    try:
+        ctx.gateway.guest_status(
+            node=ctx.params["target_node"], kind=target["kind"], vmid=target["vmid"]
+        )
+    except ProxmoxNotFound:
+        return False
+    return True
+
+
+def _precheck(ctx: StepContext) -> StepResult:
+    if _remote(ctx):
+        return StepResult.skipped("a cross-cluster move has no node precondition")
+    target_node = ctx.params["target_node"]
+    if _on_target(ctx):
+        return StepResult.skipped(f"the guest already runs on {target_node}")
+    check = ctx.gateway.guest_migrate_check(**ctx.vm_target())
+    if target_node not in check.allowed_nodes:
+        why = ", ".join(check.blocked.get(target_node, ())) or "not offered by Proxmox"
+        return StepResult.failed(f"Proxmox does not allow a move to {target_node} now: {why}")
+    return StepResult.done(f"{target_node} is allowed", with_local_disks=bool(check.local_disks))
+
+
+def _migrate(ctx: StepContext) -> StepResult:
+    if _remote(ctx):
+        return StepResult.skipped("moved by the cross-cluster steps")
+    if _on_target(ctx):
+        return StepResult.skipped(f"the guest already runs on {ctx.params['target_node']}")
+    upid = ctx.gateway.guest_migrate(
+        **ctx.vm_target(),
+        target=ctx.params["target_node"],
+        online=bool(ctx.params.get("online")),
+        with_local_disks=bool(ctx.results.get("with_local_disks")),
+    )
+    return StepResult.started(upid, f"migrating to {ctx.params['target_node']}")
+
+
+def _verify_node(ctx: StepContext) -> StepResult:
+    if _on_target(ctx):
+        return StepResult.done(f"the guest answers on {ctx.params['target_node']}")
+    return StepResult.failed(f"the guest is not on {ctx.params['target_node']} after the task")
+
+
+def _sync(ctx: StepContext) -> StepResult:
+    if _remote(ctx):
+        return StepResult.skipped("refreshed by the cross-cluster steps")
+    vm = ctx.request.vm
+    if (problem := refresh(vm.cluster_id)) is not None:
+        return problem
+    vm = VirtualMachine.objects.select_related("node").get(pk=vm.pk)
+    if vm.node is None or vm.node.name != ctx.params["target_node"]:
+        return StepResult.retry("the inventory does not show the move yet", after=5)
+    stamp_residency(vm=vm, request=ctx.request)
+    return StepResult.done(f"the inventory shows the guest on {vm.node.name}")
+
+
+# Cross-cluster -------------------------------------------------------------------------
+
+
+def _remote_reserve(ctx: StepContext) -> StepResult:
+    if not _remote(ctx):
+        return StepResult.skipped("a move within the cluster")
+    if "target_vmid" in ctx.results:
+        return StepResult.skipped(f"vmid {ctx.results['target_vmid']} already reserved")
+    target = cluster_by_name(ctx.params["target_cluster"])
+    vmid = ctx.gateway_for(target.pk).next_vmid()
+    return StepResult.done(
+        f"the guest becomes {vmid} on {target.name}", target_vmid=vmid, target_cluster_id=target.pk
+    )
+
+
+def _remote_migrate(ctx: StepContext) -> StepResult:
+    if not _remote(ctx):
+        return StepResult.skipped("a move within the cluster")
+    target = cluster_by_name(ctx.params["target_cluster"])
+    upid = ctx.gateway.guest_remote_migrate(
+        **ctx.vm_target(),
+        target=cluster_endpoint(target),
+        target_vmid=ctx.results["target_vmid"],
+        target_storage=ctx.params.get("target_storage", ""),
+        # "1" keeps every bridge name on the target (PVE's identity map for bridges).
+        target_bridge=ctx.params.get("target_bridge") or "1",
+        online=bool(ctx.params.get("online")),
+        delete=True,
+    )
+    return StepResult.started(upid, f"moving to cluster {target.name}")
+
+
+def _remote_arrived(ctx: StepContext) -> StepResult:
+    target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
+    vmid = ctx.results["target_vmid"]
+    entry = next((g for g in target_gw.resources().guests if g.vmid == vmid), None)
+    if entry is None:
+        return StepResult.failed(f"guest {vmid} is not on the target cluster after the task")
+    if entry.lock:
+        return StepResult.retry(f"guest {vmid} is still locked on the target", after=5)
+    return StepResult.done(f"guest {vmid} runs on {entry.node} of the target cluster")
+
+
+def _remote_sync(ctx: StepContext) -> StepResult:
+    """Refresh both clusters; the guest's new row inherits its owner (an ownership record
+    opened at birth on the target), the old row is gone with its ledgers kept."""
+    if not _remote(ctx):
+        return StepResult.skipped("a move within the cluster")
+    target_id, vmid = ctx.results["target_cluster_id"], ctx.results["target_vmid"]
+    for cluster_id in (ctx.request.vm.cluster_id, target_id):
+        if (problem := refresh(cluster_id)) is not None:
+            return problem
+    new = live_vm(target_id, vmid)
+    if new is None:
+        return StepResult.retry(f"the inventory does not show guest {vmid} yet", after=5)
+    stamp_residency(vm=new, request=ctx.request)
+    return StepResult.done(f"the inventory shows guest {vmid}", vm_id=new.pk)
+
+
+def _remote_own(ctx: StepContext) -> StepResult:
+    if not _remote(ctx):
+        return StepResult.skipped("a move within the cluster")
+    new = VirtualMachine.objects.get(pk=ctx.results["vm_id"])
+    if Ownership.objects.filter(vm_id=new.pk).exists():
+        return StepResult.skipped(f"{new} already has an owner")
+    old = Ownership.objects.filter(vm_id=ctx.request.vm_id, until__isnull=True).first()
+    if old is None or old.owner is None:
+        return StepResult.skipped("the source guest had no owner to carry over")
+    ownership_at_birth(
+        vm=new,
+        requester=old.owner,
+        team=old.team,
+        custodian=old.custodian,
+        lease_end=old.lease_end,
+        reason=f"moved from another cluster by request #{ctx.request.pk}",
+    )
+    return StepResult.done(f"{old.owner} owns the moved guest")
+
+
+def _remote_vmid(ctx: StepContext) -> int | None:
+    return ctx.request.vm.vmid if ctx.request.vm else None
+
+
+kind(
+    "migrate",
+    StepSpec("precheck", "Check that the target node is allowed", _precheck),
+    StepSpec(
+        "migrate",
+        "Migrate",
+        _migrate,
+        verify=_verify_node,
+        task_types=("qmigrate", "vzmigrate"),
+    ),
+    StepSpec("sync", "Refresh the inventory and ledgers", _sync),
+    StepSpec("remote_reserve", "Reserve a vmid on the target cluster", _remote_reserve),
+    StepSpec(
+        "remote_migrate",
+        "Move to the other cluster",
+        _remote_migrate,
+        verify=_remote_arrived,
+        task_types=("qmigrate", "vzmigrate"),
+        task_vmid=_remote_vmid,
+    ),
+    StepSpec("remote_sync", "Refresh both clusters", _remote_sync),
+    StepSpec("remote_own", "Carry the owner over", _remote_own, atomic=True),
+)
