@@ -7,3 +7,4 @@ from tests.inventory.conftest import (  # noqa: F401 - fixtures
     sim_certificate,
     sim_farm,
 )
+from tests.policy.enforce.e2e import recorder  # noqa: F401 - fixture

@@ -1,0 +1,90 @@
+"""Shared by the per-rule end-to-end tests: policies scoped to the guests a test changes,
+the Celery queue captured instead of sent, every Proxmox write counted, and the queued
+remediations driven to their end the way the Celery task would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from inventory.models import VirtualMachine
+from inventory.proxmox import ProxmoxGateway
+from policy.models import ACTIVE_REMEDIATION_STATES, Policy, Remediation, Violation
+from tests.policy.enforce.helpers import Synced, run_to_end
+
+WRITES = ("PUT", "POST", "DELETE")
+
+
+@dataclass
+class Recorder:
+    """What the policy engine asked of Celery and of Proxmox during a test."""
+
+    queued: list[tuple[int, float]] = field(default_factory=list)
+    writes: list[tuple[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """Capture remediation steps queued on Celery and count every gateway write call
+    (any gateway instance: the sync's, the runner's, the test's)."""
+    from policy.tasks import remediation_run
+
+    seen = Recorder()
+    monkeypatch.setattr(
+        remediation_run,
+        "apply_async",
+        lambda args, countdown=0, **_: seen.queued.append((args[0], countdown)),
+    )
+    monkeypatch.setattr(remediation_run, "delay", lambda rid: seen.queued.append((rid, 0)))
+    real_call = ProxmoxGateway._call
+
+    def counting(self: ProxmoxGateway, method: str, path: str, *rest: Any, **params: Any) -> Any:
+        if method in WRITES:
+            seen.writes.append((method, path))
+        return real_call(self, method, path, *rest, **params)
+
+    monkeypatch.setattr(ProxmoxGateway, "_call", counting)
+    return seen
+
+
+def policy_on(
+    kind: str, vms: list[VirtualMachine], *, mode: str = "enforce", **parameters: Any
+) -> Policy:
+    """An enabled policy whose scope is exactly ``vms`` (other guests stay untouched)."""
+    now = timezone.now()
+    return Policy.objects.create(
+        name=f"{kind}-{Policy.objects.count() + 1}",
+        kind=kind,
+        scope={"vms": [vm.pk for vm in vms]},
+        parameters=parameters,
+        mode=mode,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def open_violation(vm: VirtualMachine, rule_key: str) -> Violation:
+    return Violation.objects.get(vm=vm, rule_key=rule_key, resolved_at__isnull=True)
+
+
+def drain(synced: Synced, *, sim_seconds: float = 600) -> list[Remediation]:
+    """Run every active remediation to its end; returns them, refreshed, oldest first."""
+    active = list(
+        Remediation.objects.filter(state__in=ACTIVE_REMEDIATION_STATES, dry_run=False).order_by(
+            "pk"
+        )
+    )
+    for remediation in active:
+        run_to_end(synced, remediation, sim_seconds=sim_seconds)
+        remediation.refresh_from_db()
+    return active
+
+
+def cycle(synced: Synced) -> list[Remediation]:
+    """One sync (which reconciles through ``sync_finished``) and the remediations it
+    planned, run to their end."""
+    synced.sync()
+    return drain(synced)
