@@ -15,7 +15,6 @@ validation refuses it before it could be saved).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from policy.facts import FleetFacts, VmFacts
@@ -65,7 +64,8 @@ def evaluate_policy(policy: PolicySpec, facts: FleetFacts, now: datetime) -> lis
     scoped = in_scope(policy.scope, facts)
     evaluate = rule.evaluate
     found: list[Finding] = []
-    for vm in scoped:
+    candidates = scoped if rule.candidates is None else rule.candidates(scoped, params, ctx)
+    for vm in candidates:
         hits = evaluate(vm, params, ctx)
         if hits:
             found.extend(hits)
@@ -79,7 +79,9 @@ def evaluate_policy(policy: PolicySpec, facts: FleetFacts, now: datetime) -> lis
                 continue
             found.extend(rule.evaluate_cluster(cluster, params, ctx, by_cluster[cluster.id]))
     remedies = rule.remedies
-    return [replace(f, remedies=remedies(f, params)) for f in found]
+    for finding in found:
+        finding.remedies = remedies(finding, params)
+    return found
 
 
 def evaluate_fleet(
@@ -94,6 +96,6 @@ def evaluate_fleet(
         for finding in evaluate_policy(policy, facts, now):
             keys = exemptions.get((finding.policy_id, finding.vm_id)) if finding.vm_id else None
             if keys and ("" in keys or finding.rule_key in keys):
-                finding = replace(finding, exempt=True)
+                finding.exempt = True
             findings.append(finding)
     return findings

@@ -73,9 +73,13 @@ class Action:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finding:
     """One thing one policy found wrong on one VM (or one cluster); see the module docstring.
+
+    Not frozen only so that evaluation can attach ``remedies`` and ``exempt`` to the
+    findings it just made without copying them (copies were most of its time); treat a
+    finding you receive as read-only.
 
     ``mode`` is the policy's mode when evaluated; only ``enforce`` findings that are not
     ``exempt`` have their ``remedies`` executed.
@@ -90,7 +94,7 @@ class Finding:
     vmid: int | None
     rule_key: str
     summary: str
-    evidence: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
     remedies: tuple[Action, ...] = ()
     exempt: bool = False
 

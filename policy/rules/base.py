@@ -1,11 +1,13 @@
 """What every rule kind provides, and the helpers rules share.
 
 A rule kind is a ``Rule``: ``evaluate(vm, params, ctx) -> list[Finding]`` (pure, per
-guest), optionally ``evaluate_cluster(cluster, params, ctx, vms) -> list[Finding]`` for
-findings about a cluster (ACLs), ``remedies(finding, params) -> tuple[Action, ...]``
-(pure: what enforce mode would do), and ``params`` (the parameter schema, from which
-``clean_params`` validates and fills defaults). Rules never read the database: ``ctx``
-carries the policy, the fleet facts and "now".
+guest); optionally ``candidates(vms, params, ctx)``, a cheap superset filter so that
+``evaluate`` runs only on guests that may have something to find; optionally
+``evaluate_cluster(cluster, params, ctx, vms) -> list[Finding]`` for findings about a
+cluster (ACLs); ``remedies(finding, params) -> tuple[Action, ...]`` (pure: what enforce
+mode would do); and ``params`` (the parameter schema, from which ``clean_params``
+validates and fills defaults). Rules never read the database: ``ctx`` carries the
+policy, the fleet facts and "now".
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class Rule(NamedTuple):
     evaluate_cluster: (
         Callable[[ClusterFacts, Params, RuleContext, Mapping[int, VmFacts]], list[Finding]] | None
     ) = None
+    # A cheap superset of the guests ``evaluate`` can find anything on (one comprehension
+    # instead of a call per guest): what keeps 100,000 guests x 20 policies under budget.
+    candidates: Callable[[list[VmFacts], Params, RuleContext], list[VmFacts]] | None = None
 
 
 NONE: list[Finding] = []

@@ -79,4 +79,8 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("copy_limits", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    return [vm for vm in vms if vm.clones or vm.copies or vm.template or vm.templates]
+
+
+RULE = Rule("copy_limits", PARAMS, evaluate, remedies, candidates=candidates)

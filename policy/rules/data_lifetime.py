@@ -89,4 +89,8 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("data_lifetime", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    return [vm for vm in vms if vm.copies]
+
+
+RULE = Rule("data_lifetime", PARAMS, evaluate, remedies, candidates=candidates)

@@ -73,4 +73,9 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("dormancy_quarantine", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    remembered = ctx.fleet.open_keys.get(ctx.policy.id, {})
+    return [vm for vm in vms if vm.status != "running" or vm.id in remembered]
+
+
+RULE = Rule("dormancy_quarantine", PARAMS, evaluate, remedies, candidates=candidates)

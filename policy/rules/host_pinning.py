@@ -100,4 +100,14 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     return ()
 
 
-RULE = Rule("host_pinning", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    allowed = frozenset(params["allowed_nodes"])
+    ha = set()
+    if params["ha_pin"]:
+        ha = {(c.id, vmid) for c in ctx.fleet.clusters.values() for vmid in c.ha_resources}
+    if not ha:
+        return [vm for vm in vms if vm.node not in allowed]
+    return [vm for vm in vms if vm.node not in allowed or (vm.cluster_id, vm.vmid) in ha]
+
+
+RULE = Rule("host_pinning", PARAMS, evaluate, remedies, candidates=candidates)

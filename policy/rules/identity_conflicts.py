@@ -32,4 +32,9 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
     return found
 
 
-RULE = Rule("identity_conflicts", {}, evaluate, no_remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    clashes = ctx.fleet.identity_clashes
+    return [vm for vm in vms if vm.id in clashes]
+
+
+RULE = Rule("identity_conflicts", {}, evaluate, no_remedies, candidates=candidates)

@@ -168,4 +168,45 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("no_removable_media", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    clusters = ctx.fleet.clusters
+    approved = {
+        cid: frozenset(name for name, cls in c.storage_class.items() if cls == "approved")
+        for cid, c in clusters.items()
+    }
+    if params["check_disks"]:
+        flagged = [
+            vm
+            for vm in vms
+            if vm.devices or vm.copies or not vm.disk_storages <= approved[vm.cluster_id]
+        ]
+    else:
+        flagged = [vm for vm in vms if vm.devices or vm.copies]
+    if not params["check_backup_jobs"]:
+        return flagged
+    everyone, listed, pools = set(), set(), set()
+    for cid, c in clusters.items():
+        for job in c.backup_jobs:
+            if job.enabled and c.storage_class.get(job.storage) in _OFF_SITE:
+                if job.selection == "all":
+                    everyone.add(cid)
+                elif job.selection == "pool":
+                    pools.add((cid, job.pool))
+                else:
+                    listed.update((cid, vmid) for vmid in job.vmids)
+    if not (everyone or listed or pools):
+        return flagged
+    seen = {vm.id for vm in flagged}
+    return flagged + [
+        vm
+        for vm in vms
+        if vm.id not in seen
+        and (
+            vm.cluster_id in everyone
+            or (vm.cluster_id, vm.vmid) in listed
+            or (vm.cluster_id, vm.pool) in pools
+        )
+    ]
+
+
+RULE = Rule("no_removable_media", PARAMS, evaluate, remedies, candidates=candidates)

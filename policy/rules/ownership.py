@@ -84,5 +84,15 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-OWNERSHIP_RULE = Rule("ownership_required", OWNERSHIP_PARAMS, evaluate_owner, remedies)
-LEASE_RULE = Rule("lease_expired", LEASE_PARAMS, evaluate_lease, remedies)
+def unowned(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    return [vm for vm in vms if vm.owner_id is None]
+
+
+def leased(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    return [vm for vm in vms if vm.lease_end is not None]
+
+
+OWNERSHIP_RULE = Rule(
+    "ownership_required", OWNERSHIP_PARAMS, evaluate_owner, remedies, candidates=unowned
+)
+LEASE_RULE = Rule("lease_expired", LEASE_PARAMS, evaluate_lease, remedies, candidates=leased)

@@ -94,4 +94,13 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("rollback_awareness", PARAMS, evaluate, remedies)
+def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
+    return [
+        vm
+        for vm in vms
+        if vm.rollbacks
+        or (vm.kind == "qemu" and not vm.template and (not vm.vmgenid or not vm.has_rng))
+    ]
+
+
+RULE = Rule("rollback_awareness", PARAMS, evaluate, remedies, candidates=candidates)

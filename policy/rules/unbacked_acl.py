@@ -93,4 +93,11 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
-RULE = Rule("unbacked_acl", PARAMS, evaluate_vm, remedies, evaluate_cluster)
+RULE = Rule(
+    "unbacked_acl",
+    PARAMS,
+    evaluate_vm,
+    remedies,
+    evaluate_cluster,
+    candidates=lambda vms, params, ctx: [],
+)
