@@ -1,0 +1,109 @@
+"""Approved requests and a driver that runs their executions against pvesim, moving the
+simulator's clock and the engine's ``now`` together (nothing sleeps)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.approvals.execution.base import steps_of
+from governance.approvals.execution.runner import execution_advance
+from governance.approvals.models import (
+    Execution,
+    ExecutionStep,
+    Request,
+    RequestState,
+)
+from pvesim.testing import RunningSim
+
+
+def approved_request(
+    *,
+    kind: str,
+    requester: Any,
+    vm: Any = None,
+    cluster: Any = None,
+    team: Any = None,
+    **parameters: Any,
+) -> Request:
+    """An approved request (chains and decisions are tested elsewhere)."""
+    now = timezone.now()
+    return Request.objects.create(
+        kind=kind,
+        requester=requester,
+        vm=vm,
+        cluster=cluster or (vm.cluster if vm is not None else None),
+        team=team,
+        parameters=parameters,
+        justification="needed for the test",
+        state=RequestState.APPROVED,
+        idempotency_key=uuid.uuid4().hex,
+        created_at=now,
+        updated_at=now,
+        decided_at=now,
+    )
+
+
+def execution_begin(request: Request) -> Execution:
+    """The execution rows the engine starts from: one pending step per declared step."""
+    now = timezone.now()
+    with transaction.atomic():
+        Request.objects.filter(pk=request.pk).update(state=RequestState.EXECUTING)
+        execution = Execution.objects.create(request=request, started_at=now, next_run_at=now)
+        ExecutionStep.objects.bulk_create(
+            ExecutionStep(execution=execution, position=i, name=spec.name, label=spec.label)
+            for i, spec in enumerate(steps_of(request.kind))
+        )
+    return execution
+
+
+@dataclass
+class Driver:
+    """Advances executions; every engine countdown also moves the simulated clock."""
+
+    sims: list[RunningSim]
+    now: datetime = field(default_factory=timezone.now)
+    advances: int = 0
+
+    def tick(self, seconds: float) -> None:
+        seconds = max(seconds, 1.0)
+        for sim in self.sims:
+            sim.advance(seconds)
+        self.now += timedelta(seconds=seconds)
+
+    def step(self, execution: Execution) -> float | None:
+        self.advances += 1
+        return execution_advance(execution_id=execution.pk, now=self.now).again_in
+
+    def run(self, execution: Execution, *, limit: int = 300) -> Execution:
+        """Advance until the execution stops asking for more (succeeded or failed)."""
+        for _ in range(limit):
+            again_in = self.step(execution)
+            if again_in is None:
+                execution.refresh_from_db()
+                return execution
+            if again_in:
+                self.tick(again_in)
+        raise AssertionError(f"execution {execution.pk} did not finish in {limit} advances")
+
+    def run_until(self, execution: Execution, *, step: str, state: str, limit: int = 100) -> None:
+        """Advance until step ``step`` reaches ``state`` (e.g. a task was started)."""
+        for _ in range(limit):
+            again_in = self.step(execution)
+            # Checked before the clock moves: the caller acts while the task is young.
+            if execution.steps.filter(name=step, state=state).exists():
+                return
+            if again_in is None:
+                break
+            if again_in:
+                self.tick(again_in)
+        raise AssertionError(f"step {step} never reached {state}")
+
+
+def steps_by_name(execution: Execution) -> dict[str, ExecutionStep]:
+    return {s.name: s for s in execution.steps.all()}

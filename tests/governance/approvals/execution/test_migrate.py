@@ -1,0 +1,146 @@
+"""Migration requests against pvesim: a node move updates the residency ledger with the
+request; a target node that goes down mid-task fails the request with the guest and the
+ledgers where they were and no second migration; a cross-cluster move keeps the owner."""
+
+from __future__ import annotations
+
+import pytest
+
+from governance.approvals.models import ExecutionState, RequestState, StepState
+from governance.ownership.services import ownership_assign
+from inventory.models import Residency, VirtualMachine
+from inventory.proxmox import ProxmoxGateway
+from inventory.services.clusters import cluster_endpoint
+from tests.factories import UserFactory
+from tests.governance.approvals.execution.helpers import (
+    Driver,
+    approved_request,
+    execution_begin,
+    steps_by_name,
+)
+from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def synced(make_sim, cluster_for):
+    return synced_cluster(make_sim, cluster_for)
+
+
+def _movable(synced, *, running: bool = True):
+    """A guest Proxmox lets move now, and a node it may go to."""
+    for guest in synced.sim.cluster.estate.guests.values():
+        if not plain_qemu(guest) or guest.running is not running or guest.lock:
+            continue
+        if synced.sim.cluster.estate.ha_resource(guest) is not None:
+            continue
+        check = synced.gateway.guest_migrate_check(node=guest.node, kind="qemu", vmid=guest.vmid)
+        if check.allowed_nodes and not check.local_resources:
+            return synced.vm(guest.vmid), check.allowed_nodes[0]
+    raise AssertionError("no movable guest")
+
+
+def _migrations(synced, vmid: int) -> list:
+    return [t for t in synced.gateway.tasks() if t.type == "qmigrate" and t.id == str(vmid)]
+
+
+def test_a_migration_moves_the_guest_and_the_residency_names_the_request(synced):
+    vm, target = _movable(synced)
+    request = approved_request(
+        kind="migrate", requester=UserFactory(), vm=vm, target_node=target, online=True
+    )
+
+    execution = Driver([synced.sim]).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    request.refresh_from_db()
+    assert request.state == RequestState.SUCCEEDED
+    assert synced.sim.cluster.estate.guests[vm.vmid].node == target
+    vm.refresh_from_db()
+    assert vm.node.name == target
+    current = Residency.objects.get(vm=vm, ended_at__isnull=True)
+    assert current.node.name == target
+    assert current.approving_request_id == request.pk
+    assert Residency.objects.filter(vm=vm, ended_at__isnull=False).exists()
+    steps = steps_by_name(execution)
+    assert steps["migrate"].upid
+    assert "migration finished successfully" in steps["migrate"].log
+    assert steps["remote_migrate"].state == StepState.SKIPPED
+    assert len(_migrations(synced, vm.vmid)) == 1
+
+
+def test_target_node_down_mid_migration_fails_the_request_and_keeps_the_ledgers(synced):
+    vm, target = _movable(synced)
+    source = vm.node.name
+    residencies = list(Residency.objects.filter(vm=vm).values_list("pk", "node__name", "ended_at"))
+    request = approved_request(
+        kind="migrate", requester=UserFactory(), vm=vm, target_node=target, online=True
+    )
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="migrate", state=StepState.WAITING_TASK)
+
+    synced.sim.control("POST", "node/down", node=target)
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.FAILED
+    assert "aborted" in execution.error or "migration" in execution.error
+    request.refresh_from_db()
+    assert request.state == RequestState.FAILED
+    steps = steps_by_name(execution)
+    assert steps["migrate"].state == StepState.FAILED
+    assert steps["sync"].state == StepState.PENDING
+    assert synced.sim.cluster.estate.guests[vm.vmid].node == source
+    synced.sync()
+    vm.refresh_from_db()
+    assert vm.node.name == source
+    after = list(Residency.objects.filter(vm=vm).values_list("pk", "node__name", "ended_at"))
+    assert after == residencies
+    assert len(_migrations(synced, vm.vmid)) == 1
+    # Nothing runs again by itself: the failed step waits for an admin.
+    assert driver.step(execution) is None
+    assert len(_migrations(synced, vm.vmid)) == 1
+
+
+def test_a_node_proxmox_does_not_offer_fails_before_any_task(synced):
+    vm, _ = _movable(synced)
+    request = approved_request(
+        kind="migrate", requester=UserFactory(), vm=vm, target_node="nowhere", online=True
+    )
+    execution = Driver([synced.sim]).run(execution_begin(request))
+    assert execution.state == ExecutionState.FAILED
+    assert "does not allow a move to nowhere" in execution.error
+    assert not _migrations(synced, vm.vmid)
+
+
+def test_a_cross_cluster_move_carries_the_owner_over(make_sim, cluster_for, synced):
+    other = synced_cluster(make_sim, cluster_for, seed=2)
+    vm, _ = _movable(synced, running=False)
+    owner = UserFactory(username="alice")
+    ownership_assign(actor=None, vm=vm, owner=owner, reason="test")
+    request = approved_request(
+        kind="migrate",
+        requester=owner,
+        vm=vm,
+        target_node=next(iter(other.sim.cluster.estate.nodes)),
+        target_cluster=other.cluster.name,
+        target_storage="local-lvm",
+        online=False,
+    )
+
+    execution = Driver([synced.sim, other.sim]).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    steps = steps_by_name(execution)
+    assert steps["migrate"].state == StepState.SKIPPED
+    new_vmid = steps["remote_reserve"].result["target_vmid"]
+    moved = VirtualMachine.objects.get(
+        cluster=other.cluster, vmid=new_vmid, gone_since__isnull=True
+    )
+    assert moved.ownerships.get(until__isnull=True).owner == owner
+    # The source guest was deleted by the move (the sync marks its row gone once the
+    # qmigrate task no longer looks like an intra-cluster move in progress).
+    assert vm.vmid not in synced.sim.cluster.estate.guests
+    target_gw = ProxmoxGateway(cluster_endpoint(other.cluster))
+    assert any(g.vmid == new_vmid for g in target_gw.resources().guests)
