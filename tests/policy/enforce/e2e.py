@@ -5,6 +5,7 @@ remediations driven to their end the way the Celery task would."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -88,3 +89,36 @@ def cycle(synced: Synced) -> list[Remediation]:
     planned, run to their end."""
     synced.sync()
     return drain(synced)
+
+
+class Clock:
+    """Django's ``timezone.now`` and pvesim's clock, moved together."""
+
+    def __init__(self, synced: Synced, monkeypatch: pytest.MonkeyPatch) -> None:
+        import time
+
+        self.synced = synced
+        # Start where the simulator is, so ages seen by Steward match Proxmox's.
+        self.offset = synced.sim.cluster.now() - time.time()
+        real_now = timezone.now
+
+        def now() -> Any:
+            return real_now() + timedelta(seconds=self.offset)
+
+        monkeypatch.setattr(timezone, "now", now)
+
+    def advance(self, *, days: float = 0, seconds: float = 0) -> None:
+        step = days * 86400 + seconds
+        self.synced.sim.advance(step)
+        self.offset += step
+
+
+def vzdump(synced: Synced, guest: Any, storage: str) -> str:
+    """A backup an admin starts by hand (as root, out of band); the finished volid."""
+    upid = synced.sim.api(
+        "POST", f"/nodes/{guest.node}/vzdump", data={"vmid": guest.vmid, "storage": storage}
+    ).json()["data"]
+    synced.sim.advance(3600)
+    assert synced.gateway.task_status(upid).ok
+    content = synced.gateway.storage_content(node=guest.node, storage=storage)
+    return max(v.volid for v in content if v.content == "backup" and v.vmid == guest.vmid)
