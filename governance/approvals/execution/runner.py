@@ -1,0 +1,384 @@
+"""The step runner: moves one execution one step (or one task poll) along.
+
+Invariants (see also ``governance.approvals.models.execution``):
+
+- Exactly one worker handles a step at a time: the step is claimed under
+  ``select_for_update`` with a fresh ``claim`` token and a ``lease_until``; the result is
+  recorded only if the token still matches (a worker whose lease ran out and whose step
+  was taken over loses its write).
+- ``pending -> running`` is committed before the step function calls Proxmox, so a step is
+  never started twice: a step found ``running`` after its lease is *recovered* (its task
+  looked up by type and vmid since the claim, or its ``recover`` hook asked) before it
+  may run again. ``atomic`` steps run inside the claiming transaction.
+- Nothing sleeps: a Proxmox task is polled once per advance; the caller re-queues with the
+  returned countdown. ``next_run_at`` says when the execution wants attention next and
+  doubles as the ticket of the one live Celery chain: a message whose ticket is not the
+  execution's ``next_run_at`` is stale and dropped, so a resumed execution never ends up
+  with two chains.
+- Every end (succeeded, failed) moves the request too, writes a timeline event and an
+  audit event in the same transaction, and tells the requester.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.approvals.execution import live
+from governance.approvals.execution.base import (
+    MAX_STEP_ATTEMPTS,
+    POLL_INTERVAL,
+    ResultKind,
+    StepContext,
+    StepResult,
+    StepSpec,
+    steps_of,
+)
+from governance.approvals.execution.transitions import (
+    execution_end,
+    log_append,
+    step_move,
+)
+from governance.approvals.models import (
+    Execution,
+    ExecutionState,
+    ExecutionStep,
+    RequestEvent,
+    RequestEventKind,
+    StepState,
+)
+from inventory.proxmox import ProxmoxError, ProxmoxGateway
+
+logger = logging.getLogger(__name__)
+
+#: How long a claimed step belongs to its worker; gateway calls time out well before.
+STEP_LEASE = timedelta(seconds=120)
+#: A task found this long before the claim still counts as ours (clock skew).
+TASK_SKEW = timedelta(seconds=30)
+
+GatewayFactory = Callable[[int], ProxmoxGateway]
+
+
+def default_gateway(cluster_id: int) -> ProxmoxGateway:
+    from inventory.models import Cluster
+    from inventory.services.clusters import cluster_endpoint
+
+    return ProxmoxGateway(cluster_endpoint(Cluster.objects.get(pk=cluster_id)))
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What an advance left behind: ``again_in`` seconds until the next (None: stop) and
+    the ``ticket`` the next message must carry."""
+
+    again_in: float | None
+    ticket: str = ""
+
+
+@dataclass(frozen=True)
+class _Work:
+    action: str  # run | recover | poll
+    execution_id: int
+    step_id: int
+    claim: str
+
+
+def ticket_of(execution: Execution) -> str:
+    return execution.next_run_at.isoformat() if execution.next_run_at else ""
+
+
+def _schedule(execution: Execution, now: datetime, again_in: float | None) -> Advance:
+    if again_in is None:
+        execution.next_run_at = None
+        execution.save(update_fields=["next_run_at"])
+        return Advance(None)
+    execution.next_run_at = now + timedelta(seconds=again_in)
+    execution.save(update_fields=["next_run_at"])
+    return Advance(again_in, ticket_of(execution))
+
+
+def _spec(execution: Execution, step: ExecutionStep) -> StepSpec:
+    for spec in steps_of(execution.request.kind):
+        if spec.name == step.name:
+            return spec
+    raise LookupError(f"kind {execution.request.kind!r} declares no step {step.name!r}")
+
+
+def _context(
+    execution: Execution, step: ExecutionStep, gateway_factory: GatewayFactory
+) -> StepContext:
+    results: dict = {}
+    for earlier in execution.steps.filter(position__lt=step.position).order_by("position"):
+        results.update(earlier.result)
+    return StepContext(
+        request=execution.request,
+        execution=execution,
+        step=step,
+        results=results,
+        gateway_factory=gateway_factory,
+    )
+
+
+def execution_advance(
+    *,
+    execution_id: int,
+    ticket: str | None = None,
+    now: datetime | None = None,
+    gateway_factory: GatewayFactory | None = None,
+) -> Advance:
+    """Advance one execution by one step or one poll (see the module docstring).
+
+    ``ticket`` is the ``next_run_at`` the calling message was scheduled for; None skips the
+    check (tests, admin actions).
+    """
+    now = now or timezone.now()
+    factory = gateway_factory or default_gateway
+    work, advance = _claim(execution_id, ticket, now, factory)
+    if work is None:
+        return advance
+    execution = Execution.objects.select_related("request__vm__node").get(pk=work.execution_id)
+    step = ExecutionStep.objects.get(pk=work.step_id)
+    spec = _spec(execution, step)
+    ctx = _context(execution, step, factory)
+    lines: list[str] = []
+    try:
+        if work.action == "poll":
+            result, lines = _poll(ctx, spec, step)
+        elif work.action == "recover":
+            result = _recover(ctx, spec, step) or spec.run(ctx)
+        else:
+            result = spec.run(ctx)
+    except ProxmoxError as exc:
+        result = _from_error(exc, polling=work.action == "poll")
+    except Exception as exc:  # a bug in a step must fail the request, not wedge it
+        logger.exception("execution %s step %s crashed", execution.pk, step.name)
+        result = StepResult.failed(f"internal error in step {step.name}: {exc}")
+    return _record(work, result, lines, now)
+
+
+def _from_error(exc: ProxmoxError, *, polling: bool) -> StepResult:
+    if exc.transient:
+        return StepResult.retry(f"Proxmox: {exc}")
+    return StepResult.failed(f"Proxmox refused: {exc}")
+
+
+def _claim(
+    execution_id: int, ticket: str | None, now: datetime, factory: GatewayFactory
+) -> tuple[_Work | None, Advance]:
+    with transaction.atomic():
+        execution = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=execution_id)
+        )
+        if execution.state != ExecutionState.RUNNING:
+            return None, Advance(None)
+        if ticket is not None and ticket != ticket_of(execution):
+            return None, Advance(None)  # a newer message owns this execution
+        step = (
+            ExecutionStep.objects.select_for_update()
+            .filter(execution=execution, position=execution.current)
+            .first()
+        )
+        if step is None:
+            execution_end(execution, ExecutionState.SUCCEEDED, now=now)
+            return None, _schedule(execution, now, None)
+        if step.state in (StepState.DONE, StepState.SKIPPED):
+            execution.current += 1
+            execution.save(update_fields=["current"])
+            return None, _schedule(execution, now, 0)
+        if step.state == StepState.FAILED:
+            return None, _schedule(execution, now, None)
+        leased = step.lease_until is not None and step.lease_until > now
+        if leased:
+            # Busy elsewhere, or a retry's not-before time: come back when it is due.
+            wait = (step.lease_until - now).total_seconds()
+            return None, _schedule(execution, now, wait)
+        action = {
+            StepState.PENDING: "run",
+            StepState.RUNNING: "recover",
+            StepState.WAITING_TASK: "poll",
+        }[step.state]
+        if action == "run":
+            step_move(step, StepState.RUNNING)
+            step.attempts += 1
+            step.started_at = step.started_at or now
+            if step.attempts == 1:
+                RequestEvent.objects.create(
+                    request=execution.request,
+                    at=now,
+                    kind=RequestEventKind.STEP,
+                    message=f"started: {step.label or step.name}",
+                    data={"position": step.position, "step": step.name, "state": "running"},
+                )
+        elif action == "recover":
+            log_append(step, now, "the worker running this step vanished; recovering")
+        step.claim = uuid.uuid4().hex
+        step.lease_until = now + STEP_LEASE
+        step.save()
+        spec = _spec(execution, step)
+        if spec.atomic and action != "poll":
+            # Database-only work: done in this transaction or not at all.
+            ctx = _context(execution, step, factory)
+            try:
+                with transaction.atomic():
+                    result = spec.run(ctx)
+            except Exception as exc:
+                logger.exception("execution %s step %s crashed", execution.pk, step.name)
+                result = StepResult.failed(f"step {step.name} failed: {exc}")
+            return None, _apply(execution, step, result, [], now)
+        return _Work(action, execution.pk, step.pk, step.claim), Advance(None)
+
+
+def _recover(ctx: StepContext, spec: StepSpec, step: ExecutionStep) -> StepResult | None:
+    """What an interrupted step achieved: its task adopted, or ``recover``'s verdict."""
+    if spec.task_types:
+        vm = ctx.request.vm
+        vmid = spec.task_vmid(ctx) if spec.task_vmid else (vm.vmid if vm is not None else None)
+        since = (step.started_at or timezone.now()) - TASK_SKEW
+        for task in ctx.gateway.tasks():
+            if (
+                task.type in spec.task_types
+                and (vmid is None or task.id == str(vmid))
+                and task.starttime is not None
+                and task.starttime >= since
+            ):
+                return StepResult.started(task.upid, f"adopted task {task.upid} after a restart")
+    if spec.recover is not None:
+        return spec.recover(ctx)
+    return None
+
+
+def _poll(
+    ctx: StepContext, spec: StepSpec, step: ExecutionStep
+) -> tuple[StepResult | None, list[str]]:
+    """Read the task once; ``None`` while it runs. Log lines come back either way."""
+    task = ctx.gateway.task_status(step.upid)
+    lines = ctx.gateway.task_log(step.upid, start=step.log_offset)
+    if task.running:
+        return None, lines
+    if not task.ok:
+        return StepResult.failed(f"task {step.upid} failed: {task.status}"), lines
+    if spec.verify is not None:
+        return spec.verify(ctx), lines
+    return StepResult.done(f"task {step.upid} ended OK"), lines
+
+
+def _record(work: _Work, result: StepResult | None, lines: list[str], now: datetime) -> Advance:
+    with transaction.atomic():
+        execution = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=work.execution_id)
+        )
+        step = ExecutionStep.objects.select_for_update().get(pk=work.step_id)
+        if step.claim != work.claim or execution.state != ExecutionState.RUNNING:
+            return Advance(None)  # taken over or cancelled meanwhile: not ours to write
+        return _apply(execution, step, result, lines, now)
+
+
+def _apply(
+    execution: Execution,
+    step: ExecutionStep,
+    result: StepResult | None,
+    lines: list[str],
+    now: datetime,
+) -> Advance:
+    """Record one outcome in the caller's transaction; ``None`` result: the task runs on."""
+    if lines:
+        step.log = "\n".join([step.log, *lines]) if step.log else "\n".join(lines)
+        step.log_offset += len(lines)
+    step.lease_until = None
+    again: float | None = POLL_INTERVAL
+    if result is not None and result.message:
+        log_append(step, now, result.message)
+    if result is None:
+        pass
+    elif result.kind == ResultKind.STARTED:
+        step_move(step, StepState.WAITING_TASK)
+        step.upid = result.upid
+        step.result = {**step.result, **result.remember}
+        RequestEvent.objects.create(
+            request=execution.request,
+            at=now,
+            kind=RequestEventKind.TASK,
+            message=result.message,
+            data={"position": step.position, "step": step.name, "upid": result.upid},
+        )
+    elif result.kind in (ResultKind.DONE, ResultKind.SKIPPED):
+        final = StepState.DONE if result.kind == ResultKind.DONE else StepState.SKIPPED
+        if step.state == StepState.WAITING_TASK and final == StepState.SKIPPED:
+            final = StepState.DONE
+        step_move(step, final)
+        step.result = {**step.result, **result.remember}
+        step.finished_at = now
+        execution.current = step.position + 1
+        execution.save(update_fields=["current"])
+        RequestEvent.objects.create(
+            request=execution.request,
+            at=now,
+            kind=RequestEventKind.STEP,
+            message=f"{final}: {step.label or step.name}",
+            data={"position": step.position, "step": step.name, "state": final},
+        )
+        again = 0
+    elif result.kind == ResultKind.RETRY and step.state == StepState.WAITING_TASK:
+        again = max(POLL_INTERVAL, result.after)  # the task runs on; the poll failed
+    elif result.kind == ResultKind.RETRY and step.attempts < MAX_STEP_ATTEMPTS:
+        step_move(step, StepState.PENDING)
+        step.lease_until = now + timedelta(seconds=result.after)
+        again = result.after
+    else:
+        message = result.message
+        if result.kind == ResultKind.RETRY:
+            message = f"gave up after {step.attempts} attempts: {message}"
+        step_move(step, StepState.FAILED)
+        step.error = message
+        step.finished_at = now
+        step.save()
+        execution_end(execution, ExecutionState.FAILED, now=now, error=message)
+        _publish(execution, step, lines)
+        return _schedule(execution, now, None)
+    step.save()
+    _publish(execution, step, lines)
+    return _schedule(execution, now, again)
+
+
+def _publish(execution: Execution, step: ExecutionStep, lines: list[str]) -> None:
+    live.publish_on_commit(
+        execution.request,
+        {
+            "execution": execution.pk,
+            "position": step.position,
+            "step": step.name,
+            "state": step.state,
+            "upid": step.upid,
+            "lines": lines,
+        },
+    )
+
+
+def executions_due(*, now: datetime | None = None, grace: float = 30.0) -> list[int]:
+    """Running executions whose next advance is overdue by ``grace`` seconds (lost work)."""
+    now = now or timezone.now()
+    return list(
+        Execution.objects.filter(
+            state=ExecutionState.RUNNING, next_run_at__lt=now - timedelta(seconds=grace)
+        ).values_list("pk", flat=True)
+    )
+
+
+def execution_reschedule(*, execution_id: int, now: datetime | None = None) -> Advance:
+    """Make ``now`` the execution's next run (a new ticket); older messages become stale."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        if execution.state != ExecutionState.RUNNING:
+            return Advance(None)
+        return _schedule(execution, now, 0)

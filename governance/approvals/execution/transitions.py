@@ -1,0 +1,41 @@
+"""Ending an execution: the execution, its request, the requester told, one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from governance.approvals.models import Execution, ExecutionState, RequestState
+from governance.approvals.states import execution_move, log_append, request_move, step_move
+from governance.notifications.services import notify
+
+__all__ = ["execution_end", "log_append", "step_move"]
+
+
+def request_link(request_id: int) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("approvals:request", args=[request_id])
+    except NoReverseMatch:  # the pages are routed by the UI part of the app
+        return f"/approvals/requests/{request_id}/"
+
+
+def execution_end(execution: Execution, state: str, *, now: datetime, error: str = "") -> None:
+    """Finish ``execution`` (succeeded or failed) and its request; the caller holds the lock."""
+    execution_move(execution, state)
+    execution.finished_at = now
+    execution.error = error
+    execution.save(update_fields=["state", "finished_at", "error"])
+    request = execution.request
+    outcome = RequestState.SUCCEEDED if state == ExecutionState.SUCCEEDED else RequestState.FAILED
+    request_move(request, outcome, actor=None, at=now, message=error)
+    subject = (
+        f"Request #{request.pk} ({request.get_kind_display()}) succeeded"
+        if outcome == RequestState.SUCCEEDED
+        else f"Request #{request.pk} ({request.get_kind_display()}) failed"
+    )
+    link = request_link(request.pk)
+    # In this transaction: the notification goes if the outcome is recorded, not otherwise.
+    notify(
+        user=request.requester, kind="approvals.finished", subject=subject, body=error, link=link
+    )

@@ -1,0 +1,146 @@
+"""Starting, retrying and cancelling executions of approved requests.
+
+Invariants:
+- An execution and all its step rows exist (committed) before its first Celery message is
+  sent; the message is sent from ``on_commit`` carrying the execution's ticket.
+- Retry re-opens only the failed step (steps done stay done: nothing runs twice) and
+  cancel applies to failed executions only (a running Proxmox task is never abandoned
+  half-way). Both are admin actions, audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance.accounts.roles import Role, has_role
+from governance.approvals.execution.base import steps_of
+from governance.approvals.execution.runner import ticket_of
+from governance.approvals.execution.transitions import execution_end
+from governance.approvals.models import (
+    Execution,
+    ExecutionState,
+    ExecutionStep,
+    Request,
+    RequestState,
+    StepState,
+)
+from governance.approvals.states import execution_move, request_move, step_move
+from governance.audit.services import audit_record
+
+
+def execution_queue(execution: Execution) -> None:
+    """Send the first advance message once the current transaction commits."""
+    execution_id, ticket = execution.pk, ticket_of(execution)
+
+    def send() -> None:
+        from governance.approvals.tasks import execution_advance
+
+        execution_advance.apply_async(args=[execution_id], kwargs={"ticket": ticket})
+
+    transaction.on_commit(send)
+
+
+def _steps_create(execution: Execution) -> int:
+    specs = steps_of(execution.request.kind)
+    ExecutionStep.objects.bulk_create(
+        ExecutionStep(execution=execution, position=i, name=spec.name, label=spec.label)
+        for i, spec in enumerate(specs)
+    )
+    return len(specs)
+
+
+def request_approved(request: Request, *, actor: Any, now: datetime, message: str) -> Execution:
+    """Approve ``request`` (locked by the caller) and start its execution."""
+    request_move(request, RequestState.APPROVED, actor=actor, at=now, message=message)
+    request_move(request, RequestState.EXECUTING, actor=None, at=now, message="execution queued")
+    execution = Execution.objects.create(request=request, started_at=now, next_run_at=now)
+    try:
+        _steps_create(execution)
+    except LookupError as exc:
+        execution_end(execution, ExecutionState.FAILED, now=now, error=str(exc))
+        return execution
+    audit_record(
+        actor=actor,
+        action="approvals.execution.started",
+        target=request,
+        after={"kind": request.kind},
+    )
+    execution_queue(execution)
+    return execution
+
+
+def _admin(actor: Any) -> None:
+    if not has_role(actor, Role.ADMIN):
+        raise PermissionDenied("Only admins retry or cancel executions.")
+
+
+def _locked(execution: Execution) -> Execution:
+    return (
+        Execution.objects.select_for_update(of=("self",))
+        .select_related("request")
+        .get(pk=execution.pk)
+    )
+
+
+def execution_retry(*, actor: Any, execution: Execution, now: datetime | None = None) -> Execution:
+    """Run a failed execution again from its failed step."""
+    _admin(actor)
+    now = now or timezone.now()
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.state != ExecutionState.FAILED:
+            raise ValidationError(
+                f"Only a failed execution is retried (this one is {execution.state})."
+            )
+        if not execution.steps.exists():
+            _steps_create(execution)
+        failed = execution.steps.select_for_update().filter(state=StepState.FAILED).first()
+        if failed is not None:
+            step_move(failed, StepState.PENDING)
+            failed.error, failed.upid, failed.lease_until, failed.claim = "", "", None, ""
+            failed.attempts = 0
+            failed.save()
+            execution.current = failed.position
+        execution_move(execution, ExecutionState.RUNNING)
+        execution.attempts += 1
+        execution.error, execution.finished_at, execution.next_run_at = "", None, now
+        execution.save()
+        request_move(
+            execution.request, RequestState.EXECUTING, actor=actor, at=now, message="retried"
+        )
+        audit_record(
+            actor=actor,
+            action="approvals.execution.retried",
+            target=execution.request,
+            after={"from_step": failed.name if failed else None, "attempt": execution.attempts},
+        )
+        execution_queue(execution)
+    return execution
+
+
+def execution_cancel(*, actor: Any, execution: Execution, now: datetime | None = None) -> Execution:
+    """Give up on a failed execution; the request ends cancelled."""
+    _admin(actor)
+    now = now or timezone.now()
+    with transaction.atomic():
+        execution = _locked(execution)
+        if execution.state != ExecutionState.FAILED:
+            raise ValidationError(
+                f"Only a failed execution is cancelled (this one is {execution.state})."
+            )
+        execution_move(execution, ExecutionState.CANCELLED)
+        execution.finished_at = now
+        execution.save(update_fields=["state", "finished_at"])
+        request_move(
+            execution.request,
+            RequestState.CANCELLED,
+            actor=actor,
+            at=now,
+            message="cancelled by an admin",
+        )
+    return execution

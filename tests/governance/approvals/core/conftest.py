@@ -1,0 +1,38 @@
+"""People in two teams and a small estate (from the ownership suite), plus chain helpers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from governance.approvals.models import ApprovalChain, ApprovalStep
+from tests.governance.ownership.conftest import estate, owned, people  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_channels(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def queued(monkeypatch):
+    """Record execution messages instead of writing them to the broker."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "governance.approvals.tasks.execution_advance.apply_async",
+        lambda args, kwargs=None, **_: sent.append(args[0]),
+    )
+    return sent
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def chain_make(kind: str, *steps: dict[str, Any], **fields: Any) -> ApprovalChain:
+    chain = ApprovalChain.objects.create(name=f"{kind}-{key()[:6]}", kind=kind, **fields)
+    for position, step in enumerate(steps):
+        ApprovalStep.objects.create(chain=chain, position=position, **step)
+    return chain
