@@ -69,9 +69,11 @@ class Driver:
     sims: list[RunningSim]
     now: datetime = field(default_factory=timezone.now)
     advances: int = 0
+    #: The least simulated time between two advances (long copies need fewer polls).
+    stride: float = 1.0
 
     def tick(self, seconds: float) -> None:
-        seconds = max(seconds, 1.0)
+        seconds = max(seconds, self.stride)
         for sim in self.sims:
             sim.advance(seconds)
         self.now += timedelta(seconds=seconds)

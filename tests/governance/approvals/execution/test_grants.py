@@ -15,7 +15,7 @@ from governance.approvals.services.grants import grant_revoke, grants_reconcile
 from tests.factories import UserFactory
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ROLE = "PVEVMUser"
 

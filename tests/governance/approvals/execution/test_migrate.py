@@ -20,7 +20,7 @@ from tests.governance.approvals.execution.helpers import (
 )
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_a_cross_cluster_move_carries_the_owner_over(make_sim, cluster_for, sync
         online=False,
     )
 
-    execution = Driver([synced.sim, other.sim]).run(execution_begin(request))
+    execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
 
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
     steps = steps_by_name(execution)
