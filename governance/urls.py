@@ -16,6 +16,7 @@ urlpatterns = [
     path("ownership/", include("governance.ownership.urls")),
     path("policy/", include("policy.urls")),
     path("notifications/", include("governance.notifications.urls")),
+    path("approvals/", include("governance.approvals.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

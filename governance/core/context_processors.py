@@ -48,6 +48,13 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Ownership", "ownership:dashboard", roles=_INVENTORY_READERS, exact=True),
     NavEntry("Teams", "ownership:teams", roles=frozenset({Role.MANAGER})),
     NavEntry("My VMs", "ownership:mine"),
+    NavEntry("Requests", "approvals:mine", exact=True),
+    NavEntry(
+        "Approvals",
+        "approvals:inbox",
+        roles=frozenset({Role.MANAGER, Role.SECURITY_OFFICER, Role.ADMIN}),
+    ),
+    NavEntry("Approval chains", "approvals:chains", roles=frozenset({Role.ADMIN})),
     NavEntry("Policies", "policy:policies", roles=_INVENTORY_READERS, exact=True),
     NavEntry("Violations", "policy:violations"),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),

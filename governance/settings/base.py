@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
         "LineageKindEnum": "inventory.models.LineageKind",
         "ClassificationEnum": "inventory.models.Classification",
         "PolicyKindEnum": "policy.models.PolicyKind",
+        "RequestKindEnum": "governance.approvals.models.RequestKind",
+        "RequestEventKindEnum": "governance.approvals.models.RequestEventKind",
     },
 }
 
@@ -273,6 +275,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 STEWARD_SYNC_INTERVAL = env.STEWARD_SYNC_INTERVAL
+STEWARD_BASE_URL = env.STEWARD_BASE_URL
+STEWARD_MIRROR_OWNER_TAGS = env.STEWARD_MIRROR_OWNER_TAGS
 STEWARD_QUARANTINE_GROUP = env.STEWARD_QUARANTINE_GROUP
 STEWARD_QUARANTINE_PATCH_HOSTS = env.STEWARD_QUARANTINE_PATCH_HOSTS
 STEWARD_QUARANTINE_DNS_HOSTS = env.STEWARD_QUARANTINE_DNS_HOSTS

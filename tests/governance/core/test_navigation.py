@@ -13,13 +13,23 @@ from governance.core.context_processors import NAVIGATION
 pytestmark = pytest.mark.django_db
 
 # Spelled out rather than derived from NAVIGATION, so a wrong role on an entry fails here.
-_READER = {"Home", "VMs", "Clusters", "Storage", "Ownership", "My VMs", "Policies", "Violations"}
+_READER = {
+    "Home",
+    "VMs",
+    "Clusters",
+    "Storage",
+    "Ownership",
+    "My VMs",
+    "Policies",
+    "Violations",
+    "Requests",
+}
 EXPECTED = {
-    "end_user": {"Home", "My VMs", "Violations"},
-    "manager": {"Home", "Teams", "My VMs", "Violations"},
-    "security_officer": _READER | {"Audit"},
+    "end_user": {"Home", "My VMs", "Violations", "Requests"},
+    "manager": {"Home", "Teams", "My VMs", "Violations", "Requests", "Approvals"},
+    "security_officer": _READER | {"Audit", "Approvals"},
     "auditor": _READER | {"Audit"},
-    "admin": _READER | {"People & Teams", "Audit", "API docs"},
+    "admin": _READER | {"People & Teams", "Audit", "API docs", "Approvals", "Approval chains"},
 }
 
 
