@@ -1,12 +1,15 @@
 """Tell open browser tabs that a violation or a remediation run changed.
 
 The event is ``policy.changed`` (``steward:policy.changed`` in the page) with payload
-``{vm, violation, remediation, state}`` (ids; ``vm`` null for cluster-level records).
-The violation list, the run page and the VM page's policy section re-fetch themselves
-on it (htmx). It goes to the role groups that see every violation (derived from
-``PolicyConfig.role_permissions``) and to the VM's current owner and custodian, who see
-theirs. Published after the transaction commits, best effort: a channel layer that is
-down is logged and never fails the write that caused it.
+``{cluster, vm, violation, remediation, state}`` (ids, null when not about one). The
+violation list, the run page and the VM page's policy section re-fetch themselves on it
+(htmx). Sources: every saved ``Remediation`` or ``Violation`` row (the runner's state
+moves), and every finished sync, after which the reconciler has run in the same
+process (the ledger writes it in bulk, which sends no ``post_save``). It goes to the
+role groups that see every violation (derived from ``PolicyConfig.role_permissions``)
+and, for one VM, to its current owner and custodian. Published after the transaction
+commits, best effort: a channel layer that is down is logged and never fails the
+write that caused it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from django.db.models.signals import post_save
 
 from governance.core.realtime import publish_to_group, role_group, user_group
 from governance.ownership.models import Ownership
+from inventory.signals import sync_finished
 from policy.models import Remediation, Violation
 
 logger = logging.getLogger(__name__)
@@ -41,10 +45,16 @@ def watcher_groups(vm_id: int | None) -> list[str]:
 
 
 def policy_changed_publish(
-    *, vm_id: int | None, violation_id: int | None, remediation_id: int | None, state: str
+    *,
+    cluster_id: int | None = None,
+    vm_id: int | None = None,
+    violation_id: int | None = None,
+    remediation_id: int | None = None,
+    state: str = "",
 ) -> None:
     """Publish ``policy.changed`` to :func:`watcher_groups` (call from ``on_commit``)."""
     payload = {
+        "cluster": cluster_id,
         "vm": vm_id,
         "violation": violation_id,
         "remediation": remediation_id,
@@ -60,6 +70,7 @@ def policy_changed_publish(
 def _remediation_saved(sender: Any, instance: Remediation, **_: Any) -> None:
     transaction.on_commit(
         lambda: policy_changed_publish(
+            cluster_id=instance.cluster_id,
             vm_id=instance.vm_id,
             violation_id=instance.violation_id,
             remediation_id=instance.pk,
@@ -71,15 +82,22 @@ def _remediation_saved(sender: Any, instance: Remediation, **_: Any) -> None:
 def _violation_saved(sender: Any, instance: Violation, **_: Any) -> None:
     transaction.on_commit(
         lambda: policy_changed_publish(
+            cluster_id=instance.cluster_id,
             vm_id=instance.vm_id,
             violation_id=instance.pk,
-            remediation_id=None,
             state="resolved" if instance.resolved_at else instance.remediation_state,
         )
     )
 
 
+def _sync_finished(sender: Any, *, cluster_id: int, status: str, **_: Any) -> None:
+    # Connected after the reconciler's receiver, so its writes are in by now.
+    if status in ("ok", "partial"):
+        policy_changed_publish(cluster_id=cluster_id, state="reconciled")
+
+
 def connect() -> None:
-    """Connect the receivers (from ``PolicyConfig.ready``; idempotent through dispatch_uid)."""
+    """Connect the receivers (from ``PolicyConfig.ready``, after ``policy.signals``)."""
+    sync_finished.connect(_sync_finished, dispatch_uid="policy.live.sync")
     post_save.connect(_remediation_saved, sender=Remediation, dispatch_uid="policy.live.run")
     post_save.connect(_violation_saved, sender=Violation, dispatch_uid="policy.live.violation")
