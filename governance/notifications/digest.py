@@ -50,7 +50,7 @@ def digest_send(*, user_id: int, now: datetime | None = None) -> int:
         context = {
             "user": user,
             "notifications": due,
-            "base_url": getattr(settings, "STEWARD_BASE_URL", ""),
+            "base_url": settings.STEWARD_BASE_URL,
         }
         subject = f"Steward: {len(due)} new notification{'s' if len(due) != 1 else ''}"
         send_mail(

@@ -86,6 +86,15 @@ if STEWARD_DORMANT_DAYS < 1:
 EMAIL = _env.email_url_config(EMAIL_URL)
 DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localhost")
 
+# The portal's public address, for absolute links in mail (daily digests); no trailing /.
+STEWARD_BASE_URL: str = _env.str("STEWARD_BASE_URL", default="").rstrip("/")
+if STEWARD_BASE_URL and not STEWARD_BASE_URL.startswith(("https://", "http://")):
+    _fail("STEWARD_BASE_URL must start with https:// (or http://), e.g. https://steward.example.org")
+
+# Mirror each VM's owner and team to Proxmox as owner-<username>/team-<slug> tags after an
+# ownership change; Steward never reads them back (its database is the truth).
+STEWARD_MIRROR_OWNER_TAGS: bool = _env.bool("STEWARD_MIRROR_OWNER_TAGS", default=False)
+
 # Quarantine: the cluster firewall security group Steward manages, and the only hosts a
 # quarantined guest may reach (patch mirrors on 80/443, DNS servers on 53), as IPs/CIDRs.
 STEWARD_QUARANTINE_GROUP: str = _env.str("STEWARD_QUARANTINE_GROUP", default="steward-quarantine")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -43,7 +43,8 @@ def test_one_digest_per_person_per_day_with_everything_new():
     user = UserFactory(email="ann@example.org")
     for n in range(3):
         notify(user=user, kind="lease.7", subject=f"VM {n} lease ends", link=f"/vm/{n}/")
-    now = timezone.now()
+    # Noon tomorrow, so "5 minutes later" is the same day whenever the test runs.
+    now = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=1), time(12)))
 
     assert digest_send(user_id=user.pk, now=now) == 3
     assert len(mail.outbox) == 1
@@ -87,3 +88,20 @@ def test_the_list_page_shows_only_ones_own_and_marks_read():
     assert Notification.objects.get(pk=theirs_id).read_at is None
     assert client.get(f"/notifications/{mine_id}/read/").status_code == 405
     assert Client().get("/notifications/").status_code == 302
+
+
+def test_digest_links_are_absolute_with_the_base_url(settings):
+    settings.STEWARD_BASE_URL = "https://steward.example.org"
+    user = UserFactory(email="ann@example.org")
+    notify(user=user, kind="lease.7", subject="lease ends", link="/inventory/vms/7/")
+
+    assert digest_send(user_id=user.pk) == 1
+    assert "https://steward.example.org/inventory/vms/7/" in mail.outbox[0].body
+
+
+def test_the_bell_is_styled_by_the_stylesheet_not_inline():
+    client = Client()
+    client.force_login(UserFactory())
+    page = client.get("/").content.decode()
+    start = page.index('class="notification-bell"')
+    assert "style=" not in page[start : page.index(">", start)]
