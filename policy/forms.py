@@ -17,7 +17,14 @@ import yaml
 from django import forms
 
 from inventory.models import Classification
-from policy.models import Policy, PolicyKind, PolicyMode, RemediationRunState, RemediationState
+from policy.models import (
+    ActionKind,
+    Policy,
+    PolicyKind,
+    PolicyMode,
+    RemediationRunState,
+    RemediationState,
+)
 
 # The scope keys of a policy document, in display order, with the editor's labels.
 SCOPE_KEYS: tuple[tuple[str, str, str], ...] = (
@@ -216,7 +223,7 @@ class ViolationFilterForm(forms.Form):
 
 class RemediationFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[*_ANY, *RemediationRunState.choices])
-    action = forms.CharField(required=False, max_length=30)
+    action = forms.ChoiceField(required=False, choices=[*_ANY, *ActionKind.choices])
     cluster = forms.CharField(required=False, max_length=100)
 
     def filters(self) -> dict[str, str]:
