@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "policy-remediations-due": {"task": "policy.tasks.remediations_due", "schedule": 60.0},
     "policy-exemptions-expire": {"task": "policy.tasks.exemptions_expire", "schedule": 300.0},
     "policy-rights-sync-all": {"task": "policy.tasks.rights_sync_all", "schedule": 3600.0},
+    # Approvals: re-queue executions a lost message or a dead worker left overdue; expire
+    # requests nobody decided in time.
+    "approvals-executions-resume": {"task": "approvals.executions_resume", "schedule": 30.0},
+    "approvals-requests-expire": {"task": "approvals.requests_expire", "schedule": 300.0},
     # After the lease warnings, so the morning mail carries them.
     "notifications-digest": {
         "task": "governance.notifications.tasks.send_digests",
