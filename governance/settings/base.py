@@ -246,6 +246,8 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Task modules outside an app's tasks.py (autodiscovery reads only tasks.py).
+CELERY_IMPORTS = ("governance.approvals.grant_tasks",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "core-heartbeat": {"task": "governance.core.tasks.heartbeat", "schedule": 60.0},
@@ -272,6 +274,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # requests nobody decided in time.
     "approvals-executions-resume": {"task": "approvals.executions_resume", "schedule": 30.0},
     "approvals-requests-expire": {"task": "approvals.requests_expire", "schedule": 300.0},
+    # Approvals: access grants start and end within one interval (ends <= 60 s late);
+    # export archives are deleted once their availability ended.
+    "approvals-grants-reconcile": {"task": "approvals.grants_reconcile", "schedule": 15.0},
+    "approvals-exports-expire": {"task": "approvals.exports_expire", "schedule": 600.0},
     # After the lease warnings, so the morning mail carries them.
     "notifications-digest": {
         "task": "governance.notifications.tasks.send_digests",
