@@ -22,11 +22,16 @@ from rest_framework.request import Request as ApiRequest
 from rest_framework.response import Response
 
 from governance.approvals.forms import FORMS
-from governance.approvals.lists import request_inbox, request_timeline, request_visible
+from governance.approvals.lists import (
+    clusters_open_for_requests,
+    request_inbox,
+    request_timeline,
+    request_visible,
+)
 from governance.approvals.models import Request, RequestEvent, RequestKind, RequestStep
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.requests import request_cancel, request_submit
-from governance.core.permissions import get_object_or_404_for, restrict
+from governance.core.permissions import get_object_or_404_for
 from inventory.models import Cluster, VirtualMachine
 
 
@@ -170,10 +175,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return vm, vm.cluster
         if not data.get("cluster"):
             raise ValidationError({"cluster": ["Name the cluster the new VM goes to."]})
-        cluster = restrict(Cluster.objects.filter(enabled=True), user).filter(name=data["cluster"])
-        if not cluster:
+        cluster = clusters_open_for_requests().filter(name=data["cluster"]).first()
+        if cluster is None:
             raise Http404("No such cluster.")
-        return None, cluster[0]
+        return None, cluster
 
     def _decide(self, request: ApiRequest, act: Any) -> Response:
         found = self.get_object()

@@ -29,6 +29,8 @@ from governance.approvals.models import (
     RequestState,
     RequestStep,
 )
+from inventory.models import Cluster, Storage
+from inventory.models.clusters import StorageClass
 
 ESTATE_READERS = frozenset({Role.ADMIN, Role.SECURITY_OFFICER, Role.AUDITOR})
 
@@ -108,3 +110,16 @@ def request_timeline(*, request: Request) -> QuerySet[RequestEvent]:
 def request_for_vm(*, user: Any, vm_id: int, limit: int = 5) -> list[Request]:
     """The latest requests about one guest that ``user`` may see."""
     return list(request_visible(user=user).filter(vm_id=vm_id).order_by("-created_at")[:limit])
+
+
+def clusters_open_for_requests() -> QuerySet[Cluster]:
+    """Clusters a new guest may be requested on: enabled, with approved storage for it.
+
+    Not restricted to clusters the requester may browse: an end user sees no cluster in
+    the inventory, yet asks for VMs. Only names of clusters, nodes and approved storages
+    are shown, and the approvers decide.
+    """
+    approved = Storage.objects.filter(
+        storage_class=StorageClass.APPROVED, gone_since__isnull=True
+    ).values("cluster_id")
+    return Cluster.objects.filter(enabled=True, pk__in=approved).order_by("name")

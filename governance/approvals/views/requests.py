@@ -17,13 +17,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from governance.approvals.forms import FORMS, RequestForm
-from governance.approvals.lists import request_inbox, request_mine, request_visible
+from governance.approvals.lists import (
+    clusters_open_for_requests,
+    request_inbox,
+    request_mine,
+    request_visible,
+)
 from governance.approvals.models import Request
 from governance.approvals.services.chains import approvals_needed
 from governance.approvals.services.requests import request_submit
 from governance.approvals.views.detail import request_page_context
-from governance.core.permissions import restrict
-from inventory.models import Cluster, VirtualMachine
+from inventory.models import VirtualMachine
 from inventory.selectors.guests import vm_get
 
 
@@ -38,7 +42,7 @@ def _target(request: HttpRequest, form_class: type[RequestForm]) -> dict[str, An
         if vm.gone_since is not None:
             raise Http404("This VM no longer exists.")
         return {"vm": vm, "cluster": vm.cluster}
-    clusters = restrict(Cluster.objects.filter(enabled=True), request.user).order_by("name")
+    clusters = clusters_open_for_requests()
     name = source.get("cluster") or request.GET.get("cluster")
     if name:
         return {"vm": None, "cluster": get_object_or_404(clusters, name=name)}

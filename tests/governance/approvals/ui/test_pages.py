@@ -151,3 +151,15 @@ def test_navigation_by_role(client, scene):
     assert "Approval chains" not in _nav(client)
     client.force_login(scene.admin)
     assert {"Requests", "Approvals", "Approval chains"} <= set(_nav(client))
+
+
+def test_an_end_user_requests_a_new_vm_on_a_cluster_open_for_requests(client, scene):
+    client.force_login(scene.alice)
+    page = client.get(reverse("approvals:new", kwargs={"kind": "provision"}))
+    assert page.status_code == 200
+    assert 'data-testid="request-form"' in page.content.decode()
+    # Without approved storage the cluster takes no new guests.
+    scene.approved.storage_class = "unclassified"
+    scene.approved.save(update_fields=["storage_class"])
+    page = client.get(reverse("approvals:new", kwargs={"kind": "provision"}))
+    assert "No cluster available" in page.content.decode()
