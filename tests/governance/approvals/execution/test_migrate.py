@@ -4,6 +4,8 @@ ledgers where they were and no second migration; a cross-cluster move keeps the 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from governance.approvals.models import ExecutionState, RequestState, StepState
@@ -144,3 +146,39 @@ def test_a_cross_cluster_move_carries_the_owner_over(make_sim, cluster_for, sync
     assert vm.vmid not in synced.sim.cluster.estate.guests
     target_gw = ProxmoxGateway(cluster_endpoint(other.cluster))
     assert any(g.vmid == new_vmid for g in target_gw.resources().guests)
+
+
+def test_a_worker_killed_after_starting_the_migration_does_not_start_a_second(synced):
+    """The worker died between Proxmox's answer and recording the UPID: the engine finds
+    the running task and adopts it instead of migrating again."""
+    vm, target = _movable(synced)
+    request = approved_request(
+        kind="migrate", requester=UserFactory(), vm=vm, target_node=target, online=True
+    )
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="precheck", state=StepState.DONE)
+    # What the dead worker left: the step claimed (lease run out), the task started.
+    step = execution.steps.get(name="migrate")
+    step.state, step.attempts, step.claim = StepState.RUNNING, 1, "dead-worker"
+    step.started_at = driver.now
+    step.lease_until = driver.now - timedelta(seconds=1)
+    step.save()
+    execution.current = step.position
+    execution.save(update_fields=["current"])
+    upid = synced.gateway.guest_migrate(
+        node=vm.node.name,
+        kind="qemu",
+        vmid=vm.vmid,
+        target=target,
+        online=True,
+        with_local_disks=bool(steps_by_name(execution)["precheck"].result["with_local_disks"]),
+    )
+
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    assert steps_by_name(execution)["migrate"].upid == upid
+    assert [t.upid for t in _migrations(synced, vm.vmid)] == [upid]
+    vm.refresh_from_db()
+    assert vm.node.name == target
