@@ -22,7 +22,16 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.utils import timezone
 
 from governance.accounts.models import Team, User
@@ -35,7 +44,8 @@ from inventory.selectors.guests import dormant_since
 LEASE_WARNING_DAYS = 14
 SPRAWL_WEEKS = 26
 TOP = 10
-# one grouped scan, team names, owner names, unowned, owner left, leases, sprawl.
+# One grouped scan, all teams, the owners found (skipped when nobody owns anything),
+# unowned, owner left, leases, sprawl.
 DASHBOARD_QUERIES = 7
 
 ScopeKind = Literal["all", "team", "mine"]
@@ -206,8 +216,9 @@ _SUMMED = ("vms", "cpu", "mem", "disk", "dormant", "lease_expiring", "lease_expi
 def _groups(vms: QuerySet[VirtualMachine], *, today: date) -> list[dict[str, Any]]:
     """One scan of the scope: a row per (team id, owner id) with counts and resources.
 
-    Grouping by the two integer keys (not by names) keeps the aggregate narrow; the
-    few hundred or thousand rows are summed per team and per owner in Python.
+    Grouping by the two integer keys (not by names, and without joining teams and
+    users over the fleet) keeps the aggregate narrow and parallel; the rows are summed
+    per team and per owner in Python and named by ``_rankings``.
     """
     soon = today + timedelta(days=LEASE_WARNING_DAYS)
     expiring = Q(current__lease_end__gte=today, current__lease_end__lte=soon)
@@ -226,8 +237,9 @@ def _groups(vms: QuerySet[VirtualMachine], *, today: date) -> list[dict[str, Any
     )
 
 
-def _sum_by(groups: list[dict[str, Any]], key: str) -> dict[int | None, dict[str, int]]:
-    sums: dict[int | None, dict[str, int]] = {}
+def _sum_by(groups: list[dict[str, Any]], key: str) -> dict[Any, dict[str, int]]:
+    """Per value of ``key``: the summed figures."""
+    sums: dict[Any, dict[str, int]] = {}
     for row in groups:
         total = sums.setdefault(row[key], dict.fromkeys(_SUMMED, 0))
         for name in _SUMMED:
@@ -251,29 +263,27 @@ def _holder(key: str, label: str, sums: dict[str, int], query: str, active: bool
 def _rankings(
     groups: list[dict[str, Any]], scope: Scope
 ) -> tuple[list[Holder], list[Holder], dict[str, int]]:
-    """Teams and owners as holders, most VMs first, and the totals; two lookups of names."""
+    """Teams and owners as holders, most VMs first, and the totals.
+
+    Names come from two small reads: every team (teams are few, and reading them all
+    keeps the query count independent of the data), and the owners found by the scan.
+    """
     by_team_id = _sum_by(groups, "team")
     by_owner_id = _sum_by([row for row in groups if row["owner"] is not None], "owner")
-    teams = {
-        team.pk: team
-        for team in Team.objects.filter(pk__in=[pk for pk in by_team_id if pk])
-        .only("slug", "name")
-        .order_by()
-    }
+    teams = {pk: (slug, name) for pk, slug, name in Team.objects.values_list("pk", "slug", "name")}
+    by_team = []
+    for team_id, sums in by_team_id.items():
+        slug, name = teams.get(team_id, ("", ""))
+        by_team.append(_holder(slug, name, sums, scope.query(team=slug or "none")))
+    # The VMs without a team sort after any team with as many VMs (a NULL name sorts last).
+    by_team.sort(key=lambda h: (-h.vms, h.label == "", h.label))
+    by_owner = []
     owners = {
         pk: (username, active)
         for pk, username, active in User.objects.filter(pk__in=list(by_owner_id)).values_list(
             "pk", "username", "is_active"
         )
     }
-    by_team = []
-    for team_id, sums in by_team_id.items():
-        team = teams.get(team_id)
-        slug, name = (team.slug, team.name) if team is not None else ("", "")
-        by_team.append(_holder(slug, name, sums, scope.query(team=slug or "none")))
-    # The VMs without a team sort after any team with as many VMs (a NULL name sorts last).
-    by_team.sort(key=lambda h: (-h.vms, h.label == "", h.label))
-    by_owner = []
     for owner_id, sums in by_owner_id.items():
         username, active = owners[owner_id]
         by_owner.append(_holder(username, username, sums, scope.query(owner=username), active))
