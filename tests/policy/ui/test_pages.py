@@ -69,7 +69,9 @@ def test_remediation_run_shows_its_log_to_whoever_sees_the_vm(people, records):
     assert _get(people.carol, f"{url}status/").status_code == 404
     listing = _get(people.alice, "/policy/remediations/").content.decode()
     assert "Migrate back to node1" in listing
-    assert "Migrate back" not in _get(people.carol, "/policy/remediations/").content.decode()
+    assert (
+        "Migrate back to node1" not in _get(people.carol, "/policy/remediations/").content.decode()
+    )
     assert _get(people.alice, "/policy/remediations/?state=bogus").status_code == 400
 
 
