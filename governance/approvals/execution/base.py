@@ -15,8 +15,11 @@ from typing import Any
 from governance.approvals.models import Execution, ExecutionStep, Request
 from inventory.proxmox import ProxmoxGateway
 
-#: How often a running Proxmox task is polled (seconds between advances).
+#: A running Proxmox task is polled after ``POLL_INTERVAL`` seconds, then less often as it
+#: runs on (a quarter of its age so far), at most every ``POLL_MAX`` seconds: short tasks
+#: finish promptly, long ones (migrations, backups) do not flood the workers.
 POLL_INTERVAL = 2.0
+POLL_MAX = 15.0
 #: Default pause before a retried step runs again.
 RETRY_AFTER = 30.0
 #: A step retried this often fails the execution.

@@ -22,6 +22,7 @@ Invariants (see also ``governance.approvals.models.execution``):
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from governance.approvals.execution import live
 from governance.approvals.execution.base import (
     MAX_STEP_ATTEMPTS,
     POLL_INTERVAL,
+    POLL_MAX,
     ResultKind,
     StepContext,
     StepResult,
@@ -53,7 +55,7 @@ from governance.approvals.models import (
     RequestEventKind,
     StepState,
 )
-from inventory.proxmox import ProxmoxError, ProxmoxGateway
+from inventory.proxmox import Endpoint, ProxmoxError, ProxmoxGateway
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +67,24 @@ TASK_SKEW = timedelta(seconds=30)
 GatewayFactory = Callable[[int], ProxmoxGateway]
 
 
+#: Gateways kept per worker process: a new one costs a TLS handshake per advance, which
+#: at a thousand polling executions is most of the work. Keyed by the endpoint, so a
+#: cluster whose URL, token or trust changed gets a fresh client.
+_GATEWAYS: dict[int, tuple[Endpoint, float, ProxmoxGateway]] = {}
+GATEWAY_TTL = 300.0
+
+
 def default_gateway(cluster_id: int) -> ProxmoxGateway:
     from inventory.models import Cluster
     from inventory.services.clusters import cluster_endpoint
 
-    return ProxmoxGateway(cluster_endpoint(Cluster.objects.get(pk=cluster_id)))
+    endpoint = cluster_endpoint(Cluster.objects.get(pk=cluster_id))
+    cached = _GATEWAYS.get(cluster_id)
+    if cached is not None and cached[0] == endpoint and time.monotonic() - cached[1] < GATEWAY_TTL:
+        return cached[2]
+    gateway = ProxmoxGateway(endpoint)
+    _GATEWAYS[cluster_id] = (endpoint, time.monotonic(), gateway)
+    return gateway
 
 
 @dataclass(frozen=True)
@@ -299,7 +314,8 @@ def _apply(
     if result is not None and result.message:
         log_append(step, now, result.message)
     if result is None:
-        pass
+        waited = (now - step.started_at).total_seconds() if step.started_at else 0.0
+        again = min(POLL_MAX, max(POLL_INTERVAL, waited / 4))
     elif result.kind == ResultKind.STARTED:
         step_move(step, StepState.WAITING_TASK)
         step.upid = result.upid
