@@ -7,6 +7,9 @@ proxies on the guest (a console opened under the grant must not outlive it). Bot
 level-triggered (putting or deleting the same ACL entry twice changes nothing), so a
 crash between the Proxmox call and the commit is repaired by running them again.
 
+While a grant is active a ``policy.RightsAssignment`` (until its end) backs the entry, so
+the ``unbacked_acl`` policy does not report or delete it.
+
 ``grants_reconcile`` (beat, every 15 s) starts due grants, ends expired ones and retries
 failed ones, so a grant missed while Steward was down is repaired at the next run and an
 expired grant is gone within one interval plus the calls.
@@ -29,6 +32,7 @@ from governance.audit.services import audit_record
 from governance.notifications.services import notify
 from inventory.proxmox import ProxmoxError, ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
+from policy.models import RightsAssignment
 from policy.rights import pve_userid, vm_acl_path
 
 logger = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ def grant_start(
             )
         except ProxmoxError as exc:
             return _failed(grant, f"the access could not be granted: {exc}")
+        _back(grant)
         _move(grant, GrantState.ACTIVE)
         grant.activated_at, grant.error = now, ""
         grant.save(update_fields=["state", "activated_at", "error"])
@@ -129,6 +134,40 @@ def _failed(grant: AccessGrant, error: str) -> AccessGrant:
     grant.save(update_fields=["state", "error"])
     audit_record(actor=None, action="approvals.grant_failed", target=grant, after={"error": error})
     return grant
+
+
+def _assignment(grant: AccessGrant) -> Any:
+    return RightsAssignment.objects.filter(
+        cluster_id=grant.vm.cluster_id,
+        path=grant.acl_path,
+        ugid=grant.proxmox_userid,
+        roleid=grant.role,
+    )
+
+
+def _back(grant: AccessGrant) -> None:
+    """Record the entry as Steward's until the grant ends (the latest end of overlapping
+    grants wins; one row per entry)."""
+    row = _assignment(grant).select_for_update().first()
+    if row is None:
+        RightsAssignment.objects.create(
+            cluster_id=grant.vm.cluster_id,
+            path=grant.acl_path,
+            ugid=grant.proxmox_userid,
+            roleid=grant.role,
+            vm=grant.vm,
+            reason=f"time-limited access #{grant.pk}",
+            until=grant.ends_at,
+            created_at=timezone.now(),
+        )
+    elif row.until is not None and row.until < grant.ends_at:
+        row.until = grant.ends_at
+        row.save(update_fields=["until"])
+
+
+def _unback(grant: AccessGrant) -> None:
+    # Only the row a grant made: an entry backed for good (until null) is not ours.
+    _assignment(grant).filter(until__isnull=False).delete()
 
 
 def _still_needed(grant: AccessGrant, now: datetime) -> bool:
@@ -186,6 +225,7 @@ def grant_end(
                     gw.acl_delete(
                         path=grant.acl_path, role=grant.role, users=[grant.proxmox_userid]
                     )
+                    _unback(grant)
                 stopped = consoles_stop(gateway=gw, userid=grant.proxmox_userid, vmid=grant.vm.vmid)
         except ProxmoxError as exc:
             return _failed(grant, f"the access could not be removed: {exc}")

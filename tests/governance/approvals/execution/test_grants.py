@@ -12,6 +12,7 @@ from django.utils import timezone
 from governance.accounts.roles import Role
 from governance.approvals.models import AccessGrant, GrantState
 from governance.approvals.services.grants import grant_revoke, grants_reconcile
+from policy.models import RightsAssignment
 from tests.factories import UserFactory
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
 
@@ -79,6 +80,8 @@ def test_access_starts_and_ends_on_time_and_the_console_is_stopped(synced, runni
     grant.refresh_from_db()
     assert grant.state == GrantState.ACTIVE
     assert _has_acl(synced, grant)
+    backed = RightsAssignment.objects.get(path=grant.acl_path, ugid="alice@pve", roleid=ROLE)
+    assert backed.until == grant.ends_at
     console = _open_console(synced, running_vm, "alice")
     synced.sim.advance(1)
     assert synced.gateway.task_status(console).running
@@ -89,6 +92,7 @@ def test_access_starts_and_ends_on_time_and_the_console_is_stopped(synced, runni
     assert grant.state == GrantState.ENDED
     assert grant.ended_at == grant.ends_at
     assert not _has_acl(synced, grant)
+    assert not RightsAssignment.objects.filter(path=grant.acl_path, ugid="alice@pve").exists()
     assert not synced.gateway.task_status(console).running
     calls = dict(synced.gateway.calls)
     assert grants_reconcile(now=grant.ends_at + timedelta(seconds=30))["ended"] == 0
@@ -122,6 +126,7 @@ def test_an_overlapping_grant_keeps_the_acl_entry(synced, running_vm):
     short.refresh_from_db()
     assert short.state == GrantState.ENDED
     assert _has_acl(synced, longer)
+    assert RightsAssignment.objects.get(path=longer.acl_path).until == longer.ends_at
 
 
 def test_the_reconciler_repairs_starts_and_ends_missed_during_downtime(synced, running_vm):
