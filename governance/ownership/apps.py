@@ -23,8 +23,9 @@ class OwnershipConfig(AppConfig):
             "ownership.delete_ownershiprule",
             "ownership.change_claim",
             "ownership.change_transfer",
+            "ownership.set_classification",
         ],
-        Role.SECURITY_OFFICER: list(_READ_ALL),
+        Role.SECURITY_OFFICER: [*_READ_ALL, "ownership.set_classification"],
         Role.AUDITOR: list(_READ_ALL),
     }
 

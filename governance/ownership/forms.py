@@ -7,6 +7,7 @@ page and the API refuse the same input with the same message.
 
 from __future__ import annotations
 
+from copy import copy
 from typing import Any
 
 from django import forms
@@ -14,8 +15,9 @@ from django.contrib.auth import get_user_model
 
 from governance.accounts.models import Team
 from governance.ownership.lists import OWNERSHIP_SORTS, OwnershipFilters
+from governance.ownership.models import OwnershipRule
 from inventory.forms.guests import VmFilterForm
-from inventory.models import Classification
+from inventory.models import Classification, Cluster
 from inventory.selectors.guests import VM_DEFAULT_SORT
 
 _YES = [("", "any"), ("yes", "yes"), ("no", "no")]
@@ -140,8 +142,9 @@ class BulkAssignForm(AssignForm):
 
 
 class ClassificationForm(forms.Form):
+    prefix = "classify"
     classification = forms.ChoiceField(choices=Classification.choices)
-    reason = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(max_length=500)
 
 
 class ReasonForm(forms.Form):
@@ -151,7 +154,89 @@ class ReasonForm(forms.Form):
 
 
 class TransferOfferForm(ReasonForm):
+    prefix = "offer"
     to_user = UsernameField(label="New owner", max_length=150, help_text="Username")
     to_team = forms.ModelChoiceField(
         label="Their team", queryset=Team.objects.order_by("name"), to_field_name="slug"
     )
+
+
+class ClaimForm(ReasonForm):
+    """Claim for one of the claimant's own teams (the service checks membership again)."""
+
+    prefix = "claim"
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="slug")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(memberships__user=user).order_by("name")
+
+
+class LeaseExtensionForm(forms.Form):
+    prefix = "extension"
+    until = forms.DateField(label="New lease end", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RuleForm(forms.Form):
+    """An ownership rule; ``service_kwargs`` feeds ``ownership_rule_create``/``_update``."""
+
+    name = forms.CharField(max_length=100)
+    priority = forms.IntegerField(min_value=0, initial=100, help_text="Lowest wins")
+    enabled = forms.BooleanField(required=False, initial=True)
+    cluster = forms.ModelChoiceField(
+        queryset=Cluster.objects.order_by("name"), required=False, to_field_name="name"
+    )
+    pool = forms.CharField(max_length=100, required=False)
+    tag_pattern = forms.CharField(
+        label="Tag pattern", max_length=100, required=False, help_text="Shell glob, e.g. web-*"
+    )
+    name_regex = forms.CharField(
+        label="Name pattern", max_length=200, required=False, help_text="Regular expression"
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), to_field_name="slug")
+    owner = UsernameField(required=False, max_length=150, help_text="Username (optional)")
+    allow_unmatched = forms.BooleanField(
+        label="Meant for VMs that do not exist yet",
+        required=False,
+        help_text="Save even if the rule matches no VM today.",
+    )
+
+    @classmethod
+    def initial_for(cls, rule: OwnershipRule) -> dict[str, Any]:
+        return {
+            "name": rule.name,
+            "priority": rule.priority,
+            "enabled": rule.enabled,
+            "cluster": rule.cluster.name if rule.cluster else None,
+            "pool": rule.pool,
+            "tag_pattern": rule.tag_pattern,
+            "name_regex": rule.name_regex,
+            "team": rule.team.slug,
+            "owner": rule.owner.get_username() if rule.owner else "",
+        }
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            name: data[name]
+            for name in (
+                "name",
+                "priority",
+                "enabled",
+                "cluster",
+                "pool",
+                "tag_pattern",
+                "name_regex",
+                "team",
+                "owner",
+            )
+        }
+
+    def unsaved_rule(self, rule: OwnershipRule | None = None) -> OwnershipRule:
+        """The rule as the form describes it, for a dry run (never saved here)."""
+        rule = OwnershipRule() if rule is None else copy(rule)
+        for name, value in self.service_kwargs().items():
+            setattr(rule, name, value.strip() if isinstance(value, str) else value)
+        return rule

@@ -66,6 +66,8 @@ class Ownership(models.Model):
 
     class Meta:
         ordering = ["vm", "-since", "-id"]
+        # Classification is a VM field, but setting it is an ownership decision.
+        permissions = [("set_classification", "Can set the data classification of VMs")]
         indexes = [
             models.Index(fields=["vm", "-since", "-id"], name="ownership_vm_since_idx"),
             # Visibility and dashboards read current rows only.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,6 +26,7 @@ from django.utils import timezone
 from governance.accounts.models import Team, User
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
+from governance.ownership.mirror import mirror_after_commit
 from governance.ownership.models import Ownership, OwnershipRule, OwnershipSource
 from inventory.models import Cluster, VirtualMachine
 
@@ -67,7 +69,8 @@ def unowned_live_vms() -> QuerySet[VirtualMachine]:
     return VirtualMachine.objects.filter(gone_since__isnull=True).filter(~Exists(owned))
 
 
-def _check(rule: OwnershipRule) -> None:
+def rule_check(rule: OwnershipRule) -> None:
+    """``ValidationError`` for a rule that cannot be saved (conditions, regex, owner)."""
     errors: dict[str, str] = {}
     if not (rule.cluster_id or rule.pool or rule.tag_pattern or rule.name_regex):
         errors["__all__"] = "Give at least one condition: a cluster, a pool, a tag or a name."
@@ -80,6 +83,41 @@ def _check(rule: OwnershipRule) -> None:
         errors["owner"] = f"{rule.owner.get_username()} is deactivated; choose an active user."
     if errors:
         raise ValidationError(errors)
+
+
+UNMATCHED = (
+    "This rule matches no VM Steward knows; check the conditions, or confirm that it is "
+    "meant for VMs that do not exist yet."
+)
+PREVIEW_ROWS = 20
+
+
+def _check_matches(rule: OwnershipRule) -> None:
+    if not VirtualMachine.objects.filter(rule_q(rule)).exists():
+        raise ValidationError(UNMATCHED)
+
+
+@dataclass(frozen=True)
+class RulePreview:
+    """What a rule would match now (a dry run): live guests, the unowned among them (what
+    running it would assign) and the first few, for the form to show before saving."""
+
+    matching: int
+    unowned: int
+    sample: list[VirtualMachine]
+
+
+def ownership_rule_preview(*, rule: OwnershipRule) -> RulePreview:
+    """Dry run of an unsaved or saved ``rule``: nothing is written. Three queries."""
+    rule_check(rule)
+    live = VirtualMachine.objects.filter(gone_since__isnull=True).filter(rule_q(rule))
+    sample = list(
+        live.select_related("cluster")
+        .only("pk", "vmid", "name", "cluster__name")
+        .order_by("cluster__name", "vmid", "pk")[:PREVIEW_ROWS]
+    )
+    unowned = unowned_live_vms().filter(rule_q(rule)).count()
+    return RulePreview(matching=live.count(), unowned=unowned, sample=sample)
 
 
 def _state(rule: OwnershipRule) -> dict[str, Any]:
@@ -128,21 +166,24 @@ def ownership_rule_create(
         enabled=enabled,
         created_by=actor,
     )
-    _check(rule)
+    rule_check(rule)
     rule.full_clean()
-    if not allow_unmatched and not VirtualMachine.objects.filter(rule_q(rule)).exists():
-        raise ValidationError(
-            "This rule matches no VM Steward knows; check the conditions, or confirm that "
-            "it is meant for VMs that do not exist yet."
-        )
+    if not allow_unmatched:
+        _check_matches(rule)
     with transaction.atomic():
         rule.save()
         audit_record(actor=actor, action="ownership.rule_create", target=rule, after=_state(rule))
     return rule
 
 
-def ownership_rule_update(*, actor: User, rule: OwnershipRule, **fields: Any) -> OwnershipRule:
-    """Change a rule's fields (those of ``ownership_rule_create``); audited before/after."""
+def ownership_rule_update(
+    *, actor: User, rule: OwnershipRule, allow_unmatched: bool = False, **fields: Any
+) -> OwnershipRule:
+    """Change a rule's fields (those of ``ownership_rule_create``); audited before/after.
+
+    Changed conditions that match no VM are refused as at creation (unless
+    ``allow_unmatched``); disabling or renaming a rule never is.
+    """
     allowed = {
         "name",
         "team",
@@ -162,8 +203,11 @@ def ownership_rule_update(*, actor: User, rule: OwnershipRule, **fields: Any) ->
         before = _state(rule)
         for field, value in fields.items():
             setattr(rule, field, value.strip() if isinstance(value, str) else value)
-        _check(rule)
+        rule_check(rule)
         rule.full_clean()
+        conditions = ("cluster", "pool", "tag_pattern", "name_regex")
+        if not allow_unmatched and any(before[f] != _state(rule)[f] for f in conditions):
+            _check_matches(rule)
         rule.save()
         audit_record(
             actor=actor,
@@ -213,6 +257,7 @@ def _assign(
         ],
         batch_size=1000,
     )
+    mirror_after_commit(matched)
     audit_record(
         actor=actor,
         action="ownership.rule_apply",

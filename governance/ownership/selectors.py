@@ -128,3 +128,22 @@ def transfers_waiting_for(*, user: Any) -> QuerySet[Transfer]:
     return Transfer.objects.filter(
         Q(to_user=user, state=TransferState.OFFERED) | (to_approve & ~Q(to_user=user))
     ).select_related("vm__cluster", "from_user", "to_user", "to_team")
+
+
+def claims_open_by(*, user: Any) -> QuerySet[Claim]:
+    """``user``'s own pending claims."""
+    return Claim.objects.filter(claimant=user, state=ClaimState.PENDING).select_related(
+        "vm__cluster", "team"
+    )
+
+
+def transfers_open_by(*, user: Any) -> QuerySet[Transfer]:
+    """Transfers ``user`` offered that are still open."""
+    return Transfer.objects.filter(
+        from_user=user, state__in=[TransferState.OFFERED, TransferState.ACCEPTED]
+    ).select_related("vm__cluster", "to_user", "to_team")
+
+
+def inbox_count(user: Any) -> int:
+    """How many claims and transfers wait for ``user`` to act (the navigation's badge)."""
+    return claims_to_decide(user=user).count() + transfers_waiting_for(user=user).count()

@@ -29,6 +29,7 @@ from governance.accounts.models import Team, TeamMembership, User
 from governance.accounts.roles import Role
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
+from governance.ownership.mirror import mirror_after_commit
 from governance.ownership.models import (
     Claim,
     ClaimState,
@@ -209,6 +210,8 @@ def ownership_change(
             after={**after.as_audit(), "reason": reason},
         )
         _notify_new_holders(vm=vm, holders=after, before=before)
+        if (after.owner_id, after.team_id) != (before.owner_id, before.team_id):
+            mirror_after_commit([vm.pk])
     return row
 
 
@@ -307,6 +310,11 @@ def ownership_assign_bulk(
             after={**sample.as_audit(), "vms": sorted(changes), "reason": reason},
         )
         _notify_bulk(changes)
+        mirror_after_commit(
+            vm_id
+            for vm_id, (before, after) in changes.items()
+            if (after.owner_id, after.team_id) != (before.owner_id, before.team_id)
+        )
     return len(changes)
 
 

@@ -65,3 +65,11 @@ def people(db) -> People:
 def estate(db) -> dict:
     """One cluster with ``web`` (vmid 100), ``old`` (101) and ``template`` (9000)."""
     return make_estate()
+
+
+@pytest.fixture
+def owned(people, estate) -> dict:
+    """``web`` owned by alice in ops, ``old`` by carol in dev, the template unowned."""
+    from tests.governance.ownership.ui_helpers import assign_estate
+
+    return assign_estate(people, estate)

@@ -13,3 +13,12 @@ def assign_estate(people, estate: dict) -> dict:
     ]:
         ownership_assign(actor=people.admin, vm=vm, owner=owner, team=team, reason="r")
     return estate
+
+
+def client_for(user):
+    """A test client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
