@@ -26,8 +26,14 @@ def document_digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def preview_token(*, document: dict[str, Any], policy_id: int | None, base_version: int) -> str:
-    """A token saying "this document was previewed against this version of this policy"."""
+def preview_token(
+    *, document: dict[str, Any], policy_id: int | None, base_version: int | str
+) -> str:
+    """A token saying "this document was previewed against this version of this policy".
+
+    ``base_version`` is the stored version (0 for a new policy), or a fingerprint of
+    several versions (an import).
+    """
     return signing.dumps(
         {"doc": document_digest(document), "policy": policy_id, "base": base_version},
         salt=_SALT,
@@ -36,7 +42,7 @@ def preview_token(*, document: dict[str, Any], policy_id: int | None, base_versi
 
 
 def preview_matches(
-    token: str, *, document: dict[str, Any], policy_id: int | None, base_version: int
+    token: str, *, document: dict[str, Any], policy_id: int | None, base_version: int | str
 ) -> bool:
     """Whether ``token`` previewed exactly this document on this version, recently."""
     if not token:
