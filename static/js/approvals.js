@@ -23,11 +23,23 @@
     if (!box) return;
     var id = Number(box.getAttribute("data-request"));
     var timer = null;
+    var settleTries = 0;
+    var SETTLE_MS = 1000;
+    var SETTLE_MAX = 10;
     function refresh() {
       timer = null;
       fetch(box.getAttribute("data-refresh-url"), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) { if (html !== null) box.innerHTML = html; });
+        .then(function (html) {
+          if (html === null) return;
+          box.innerHTML = html;
+          // All steps ended but the request is not closed yet: its end state arrives
+          // with the next advance, which publishes no step event; ask again shortly.
+          if (box.querySelector("[data-settling]") && settleTries < SETTLE_MAX) {
+            settleTries += 1;
+            timer = window.setTimeout(refresh, SETTLE_MS);
+          }
+        });
     }
     document.addEventListener("steward:live", function (e) {
       var payload = (e.detail && e.detail.payload) || {};

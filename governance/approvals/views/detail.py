@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from governance.accounts.roles import Role, has_role
 from governance.approvals.lists import request_inbox, request_timeline, request_visible
-from governance.approvals.models import Execution, Request, RequestState
+from governance.approvals.models import Execution, Request, RequestState, StepState
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.executions import execution_cancel, execution_retry
 from governance.approvals.services.requests import request_cancel
@@ -42,6 +42,7 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
     user = request.user
     steps = list(found.steps.prefetch_related("approvals__approver").order_by("position"))
     execution = Execution.objects.filter(request=found).first()
+    execution_steps = list(execution.steps.order_by("position")) if execution else []
     may_decide = request_inbox(user=user).filter(pk=found.pk).exists()
     is_admin = has_role(user, Role.ADMIN)
     return {
@@ -49,16 +50,22 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
         "steps": steps,
         "timeline": request_timeline(request=found),
         "execution": execution,
-        "execution_steps": list(execution.steps.order_by("position")) if execution else [],
+        "execution_steps": execution_steps,
         "may_decide": may_decide,
         "decision_form": DecisionForm(initial={"revision": found.revision}) if may_decide else None,
         "may_cancel": found.state == RequestState.PENDING and found.requester_id == user.pk,
         "may_retry": is_admin and found.state == RequestState.FAILED,
         "may_abort": is_admin and found.state == RequestState.FAILED,
         "live_events": found.state not in _FINAL,
+        # Every step finished but the request not yet closed: its end comes in the next
+        # advance, which sends no step event, so the page asks once more shortly.
+        "settling": found.state == RequestState.EXECUTING
+        and bool(execution_steps)
+        and all(step.state in _STEP_ENDED for step in execution_steps),
     }
 
 
+_STEP_ENDED = frozenset({StepState.DONE, StepState.SKIPPED, StepState.FAILED})
 _FINAL = frozenset(
     {RequestState.REJECTED, RequestState.EXPIRED, RequestState.CANCELLED, RequestState.SUCCEEDED}
 )
