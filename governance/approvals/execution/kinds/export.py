@@ -97,10 +97,17 @@ kind(
 
 def exports_due(*, now: datetime) -> list[tuple[Copy, ExecutionStep]]:
     """Open export copies whose availability ended, with the step that recorded them."""
+    # Few exports are open at a time; finished history is never scanned.
+    open_ids = list(
+        Copy.objects.filter(kind=CopyKind.EXPORT, deleted_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
     steps = ExecutionStep.objects.filter(
         name=LEDGER_STEP,
         execution__request__kind=RequestKind.EXPORT,
         execution__state=ExecutionState.SUCCEEDED,
+        result__copy_id__in=open_ids,
     ).select_related("execution__request")
     due = {}
     for step in steps:
