@@ -6,7 +6,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from governance.ownership.models import Claim, Ownership
-from tests.governance.ownership.ui_helpers import assign_estate
 
 pytestmark = pytest.mark.django_db
 
@@ -15,11 +14,6 @@ def _api(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def owned(people, estate):
-    return assign_estate(people, estate)
 
 
 @pytest.mark.parametrize(

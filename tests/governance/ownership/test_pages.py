@@ -7,24 +7,12 @@ import io
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from governance.ownership.models import Ownership, OwnershipSource
-from tests.governance.ownership.ui_helpers import assign_estate
+from tests.governance.ownership.ui_helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owned(people, estate):
-    return assign_estate(people, estate)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +20,7 @@ def owned(people, estate):
     [("admin", 200), ("auditor", 200), ("security", 200), ("manager", 403), ("alice", 403)],
 )
 def test_fleet_dashboard_and_its_exports_are_for_readers(people, owned, who, status):
-    client = _client(getattr(people, who))
+    client = client_for(getattr(people, who))
     assert client.get("/ownership/").status_code == status
     assert client.get("/ownership/export.csv").status_code == status
     assert client.get("/ownership/export.json").status_code == status
@@ -50,32 +38,32 @@ def test_anonymous_is_sent_to_sign_in(client):
     [("manager", 200), ("admin", 200), ("auditor", 200), ("alice", 403), ("other_manager", 404)],
 )
 def test_team_page_triple(people, owned, who, status):
-    client = _client(getattr(people, who))
+    client = client_for(getattr(people, who))
     assert client.get("/ownership/teams/ops/").status_code == status
     assert client.get("/ownership/export.json?team=ops").status_code == status
     assert client.get("/ownership/teams/no-such-team/").status_code == 404
 
 
 def test_team_page_shows_the_team_only(people, owned):
-    page = _client(people.manager).get("/ownership/teams/ops/").content.decode()
+    page = client_for(people.manager).get("/ownership/teams/ops/").content.decode()
     assert "web-1" not in page  # the lists show problems only; web has none
-    data = _client(people.manager).get("/ownership/export.json?team=ops").json()
+    data = client_for(people.manager).get("/ownership/export.json?team=ops").json()
     assert data["scope"] == {"kind": "team", "label": "Ops", "team": "ops"}
     assert {f["key"]: f["value"] for f in data["figures"]}["total"] == 1
     assert [h["key"] for h in data["by_owner"]] == ["alice"]
 
 
 def test_team_index_sends_a_manager_of_one_team_to_it(people, owned):
-    response = _client(people.manager).get("/ownership/teams/")
+    response = client_for(people.manager).get("/ownership/teams/")
     assert response.status_code == 302
     assert response["Location"] == "/ownership/teams/ops/"
-    listing = _client(people.admin).get("/ownership/teams/").content.decode()
+    listing = client_for(people.admin).get("/ownership/teams/").content.decode()
     assert "/ownership/teams/ops/" in listing
     assert "/ownership/teams/dev/" in listing
 
 
 def test_my_vms_counts_only_mine(people, owned):
-    client = _client(people.alice)
+    client = client_for(people.alice)
     assert client.get("/ownership/mine/").status_code == 200
     data = client.get("/ownership/export.json?mine=yes").json()
     assert {f["key"]: f["value"] for f in data["figures"]}["total"] == 1
@@ -83,7 +71,7 @@ def test_my_vms_counts_only_mine(people, owned):
 
 
 def test_exports_carry_the_same_numbers_with_links(people, owned):
-    client = _client(people.admin)
+    client = client_for(people.admin)
     data = client.get("/ownership/export.json").json()
     figures = {f["key"]: f for f in data["figures"]}
     assert figures["total"]["value"] == 3
@@ -103,20 +91,20 @@ def test_exports_carry_the_same_numbers_with_links(people, owned):
 def test_csv_neutralises_formulas_in_names(people, owned):
     people.ops.name = "=HYPERLINK(1)"
     people.ops.save()
-    body = _client(people.admin).get("/ownership/export.csv").content.decode()
+    body = client_for(people.admin).get("/ownership/export.csv").content.decode()
     assert "'=HYPERLINK(1)" in body
     assert ",=HYPERLINK" not in body
 
 
 def test_ownership_list_shows_only_visible_vms(people, owned):
-    alice = _client(people.alice).get("/ownership/vms/").content.decode()
+    alice = client_for(people.alice).get("/ownership/vms/").content.decode()
     assert "web-1" in alice
     assert owned["old"].name not in alice
     assert 'name="vm"' not in alice  # no bulk assignment for end users
-    manager = _client(people.manager).get("/ownership/vms/").content.decode()
+    manager = client_for(people.manager).get("/ownership/vms/").content.decode()
     assert "web-1" in manager
     assert owned["old"].name not in manager
-    admin = _client(people.admin).get("/ownership/vms/?owned=no").content.decode()
+    admin = client_for(people.admin).get("/ownership/vms/?owned=no").content.decode()
     assert owned["template"].name in admin
     assert "web-1" not in admin
     assert 'name="vm"' in admin
@@ -124,11 +112,11 @@ def test_ownership_list_shows_only_visible_vms(people, owned):
 
 
 def test_bad_filters_answer_400(people, owned):
-    assert _client(people.admin).get("/ownership/vms/?lease=soonish").status_code == 400
+    assert client_for(people.admin).get("/ownership/vms/?lease=soonish").status_code == 400
 
 
 def test_list_costs_the_same_queries_for_one_row_and_many(people, owned):
-    client = _client(people.admin)
+    client = client_for(people.admin)
     client.get("/ownership/vms/")
     counts = []
     for query in ("?q=web-1", ""):
@@ -145,14 +133,14 @@ def _history(vm):
 def test_bulk_assign_is_for_admins(people, owned):
     url = "/ownership/vms/assign/"
     data = {"assign-target": "all", "assign-owner": "bob", "assign-reason": "x"}
-    assert _client(people.alice).post(url, data).status_code == 403
-    assert _client(people.auditor).post(url, data).status_code == 403
-    assert _client(people.admin).get(url).status_code == 405
+    assert client_for(people.alice).post(url, data).status_code == 403
+    assert client_for(people.auditor).post(url, data).status_code == 403
+    assert client_for(people.admin).get(url).status_code == 405
     assert Ownership.objects.filter(owner=people.bob).count() == 0
 
 
 def test_bulk_assign_every_match_of_the_filter(people, owned):
-    client = _client(people.admin)
+    client = client_for(people.admin)
     response = client.post(
         "/ownership/vms/assign/?owned=no",
         {
@@ -175,7 +163,7 @@ def test_bulk_assign_every_match_of_the_filter(people, owned):
 
 
 def test_bulk_assign_selected_rows_keeps_unfilled_fields(people, owned):
-    client = _client(people.admin)
+    client = client_for(people.admin)
     client.post(
         "/ownership/vms/assign/",
         {
@@ -193,7 +181,7 @@ def test_bulk_assign_selected_rows_keeps_unfilled_fields(people, owned):
 
 def test_bulk_assign_never_reaches_beyond_the_filter(people, owned):
     # "old" is not unowned: ticking it under ?owned=no changes nothing.
-    _client(people.admin).post(
+    client_for(people.admin).post(
         "/ownership/vms/assign/?owned=no",
         {
             "assign-target": "selected",
@@ -223,7 +211,7 @@ def test_bulk_assign_never_reaches_beyond_the_filter(people, owned):
 )
 def test_bulk_assign_bad_input_changes_nothing(people, owned, data, message):
     before = Ownership.objects.count()
-    response = _client(people.admin).post("/ownership/vms/assign/", data, follow=True)
+    response = client_for(people.admin).post("/ownership/vms/assign/", data, follow=True)
     assert message in response.content.decode()
     assert Ownership.objects.count() == before
 
@@ -232,7 +220,7 @@ def test_bulk_assign_to_an_inactive_user_is_refused(people, owned):
     people.bob.is_active = False
     people.bob.save()
     before = Ownership.objects.count()
-    response = _client(people.admin).post(
+    response = client_for(people.admin).post(
         "/ownership/vms/assign/",
         {"assign-target": "all", "assign-owner": "bob", "assign-reason": "x"},
         follow=True,
