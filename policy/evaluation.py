@@ -56,12 +56,19 @@ def in_scope(scope: Mapping[str, Sequence[object]], facts: FleetFacts) -> list[V
     return list(vms)
 
 
-def evaluate_policy(policy: PolicySpec, facts: FleetFacts, now: datetime) -> list[Finding]:
-    """The findings of one policy (enabled or not), remedies attached, none exempt yet."""
+def evaluate_policy(
+    policy: PolicySpec,
+    facts: FleetFacts,
+    now: datetime,
+    scoped: list[VmFacts] | None = None,
+) -> list[Finding]:
+    """The findings of one policy (enabled or not), remedies attached, none exempt yet;
+    ``scoped`` may pass ``in_scope(policy.scope, facts)`` when the caller has it."""
     rule = RULES[policy.kind]
     params, _ = clean_params(policy.kind, policy.parameters)
     ctx = RuleContext(policy, facts, now)
-    scoped = in_scope(policy.scope, facts)
+    if scoped is None:
+        scoped = in_scope(policy.scope, facts)
     evaluate = rule.evaluate
     found: list[Finding] = []
     candidates = scoped if rule.candidates is None else rule.candidates(scoped, params, ctx)
@@ -90,10 +97,15 @@ def evaluate_fleet(
     """Every finding of every enabled policy; exempt ones marked (and kept: they are
     reported as waived, never remediated)."""
     findings: list[Finding] = []
+    # Policies often share a scope ("every sensitive VM"): select it once.
+    scopes: dict[tuple, list[VmFacts]] = {}
     for policy in policies:
         if not policy.enabled:
             continue
-        for finding in evaluate_policy(policy, facts, now):
+        key = tuple(sorted((k, tuple(v)) for k, v in policy.scope.items() if v))
+        if key not in scopes:
+            scopes[key] = in_scope(policy.scope, facts)
+        for finding in evaluate_policy(policy, facts, now, scopes[key]):
             keys = exemptions.get((finding.policy_id, finding.vm_id)) if finding.vm_id else None
             if keys and ("" in keys or finding.rule_key in keys):
                 finding.exempt = True

@@ -110,7 +110,7 @@ def reconcile(
         )
         if policy is None:
             _resolve_disabled(cluster_id=cluster_id, now=now)
-        violation_ids = {identity: v.pk for identity, v in record.open.items()}
+        violation_ids = record.open
         planned = plan(
             findings,
             facts,

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import transaction
 from django.urls import reverse
@@ -37,14 +38,21 @@ Identity = tuple[int, int, int | None, str]
 
 @dataclass
 class RecordResult:
-    """What ``violations_record`` changed; ``open`` maps every finding's identity to its
-    (new or existing) open violation."""
+    """What ``violations_record`` changed; ``open`` maps every finding's identity to the id
+    of its (new or existing) open violation."""
 
     opened: list[Violation] = field(default_factory=list)
     resolved_ids: list[int] = field(default_factory=list)
     refreshed: int = 0
     notified: int = 0
-    open: dict[Identity, Violation] = field(default_factory=dict)
+    open: dict[Identity, int] = field(default_factory=dict)
+
+
+class _Open(NamedTuple):
+    pk: int
+    summary: str
+    evidence: dict
+    state: str
 
 
 def _identity(violation: Violation) -> Identity:
@@ -67,23 +75,37 @@ def violations_record(
     cluster_id: int | None = None,
 ) -> RecordResult:
     """Make the open violations of ``policy_ids`` (on ``cluster_id``, or everywhere) match
-    ``findings``; runs in (or opens) one transaction."""
+    ``findings``; runs in (or opens) one transaction.
+
+    Callers serialise concurrent runs over the same clusters (``reconcile`` locks the
+    cluster rows): the open rows are read without row locks, which at 100,000 open
+    violations would cost more than the rest of the cycle.
+    """
     result = RecordResult()
     with transaction.atomic():
-        current = Violation.objects.select_for_update().filter(
-            resolved_at__isnull=True, policy_id__in=list(policy_ids)
-        )
+        current = Violation.objects.filter(resolved_at__isnull=True, policy_id__in=list(policy_ids))
         if cluster_id is not None:
             current = current.filter(cluster_id=cluster_id)
-        existing = {_identity(v): v for v in current}
+        existing = {
+            (policy, cluster, vm, key): _Open(pk, summary, evidence, state)
+            for pk, policy, cluster, vm, key, summary, evidence, state in current.values_list(
+                "pk",
+                "policy_id",
+                "cluster_id",
+                "vm_id",
+                "rule_key",
+                "summary",
+                "evidence",
+                "remediation_state",
+            )
+        }
         new: list[Violation] = []
-        seen: list[int] = []
         for finding in findings:
             identity = finding.identity
             if identity in result.open:
                 continue
-            violation = existing.pop(identity, None)
-            if violation is None:
+            known = existing.pop(identity, None)
+            if known is None:
                 violation = Violation(
                     policy_id=finding.policy_id,
                     cluster_id=finding.cluster_id,
@@ -96,38 +118,40 @@ def violations_record(
                     remediation_state=_initial_state(finding),
                 )
                 new.append(violation)
+                result.open[identity] = violation
             else:
-                _refresh(violation, finding, now)
-                seen.append(violation.pk)
-            result.open[identity] = violation
-        Violation.objects.filter(pk__in=seen).update(last_seen=now)
-        result.refreshed = len(seen)
+                _refresh(known, finding, now)
+                result.open[identity] = known.pk
+                result.refreshed += 1
+        gone = list(existing.values())
+        result.resolved_ids = [v.pk for v in gone]
+        # Every open row still found is seen now: one UPDATE, not one per row.
+        current.exclude(pk__in=result.resolved_ids).update(last_seen=now)
         result.opened = Violation.objects.bulk_create(new)
-        result.resolved_ids = [v.pk for v in existing.values()]
+        for violation in result.opened:
+            result.open[_identity(violation)] = violation.pk
+        resolved = list(Violation.objects.filter(pk__in=result.resolved_ids))
         violations_resolve(violation_ids=result.resolved_ids, now=now)
         _audit("opened", result.opened)
-        _audit("resolved", list(existing.values()))
+        _audit("resolved", resolved)
         result.notified = _notify([v for v in result.opened if v.remediation_state != "waived"])
     return result
 
 
-def _refresh(violation: Violation, finding: Finding, now: datetime) -> None:
+def _refresh(known: _Open, finding: Finding, now: datetime) -> None:
     """Keep the newest evidence and the waived state in step with the finding."""
     changes: dict[str, object] = {}
-    if dict(finding.evidence) != violation.evidence:
+    if dict(finding.evidence) != known.evidence:
         changes["evidence"] = dict(finding.evidence)
-    if finding.summary[:300] != violation.summary:
+    if finding.summary[:300] != known.summary:
         changes["summary"] = finding.summary[:300]
-    state = violation.remediation_state
+    state = known.state
     if finding.exempt and state in (RemediationState.NONE, RemediationState.NOT_POSSIBLE):
         changes["remediation_state"] = RemediationState.WAIVED
     elif not finding.exempt and state == RemediationState.WAIVED:
         changes["remediation_state"] = _initial_state(finding)
     if changes:
-        for name, value in changes.items():
-            setattr(violation, name, value)
-        Violation.objects.filter(pk=violation.pk).update(**changes, last_seen=now)
-    violation.last_seen = now
+        Violation.objects.filter(pk=known.pk).update(**changes, last_seen=now)
 
 
 def violations_resolve(*, violation_ids: Sequence[int], now: datetime) -> None:
