@@ -23,7 +23,8 @@ class ApprovalsConfig(AppConfig):
 
     # Admins edit chains and act on executions (retry, cancel) and grants (revoke);
     # security officers and auditors read everything. Requesters and approvers hold no
-    # model-wide right: they see the requests they made or may decide (visibility rules).
+    # model-wide right: they see the requests they made or may decide
+    # (``governance.approvals.lists.request_visible``).
     role_permissions = {
         Role.ADMIN: [
             *_READ_ALL,

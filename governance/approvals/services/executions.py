@@ -79,12 +79,16 @@ def _admin(actor: Any) -> None:
         raise PermissionDenied("Only admins retry or cancel executions.")
 
 
-def _locked(execution: Execution) -> Execution:
-    return (
+def _locked_failed(execution: Execution, verb: str) -> Execution:
+    """The execution, locked, if it failed; ``ValidationError`` saying why not otherwise."""
+    execution = (
         Execution.objects.select_for_update(of=("self",))
         .select_related("request")
         .get(pk=execution.pk)
     )
+    if execution.state != ExecutionState.FAILED:
+        raise ValidationError(f"Only a failed execution is {verb} (this one is {execution.state}).")
+    return execution
 
 
 def execution_retry(*, actor: Any, execution: Execution, now: datetime | None = None) -> Execution:
@@ -92,11 +96,7 @@ def execution_retry(*, actor: Any, execution: Execution, now: datetime | None = 
     _admin(actor)
     now = now or timezone.now()
     with transaction.atomic():
-        execution = _locked(execution)
-        if execution.state != ExecutionState.FAILED:
-            raise ValidationError(
-                f"Only a failed execution is retried (this one is {execution.state})."
-            )
+        execution = _locked_failed(execution, "retried")
         if not execution.steps.exists():
             _steps_create(execution)
         failed = execution.steps.select_for_update().filter(state=StepState.FAILED).first()
@@ -128,11 +128,7 @@ def execution_cancel(*, actor: Any, execution: Execution, now: datetime | None =
     _admin(actor)
     now = now or timezone.now()
     with transaction.atomic():
-        execution = _locked(execution)
-        if execution.state != ExecutionState.FAILED:
-            raise ValidationError(
-                f"Only a failed execution is cancelled (this one is {execution.state})."
-            )
+        execution = _locked_failed(execution, "cancelled")
         execution_move(execution, ExecutionState.CANCELLED)
         execution.finished_at = now
         execution.save(update_fields=["state", "finished_at"])
