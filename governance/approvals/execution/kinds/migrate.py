@@ -18,9 +18,9 @@ from __future__ import annotations
 from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
 from governance.approvals.execution.kinds.common import (
     cluster_by_name,
-    live_vm,
     refresh,
     stamp_residency,
+    sync_new_guest,
 )
 from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_at_birth
@@ -136,19 +136,15 @@ def _remote_arrived(ctx: StepContext) -> StepResult:
 
 
 def _remote_sync(ctx: StepContext) -> StepResult:
-    """Refresh both clusters; the guest's new row inherits its owner (an ownership record
-    opened at birth on the target), the old row is gone with its ledgers kept."""
+    """Refresh both clusters; the guest's new row is remembered for the owner step, the
+    old row keeps its ledgers."""
     if not _remote(ctx):
         return StepResult.skipped("a move within the cluster")
-    target_id, vmid = ctx.results["target_cluster_id"], ctx.results["target_vmid"]
-    for cluster_id in (ctx.request.vm.cluster_id, target_id):
-        if (problem := refresh(cluster_id)) is not None:
-            return problem
-    new = live_vm(target_id, vmid)
-    if new is None:
-        return StepResult.retry(f"the inventory does not show guest {vmid} yet", after=5)
-    stamp_residency(vm=new, request=ctx.request)
-    return StepResult.done(f"the inventory shows guest {vmid}", vm_id=new.pk)
+    if (problem := refresh(ctx.request.vm.cluster_id)) is not None:
+        return problem
+    return sync_new_guest(
+        ctx, cluster_id=ctx.results["target_cluster_id"], vmid=ctx.results["target_vmid"]
+    )
 
 
 def _remote_own(ctx: StepContext) -> StepResult:
