@@ -26,6 +26,7 @@ from django.utils import timezone
 from governance.accounts.models import Team, User
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
+from governance.ownership.mirror import PREFIXES as MIRROR_PREFIXES
 from governance.ownership.mirror import mirror_after_commit
 from governance.ownership.models import Ownership, OwnershipRule, OwnershipSource
 from inventory.models import Cluster, VirtualMachine
@@ -74,6 +75,12 @@ def rule_check(rule: OwnershipRule) -> None:
     errors: dict[str, str] = {}
     if not (rule.cluster_id or rule.pool or rule.tag_pattern or rule.name_regex):
         errors["__all__"] = "Give at least one condition: a cluster, a pool, a tag or a name."
+    if rule.tag_pattern.lower().startswith(MIRROR_PREFIXES):
+        # Those tags are Steward's own mirror of ownership; reading them back would make
+        # Proxmox the truth (a clone inherits its parent's owner tag).
+        errors["tag_pattern"] = (
+            "Tags starting with owner- or team- are written by Steward; match on another tag."
+        )
     if rule.name_regex:
         try:
             re.compile(rule.name_regex)

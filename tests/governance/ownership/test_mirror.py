@@ -140,3 +140,15 @@ def test_a_stale_digest_reschedules_instead_of_overwriting(people, sim, synced, 
     monkeypatch.setattr(mirror, "ProxmoxGateway", ProxmoxGateway)
     assert ownership_tags_mirror(vm_id=vm.pk) is True  # the retry recomputes and writes
     assert "owner-alice" in _tags_in_proxmox(vm)
+
+
+def test_rules_cannot_match_the_mirrored_tags(people, estate):
+    """A rule on owner-*/team-* tags would read the mirror back as the truth."""
+    from django.core.exceptions import ValidationError
+
+    from governance.ownership.rules import ownership_rule_create
+
+    with pytest.raises(ValidationError, match="written by Steward"):
+        ownership_rule_create(
+            actor=people.admin, name="by tag", team=people.ops, tag_pattern="owner-*"
+        )
