@@ -178,6 +178,7 @@ def main() -> None:
             vm=small["web"], owner=admin_user, since=timezone.now(), source="admin"
         )
         small_dashboard_queries = inventory._queries(admin, "/ownership/")
+        Ownership.objects.all().delete()  # the seeding below owns these guests too
         started = time.perf_counter()
         seeded = inventory._seed(args.guests)
         people = _seed_people(args.users)
