@@ -170,3 +170,13 @@ def test_readme_documents_every_environment_variable():
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in names if f"`{name}`" not in readme]
     assert not missing, f"README's configuration reference lacks {missing}"
+
+
+def test_a_base_url_without_a_scheme_stops_with_one_line(tmp_path):
+    environ = clean_env(tmp_path, STEWARD_BASE_URL="steward.example.org")
+    result = run_python(environ, "manage.py", "check")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Steward configuration error: STEWARD_BASE_URL must start with https:// (or http://), "
+        "e.g. https://steward.example.org"
+    ]
