@@ -14,19 +14,26 @@ from governance.approvals.execution.kinds.common import (
     own_new_guest,
     reserve_vmid,
     sync_new_guest,
+    vmid_taken,
 )
+from inventory.proxmox import ProxmoxError
 
 
 def _clone(ctx: StepContext) -> StepResult:
     source = ctx.vm_target()
-    upid = ctx.gateway.guest_clone(
-        **source,
-        newid=ctx.results["vmid"],
-        name=ctx.params["name"],
-        target=ctx.params["target_node"],
-        full=bool(ctx.params.get("full", True)),
-        storage=ctx.params.get("storage", ""),
-    )
+    try:
+        upid = ctx.gateway.guest_clone(
+            **source,
+            newid=ctx.results["vmid"],
+            name=ctx.params["name"],
+            target=ctx.params["target_node"],
+            full=bool(ctx.params.get("full", True)),
+            storage=ctx.params.get("storage", ""),
+        )
+    except ProxmoxError as exc:
+        return vmid_taken(
+            ctx, exc, node=ctx.params["target_node"], kind=source["kind"], name=ctx.params["name"]
+        )
     return StepResult.started(upid, f"cloning {ctx.request.vm} as {ctx.params['name']}")
 
 

@@ -20,7 +20,7 @@ from governance.approvals.models import Request
 from governance.ownership.models import Ownership
 from governance.ownership.services import classification_set, ownership_at_birth
 from inventory.models import Cluster, Node, Residency, SyncRunStatus, VirtualMachine
-from inventory.proxmox import ProxmoxNotFound
+from inventory.proxmox import ProxmoxError, ProxmoxNotFound
 from inventory.sync.service import cluster_sync
 
 #: Seconds between looks at a guest still locked by its task's tail.
@@ -63,6 +63,29 @@ def guest_settled(ctx: StepContext, *, node: str, kind: str, vmid: int) -> StepR
     if config.values.get("lock"):
         return StepResult.retry(f"guest {vmid} is still locked", after=UNLOCK_RETRY)
     return StepResult.done(f"guest {vmid} is on {node}")
+
+
+def vmid_taken(
+    ctx: StepContext, error: ProxmoxError, *, node: str, kind: str, name: str
+) -> StepResult:
+    """What to make of a create or clone refused because the reserved vmid exists.
+
+    Ours (same name on the wanted node: an earlier attempt whose UPID was lost) counts
+    as made once it is unlocked; anything else took the vmid between the reservation and
+    the call (PVE reserves nothing), which a new request resolves."""
+    if "already exists" not in str(error):
+        raise error
+    vmid = ctx.results["vmid"]
+    try:
+        config = ctx.gateway.guest_config(node=node, kind=kind, vmid=vmid)
+    except ProxmoxNotFound:
+        config = None
+    if config is not None and name in (config.values.get("name"), config.values.get("hostname")):
+        return guest_settled(ctx, node=node, kind=kind, vmid=vmid)
+    return StepResult.failed(
+        f"vmid {vmid} was taken by another guest after it was reserved; "
+        "cancel this request and submit it again"
+    )
 
 
 def refresh(cluster_id: int) -> StepResult | None:

@@ -19,9 +19,11 @@ from governance.approvals.execution.kinds.common import (
     own_new_guest,
     reserve_vmid,
     sync_new_guest,
+    vmid_taken,
 )
 from governance.approvals.execution.kinds.provision import DEFAULT_BRIDGE
 from inventory.models import VirtualMachine
+from inventory.proxmox import ProxmoxError
 from inventory.proxmox.provisioning import import_disk_option
 from policy.models import Quarantine
 from policy.services.quarantine import quarantine_apply
@@ -37,9 +39,12 @@ def _create(ctx: StepContext) -> StepResult:
         "scsi0": import_disk_option(storage=params["storage"], source=params["source_volume"]),
         "net0": f"virtio,bridge={DEFAULT_BRIDGE}",
     }
-    upid = ctx.gateway.guest_create(
-        node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
-    )
+    try:
+        upid = ctx.gateway.guest_create(
+            node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
+        )
+    except ProxmoxError as exc:
+        return vmid_taken(ctx, exc, node=params["node"], kind="qemu", name=params["name"])
     return StepResult.started(upid, f"importing {params['source_volume']} onto {params['storage']}")
 
 

@@ -19,8 +19,10 @@ from governance.approvals.execution.kinds.common import (
     own_new_guest,
     reserve_vmid,
     sync_new_guest,
+    vmid_taken,
 )
 from inventory.models import VirtualMachine
+from inventory.proxmox import ProxmoxError
 
 #: The bridge a new guest's first NIC joins; network placement is an admin's later change.
 DEFAULT_BRIDGE = "vmbr0"
@@ -40,16 +42,21 @@ def _clone(ctx: StepContext) -> StepResult:
     template = _template(ctx)
     if template.node is None or template.gone_since is not None:
         return StepResult.failed(f"the template {template} no longer exists")
-    upid = ctx.gateway.guest_clone(
-        node=template.node.name,
-        kind=template.kind,
-        vmid=template.vmid,
-        newid=ctx.results["vmid"],
-        name=ctx.params["name"],
-        target=ctx.params["node"],
-        full=True,
-        storage=ctx.params.get("storage", ""),
-    )
+    try:
+        upid = ctx.gateway.guest_clone(
+            node=template.node.name,
+            kind=template.kind,
+            vmid=template.vmid,
+            newid=ctx.results["vmid"],
+            name=ctx.params["name"],
+            target=ctx.params["node"],
+            full=True,
+            storage=ctx.params.get("storage", ""),
+        )
+    except ProxmoxError as exc:
+        return vmid_taken(
+            ctx, exc, node=ctx.params["node"], kind=template.kind, name=ctx.params["name"]
+        )
     return StepResult.started(upid, f"cloning {template} as {ctx.params['name']}")
 
 
@@ -66,9 +73,12 @@ def _create(ctx: StepContext) -> StepResult:
         "net0": f"virtio,bridge={DEFAULT_BRIDGE}",
         "ostype": "l26",
     }
-    upid = ctx.gateway.guest_create(
-        node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
-    )
+    try:
+        upid = ctx.gateway.guest_create(
+            node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
+        )
+    except ProxmoxError as exc:
+        return vmid_taken(ctx, exc, node=params["node"], kind="qemu", name=params["name"])
     return StepResult.started(upid, f"creating {params['name']} on {params['node']}")
 
 

@@ -217,3 +217,40 @@ def test_access_request_grants_now_and_the_reconciler_ends_it(synced, alice):
     grant = AccessGrant.objects.get(request=request)
     assert grant.state == GrantState.ACTIVE
     assert any(a.path == f"/vms/{vm.vmid}" and a.ugid == "alice@pve" for a in synced.gateway.acl())
+
+
+@pytest.mark.parametrize(("name", "outcome"), [("intruder", "failed"), ("db-2", "succeeded")])
+def test_a_reserved_vmid_found_taken_is_ours_only_with_our_name(synced, alice, name, outcome):
+    """Taken by someone else: the request fails clearly. Taken by an earlier attempt of
+    this step (same name: its UPID was lost): it counts as created, nothing is made twice."""
+    request = approved_request(
+        kind="provision",
+        requester=alice,
+        cluster=synced.cluster,
+        source="scratch",
+        node="alpha2",
+        storage="local-lvm",
+        name="db-2",
+        cores=1,
+        memory_mib=1024,
+        disk_gib=8,
+    )
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="reserve", state=StepState.DONE)
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    made = synced.sim.api(
+        "POST", "/nodes/alpha2/qemu", data={"vmid": vmid, "name": name, "scsi0": "local-lvm:8"}
+    )
+    assert made.status_code == 200, made.text
+    synced.sim.advance(10)
+
+    execution = driver.run(execution)
+
+    assert execution.state == outcome
+    if outcome == "failed":
+        assert f"vmid {vmid} was taken" in execution.error
+        assert synced.sim.cluster.estate.guests[vmid].config["name"] == "intruder"
+    else:
+        assert Ownership.objects.get(vm__vmid=vmid, until__isnull=True).owner == alice
+    assert not steps_by_name(execution)["create"].upid
