@@ -84,10 +84,11 @@ def _visible_vm(requester: Any, vm: VirtualMachine | int | None) -> VirtualMachi
 
 
 def _team_of(vm: VirtualMachine | None, parameters: dict[str, Any]) -> int | None:
-    if parameters.get("team"):
-        return int(parameters["team"])
+    """The team whose managers decide: the VM's current team, or for a new VM the team
+    the requester chose (an ownership transfer's ``team`` is the receiving team, which
+    does not get to approve taking the VM)."""
     if vm is None:
-        return None
+        return int(parameters["team"]) if parameters.get("team") else None
     from governance.ownership.services import ownership_current
 
     current = ownership_current(vm_id=vm.pk)

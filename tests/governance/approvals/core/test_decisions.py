@@ -272,3 +272,13 @@ def test_sensitive_vms_need_the_sensitive_chain(people, owned):
     )
     assert request.state == RequestState.PENDING
     assert [s.name for s in request.steps.all()] == ["Manager", "Security"]
+
+
+def test_the_vms_team_decides_a_transfer_not_the_receiving_team(people, owned):
+    request = _transfer(people, owned, team=people.dev.pk)
+    assert request.team == people.ops
+    with pytest.raises(PermissionDenied, match="not an approver"):
+        request_approve(actor=people.other_manager, request=request)
+    request_approve(actor=people.manager, request=request)
+    request.refresh_from_db()
+    assert request.state == RequestState.EXECUTING
