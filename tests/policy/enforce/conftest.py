@@ -1,5 +1,7 @@
 """The enforcement tests run against pvesim with the inventory suite's fixtures."""
 
+import pytest
+
 from tests.inventory.conftest import (  # noqa: F401 - fixtures
     cluster_for,
     endpoint_for,
@@ -8,3 +10,9 @@ from tests.inventory.conftest import (  # noqa: F401 - fixtures
     sim_farm,
 )
 from tests.policy.enforce.e2e import recorder  # noqa: F401 - fixture
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_channel_layer(settings):
+    """Notifications publish live; the tests' database guard forbids the SQLite layer."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -42,10 +42,12 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(remediation_run, "delay", lambda rid: seen.queued.append((rid, 0)))
     real_call = ProxmoxGateway._call
 
-    def counting(self: ProxmoxGateway, method: str, path: str, *rest: Any, **params: Any) -> Any:
+    def counting(
+        self: ProxmoxGateway, method: str, api_path: str, /, *rest: Any, **params: Any
+    ) -> Any:
         if method in WRITES:
-            seen.writes.append((method, path))
-        return real_call(self, method, path, *rest, **params)
+            seen.writes.append((method, api_path))
+        return real_call(self, method, api_path, *rest, **params)
 
     monkeypatch.setattr(ProxmoxGateway, "_call", counting)
     return seen
