@@ -477,12 +477,17 @@ class _Epoch(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
-        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+        # Whole seconds plus the stored ".ffffff" (julianday's double loses ~40 us); "%%%%"
+        # survives both the template and the "%s" placeholder rewriting.
+        template = (
+            "(CAST(strftime('%%%%s', %(expressions)s) AS REAL)"
+            " + CAST(substr(%(expressions)s, 20) AS REAL))"
+        )
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def _at(epoch: float | None) -> datetime | None:
-    # fromtimestamp rounds to the microsecond, which absorbs julianday's float error.
+    # fromtimestamp rounds to the microsecond, which absorbs the float's error.
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 

@@ -18,6 +18,11 @@ def test_facts_carry_config_facts_copies_and_identity_clashes() -> None:
     by_vmid = {vm.vmid: vm for vm in facts.vms}
     web = by_vmid[100]
     assert web.node == "node1"
+    # Timestamps are read as epoch numbers; they must come back to the microsecond.
+    assert (web.first_seen, web.last_running) == (
+        estate["web"].first_seen,
+        estate["web"].last_running,
+    )
     assert web.tags == frozenset({"prod", "web"})
     assert ("usb0", "usb", "host=1234:5678") in web.devices
     assert ("ide2", "cdrom", "local:iso/debian.iso") not in web.disks  # CD-ROMs are devices
