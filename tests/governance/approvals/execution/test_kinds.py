@@ -254,3 +254,31 @@ def test_a_reserved_vmid_found_taken_is_ours_only_with_our_name(synced, alice, n
     else:
         assert Ownership.objects.get(vm__vmid=vmid, until__isnull=True).owner == alice
     assert not steps_by_name(execution)["create"].upid
+
+
+def test_import_of_a_guest_from_another_cluster_copies_it_in_quarantined(
+    make_sim, cluster_for, synced, alice
+):
+    other = synced_cluster(make_sim, cluster_for, seed=2)
+    source = other.guest(lambda g: plain_qemu(g) and not g.running and not g.lock)
+    request = approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_cluster=other.cluster.name,
+        source_vmid=source.vmid,
+        name=source.name,
+        storage="local-lvm",
+    )
+
+    execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    steps = steps_by_name(execution)
+    assert steps["create"].state == StepState.SKIPPED
+    assert steps["receive"].upid.split(":")[5] == "qmtunnel"
+    vm = _new_vm(synced, execution)
+    assert synced.sim.cluster.estate.guests[vm.vmid].config["scsi0"].startswith("local-lvm:")
+    assert Ownership.objects.get(vm=vm, until__isnull=True).owner == alice
+    assert Quarantine.objects.filter(vm=vm, lifted_at__isnull=True).exists()
+    assert source.vmid in other.sim.cluster.estate.guests  # the source cluster keeps it
