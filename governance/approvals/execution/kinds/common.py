@@ -23,6 +23,8 @@ from inventory.models import Cluster, Node, Residency, SyncRunStatus, VirtualMac
 from inventory.proxmox import ProxmoxError, ProxmoxNotFound
 from inventory.sync.service import cluster_sync
 
+#: The bridge a new guest's first NIC joins; network placement is an admin's later change.
+DEFAULT_BRIDGE = "vmbr0"
 #: Seconds between looks at a guest still locked by its task's tail.
 UNLOCK_RETRY = 5.0
 
@@ -86,6 +88,26 @@ def vmid_taken(
         f"vmid {vmid} was taken by another guest after it was reserved; "
         "cancel this request and submit it again"
     )
+
+
+def vm_create(ctx: StepContext, *, disk: str, message: str, **config: str | int) -> StepResult:
+    """Start creating the request's new qemu guest (``name`` on ``node`` from the
+    parameters) with one ``scsi0`` disk; ``config`` adds cores, memory and the like."""
+    node, name = ctx.params["node"], ctx.params["name"]
+    values = {
+        "name": name,
+        **config,
+        "scsihw": "virtio-scsi-single",
+        "scsi0": disk,
+        "net0": f"virtio,bridge={DEFAULT_BRIDGE}",
+    }
+    try:
+        upid = ctx.gateway.guest_create(
+            node=node, kind="qemu", vmid=ctx.results["vmid"], values=values
+        )
+    except ProxmoxError as exc:
+        return vmid_taken(ctx, exc, node=node, kind="qemu", name=name)
+    return StepResult.started(upid, message)
 
 
 def refresh(cluster_id: int) -> StepResult | None:

@@ -23,11 +23,9 @@ from governance.approvals.execution.kinds.common import (
     own_new_guest,
     reserve_vmid,
     sync_new_guest,
-    vmid_taken,
+    vm_create,
 )
-from governance.approvals.execution.kinds.provision import DEFAULT_BRIDGE
 from inventory.models import VirtualMachine
-from inventory.proxmox import ProxmoxError
 from inventory.proxmox.provisioning import import_disk_option
 from inventory.services.clusters import cluster_endpoint
 from policy.models import Quarantine
@@ -45,21 +43,13 @@ def _create(ctx: StepContext) -> StepResult:
     if _remote(ctx):
         return StepResult.skipped("copied over from another cluster")
     params = ctx.params
-    values = {
-        "name": params["name"],
-        "cores": 2,
-        "memory": 2048,
-        "scsihw": "virtio-scsi-single",
-        "scsi0": import_disk_option(storage=params["storage"], source=params["source_volume"]),
-        "net0": f"virtio,bridge={DEFAULT_BRIDGE}",
-    }
-    try:
-        upid = ctx.gateway.guest_create(
-            node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
-        )
-    except ProxmoxError as exc:
-        return vmid_taken(ctx, exc, node=params["node"], kind="qemu", name=params["name"])
-    return StepResult.started(upid, f"importing {params['source_volume']} onto {params['storage']}")
+    return vm_create(
+        ctx,
+        disk=import_disk_option(storage=params["storage"], source=params["source_volume"]),
+        message=f"importing {params['source_volume']} onto {params['storage']}",
+        cores=2,
+        memory=2048,
+    )
 
 
 def _settled(ctx: StepContext) -> StepResult:

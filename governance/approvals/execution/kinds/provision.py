@@ -11,21 +11,17 @@ there; set its size (clone); refresh the inventory; record the owner.
 
 from __future__ import annotations
 
-from typing import Any
-
 from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
 from governance.approvals.execution.kinds.common import (
     guest_settled,
     own_new_guest,
     reserve_vmid,
     sync_new_guest,
+    vm_create,
     vmid_taken,
 )
 from inventory.models import VirtualMachine
 from inventory.proxmox import ProxmoxError
-
-#: The bridge a new guest's first NIC joins; network placement is an admin's later change.
-DEFAULT_BRIDGE = "vmbr0"
 
 
 def _is_clone(ctx: StepContext) -> bool:
@@ -64,22 +60,14 @@ def _create(ctx: StepContext) -> StepResult:
     if _is_clone(ctx):
         return StepResult.skipped("cloned from a template")
     params = ctx.params
-    values: dict[str, Any] = {
-        "name": params["name"],
-        "cores": int(params["cores"]),
-        "memory": int(params["memory_mib"]),
-        "scsihw": "virtio-scsi-single",
-        "scsi0": f"{params['storage']}:{int(params['disk_gib'])}",
-        "net0": f"virtio,bridge={DEFAULT_BRIDGE}",
-        "ostype": "l26",
-    }
-    try:
-        upid = ctx.gateway.guest_create(
-            node=params["node"], kind="qemu", vmid=ctx.results["vmid"], values=values
-        )
-    except ProxmoxError as exc:
-        return vmid_taken(ctx, exc, node=params["node"], kind="qemu", name=params["name"])
-    return StepResult.started(upid, f"creating {params['name']} on {params['node']}")
+    return vm_create(
+        ctx,
+        disk=f"{params['storage']}:{int(params['disk_gib'])}",
+        message=f"creating {params['name']} on {params['node']}",
+        cores=int(params["cores"]),
+        memory=int(params["memory_mib"]),
+        ostype="l26",
+    )
 
 
 def _new_guest_settled(ctx: StepContext) -> StepResult:
