@@ -9,7 +9,8 @@ Invariants (see also ``governance.approvals.models.execution``):
 - ``pending -> running`` is committed before the step function calls Proxmox, so a step is
   never started twice: a step found ``running`` after its lease is *recovered* (its task
   looked up by type and vmid since the claim, or its ``recover`` hook asked) before it
-  may run again. ``atomic`` steps run inside the claiming transaction.
+  may run again; so is a step retried after an error (a timeout may hide a started
+  task). ``atomic`` steps run inside the claiming transaction.
 - Nothing sleeps: a Proxmox task is polled once per advance; the caller re-queues with the
   returned countdown. ``next_run_at`` says when the execution wants attention next and
   doubles as the ticket of the one live Celery chain: a message whose ticket is not the
@@ -165,7 +166,9 @@ def execution_advance(
     try:
         if work.action == "poll":
             result, lines = _poll(ctx, spec, step)
-        elif work.action == "recover":
+        elif work.action == "recover" or step.attempts > 1:
+            # A crash, or an earlier attempt that erred (a timeout may hide a task that
+            # did start): look for what it achieved before running it again.
             result = _recover(ctx, spec, step) or spec.run(ctx)
         else:
             result = spec.run(ctx)

@@ -254,3 +254,29 @@ def test_step_context_exposes_earlier_results(synced):
     assert isinstance(ctx, StepContext)
     assert ctx.results == {"vmid": 4242}
     assert ctx.vm_target()["vmid"] == vm.vmid
+
+
+def test_a_timeout_that_hid_a_started_task_does_not_start_a_second_one(synced, monkeypatch):
+    from inventory.proxmox import ProxmoxGateway, ProxmoxTimeout
+
+    vm = _snapshotted(synced)
+    _, execution = _executing("snapshot_delete", vm, snapshot="s1")
+    original = ProxmoxGateway.snapshot_delete
+
+    def started_then_timed_out(self, **kwargs):
+        original(self, **kwargs)
+        raise ProxmoxTimeout("read timed out")
+
+    monkeypatch.setattr(ProxmoxGateway, "snapshot_delete", started_then_timed_out)
+    clock = Clock(synced)
+    first = clock.advance(execution)
+    step = execution.steps.get(position=0)
+    assert step.state == StepState.PENDING  # a transient error: retried later
+    clock.tick(first.again_in)
+
+    execution = clock.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    step.refresh_from_db()
+    assert "adopted task" in step.log
+    assert len(_deletes(synced, vm.vmid)) == 1
