@@ -1,0 +1,321 @@
+"""The three approval journeys of issue 7, in Chromium against daphne, a Celery worker and
+pvesim (served from this process; the server and worker subprocesses reach it over
+loopback):
+
+- an end user requests a VM; once their manager approves it appears in Proxmox, owned by
+  the requester;
+- a manager approves a migration and watches it complete live, without reloading;
+- an export needs both the manager and a security officer (a chain an admin builds in
+  the chain editor), and the export artefact is deleted once its availability ends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from pvesim.clock import Clock
+from pvesim.server import default_certificate
+from pvesim.testing import RunningSim, SimFarm
+from tests.browser.conftest import BROWSER_USERS, REPO
+from tests.inventory.conftest import fingerprint_of_file
+
+pytestmark = pytest.mark.browser
+
+# Approve -> worker -> pvesim task -> poll -> ledgers; simulated time runs 20x faster
+# so a Proxmox task of a few simulated seconds ends within a real second.
+EXECUTION_TIMEOUT_MS = 90_000
+SIM_SPEED = 20.0
+
+# Runs in the browser stack's environment: register and sync the simulated cluster,
+# classify its storages, put the end user in the manager's team and give the end user
+# one running guest.
+_SEED = """
+import django, json, sys
+django.setup()
+from django.contrib.auth import get_user_model
+from governance.accounts.services import team_create, team_member_add
+from governance.ownership.services import ownership_assign
+from inventory.models import Cluster, Storage, VirtualMachine
+from inventory.sync.service import cluster_sync
+users, sim = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+User = get_user_model()
+admin = User.objects.get(username=users["admin"])
+erin = User.objects.get(username=users["end_user"])
+cluster = Cluster.objects.create(
+    name=sim["name"], api_url=sim["url"], token_id=sim["token_id"],
+    token_secret=sim["token_secret"], fingerprint=sim["fingerprint"],
+)
+run = cluster_sync(cluster_id=cluster.pk, full=True)
+assert run is not None and run.status in ("ok", "partial"), (run and run.error)
+Storage.objects.filter(cluster=cluster, name="ceph-rbd").update(storage_class="approved")
+Storage.objects.filter(cluster=cluster, name="nfs-iso").update(storage_class="external")
+team = team_create(actor=admin, name="Web team")
+team_member_add(actor=admin, team=team, user=erin)
+team_member_add(
+    actor=admin, team=team, user=User.objects.get(username=users["manager"]), is_manager=True
+)
+guest = VirtualMachine.objects.get(cluster=cluster, vmid=sim["guest"], gone_since__isnull=True)
+ownership_assign(actor=admin, vm=guest, owner=erin, team=team, reason="the web team's guest")
+print(guest.pk)
+"""
+
+# Runs in the browser stack's environment: the export expiry run, as the beat would
+# start it once the export's availability has ended (``now`` moved past it).
+_EXPIRE = """
+import django, sys
+django.setup()
+from datetime import timedelta
+from django.utils import timezone
+from governance.approvals.execution.kinds.export import export_expire, exports_due
+from inventory.proxmox import ProxmoxGateway
+from inventory.services.clusters import cluster_endpoint
+now = timezone.now() + timedelta(days=float(sys.argv[1]))
+for copy, step in exports_due(now=now):
+    gateway = ProxmoxGateway(cluster_endpoint(copy.cluster))
+    assert export_expire(copy=copy, step=step, gateway=gateway), copy
+    print(copy.name)
+"""
+
+
+def _run(stack, script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _movable_guest(sim: RunningSim) -> tuple[int, str]:
+    """A running guest on shared storage, outside HA, that Proxmox lets move now, and
+    the node it may go to (read from the migration precondition, as Steward does)."""
+    estate = sim.cluster.estate
+    for guest in sorted(estate.guests.values(), key=lambda g: g.vmid):
+        if (
+            guest.kind != "qemu"
+            or guest.config.get("template")
+            or guest.status != "running"
+            or guest.lock
+            or estate.ha_resource(guest) is not None
+            or not guest.config.get("scsi0", "").startswith("ceph-rbd:")
+        ):
+            continue
+        check = sim.api("GET", f"/nodes/{guest.node}/qemu/{guest.vmid}/migrate").json()["data"]
+        allowed = check.get("allowed_nodes") or []
+        if allowed and not check.get("local_resources"):
+            return guest.vmid, sorted(allowed)[0]
+    raise AssertionError("the simulated estate has no movable guest")
+
+
+@pytest.fixture(scope="module")
+def approvals_sim() -> Iterator[RunningSim]:
+    farm = SimFarm(certificate=default_certificate(), clock=Clock(speed=SIM_SPEED))
+    try:
+        # Steward acts with an admin token: executions write to Proxmox.
+        yield farm.start(identity="root")
+    finally:
+        farm.stop()
+
+
+@pytest.fixture(scope="module")
+def estate(browser_stack, approvals_sim) -> dict:
+    sim = approvals_sim
+    vmid, target = _movable_guest(sim)
+    spec = {
+        "name": sim.name,
+        "url": sim.url,
+        "token_id": sim.token_id,
+        "token_secret": sim.token_secret,
+        "fingerprint": fingerprint_of_file(sim.cert_file),
+        "guest": vmid,
+    }
+    out = _run(browser_stack, _SEED, json.dumps(BROWSER_USERS), json.dumps(spec))
+    return {
+        "vm_pk": int(out.strip().splitlines()[-1]),
+        "vmid": vmid,
+        "target": target,
+        "sim": sim,
+    }
+
+
+def _second_context(chromium, daphne_server, sign_in, role):
+    context = chromium.new_context(base_url=daphne_server, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    other = context.new_page()
+    sign_in(other, role)
+    return context, other
+
+
+def _state(page):
+    return page.get_by_test_id("request-state")
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
+    chromium, daphne_server, page, sign_in, estate
+):
+    sim: RunningSim = estate["sim"]
+    sign_in(page, "end_user")
+    page.get_by_role("link", name="Requests").click()
+    page.get_by_role("link", name="Request a new VM").click()
+    form = page.get_by_test_id("request-form")
+    form.get_by_label("Node").select_option(label="alpha2")
+    form.get_by_label("Name").fill("erin-shop")
+    form.get_by_label("Cores").fill("2")
+    form.get_by_label("Memory (MiB)").fill("2048")
+    form.get_by_label("Disk (GiB)").fill("8")
+    form.get_by_label("Storage").select_option(label="ceph-rbd")
+    form.get_by_label("Team").select_option(label="Web team")
+    form.get_by_label("Justification").fill("the new shop front needs its own VM")
+    form.get_by_role("button", name="Submit request").click()
+    expect(page).to_have_url(re.compile(r"/approvals/\d+/$"))
+    expect(_state(page)).to_contain_text("Waiting for approval")
+    expect(page.get_by_role("heading", name="Approvals needed")).to_be_visible()
+    request_url = page.url
+
+    context, manager = _second_context(chromium, daphne_server, sign_in, "manager")
+    try:
+        manager.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Approvals", exact=True
+        ).click()
+        manager.get_by_role("link", name="Provision a VM").first.click()
+        expect(manager).to_have_url(request_url)
+        manager.get_by_label("Comment").fill("fine, within the team's quota")
+        manager.get_by_role("button", name="Approve").click()
+        expect(manager.get_by_text(re.compile(r"Approved request #\d+"))).to_be_visible()
+    finally:
+        context.close()
+
+    # The requester's page follows the execution live.
+    expect(_state(page)).to_contain_text("Succeeded", timeout=EXECUTION_TIMEOUT_MS)
+    created = [g for g in sim.cluster.estate.guests.values() if g.config.get("name") == "erin-shop"]
+    assert len(created) == 1
+    assert created[0].node == "alpha2"
+    # Owned from birth: the requester's ownership list has it, with its team.
+    page.goto("/ownership/vms/")
+    row = page.locator("table.table tbody tr", has=page.get_by_role("link", name="erin-shop"))
+    expect(row).to_contain_text("Web team")
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_manager_approves_a_migration_and_watches_it_complete_live(
+    chromium, daphne_server, page, sign_in, estate
+):
+    sim: RunningSim = estate["sim"]
+    target = estate["target"]
+    sign_in(page, "end_user")
+    page.goto(f"/inventory/vms/{estate['vm_pk']}/")
+    page.get_by_role("link", name="Migrate a VM").click()
+    form = page.get_by_test_id("request-form")
+    form.get_by_label("Target node").select_option(label=f"{target} (online)")
+    form.get_by_label("Justification").fill("drain the source node for its firmware update")
+    form.get_by_role("button", name="Submit request").click()
+    expect(_state(page)).to_contain_text("Waiting for approval")
+    request_url = page.url
+
+    context, manager = _second_context(chromium, daphne_server, sign_in, "manager")
+    try:
+        manager.goto(request_url)
+        expect(manager.locator("html")).to_have_attribute("data-live", "online")
+        manager.get_by_role("button", name="Approve").click()
+        # From here on the manager's page is never reloaded: each step and the end state
+        # arrive over the websocket.
+        steps = manager.get_by_test_id("execution-steps")
+        expect(steps).to_be_visible(timeout=EXECUTION_TIMEOUT_MS)
+        manager.evaluate("window.__notReloaded = true")
+        expect(_state(manager)).to_contain_text("Succeeded", timeout=EXECUTION_TIMEOUT_MS)
+        assert manager.evaluate("window.__notReloaded === true")
+        expect(steps.locator("[data-state=done]").first).to_be_visible()
+        expect(manager.get_by_test_id("timeline")).to_contain_text("Proxmox task")
+    finally:
+        context.close()
+    assert sim.cluster.estate.guests[estate["vmid"]].node == target
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
+    chromium, daphne_server, page, sign_in, estate, browser_stack
+):
+    sim: RunningSim = estate["sim"]
+    context, admin = _second_context(chromium, daphne_server, sign_in, "admin")
+    try:
+        admin.get_by_role("link", name="Approval chains").click()
+        admin.get_by_role("link", name="New chain").click()
+        admin.get_by_label("Name", exact=True).first.fill("Exports: manager then security")
+        admin.get_by_label("Kind").select_option("export")
+        first = admin.get_by_role("group", name="Step 1")
+        first.get_by_label("Name").fill("Team manager")
+        first.get_by_label("Approver rule").select_option("team_manager")
+        second = admin.get_by_role("group", name="Step 2")
+        second.get_by_label("Name").fill("Security officer")
+        second.get_by_label("Approver rule").select_option("role")
+        second.get_by_label("Role").select_option("security_officer")
+        admin.get_by_role("button", name="Save chain").click()
+        expect(admin.get_by_text("Chain Exports: manager then security saved.")).to_be_visible()
+    finally:
+        context.close()
+
+    before = set(_volumes(sim, "nfs-iso", estate["vmid"]))
+    sign_in(page, "end_user")
+    page.goto(f"/inventory/vms/{estate['vm_pk']}/")
+    page.get_by_role("link", name="Export a VM").click()
+    form = page.get_by_test_id("request-form")
+    form.get_by_label("Export storage").select_option(label="nfs-iso")
+    form.get_by_label("Available for (days)").fill("1")
+    form.get_by_label("Justification").fill("hand the audit firm a copy of the web guest")
+    form.get_by_role("button", name="Submit request").click()
+    expect(_state(page)).to_contain_text("Waiting for approval")
+    needed = page.locator("[data-step]")
+    expect(needed).to_have_count(2)
+    request_url = page.url
+
+    for role in ("manager", "security_officer"):
+        context, approver = _second_context(chromium, daphne_server, sign_in, role)
+        try:
+            approver.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Approvals", exact=True
+            ).click()
+            expect(approver.get_by_role("link", name="Export a VM")).to_have_count(1)
+            approver.goto(request_url)
+            approver.get_by_role("button", name="Approve").click()
+            expect(approver.get_by_text(re.compile(r"Approved request #\d+"))).to_be_visible()
+        finally:
+            context.close()
+        if role == "manager":
+            # One approval of two: still waiting, now for the security officer.
+            page.reload()
+            expect(_state(page)).to_contain_text("Waiting for approval")
+
+    expect(_state(page)).to_contain_text("Succeeded", timeout=EXECUTION_TIMEOUT_MS)
+    archives = sorted(set(_volumes(sim, "nfs-iso", estate["vmid"])) - before)
+    assert len(archives) == 1
+
+    # Half a day on nothing is due; past the availability the archive is deleted in Proxmox.
+    assert _run(browser_stack, _EXPIRE, "0.5").split() == []
+    expired = _run(browser_stack, _EXPIRE, "2").split()
+    assert expired == archives
+    assert set(_volumes(sim, "nfs-iso", estate["vmid"])) == before
+    page.goto(f"/inventory/vms/{estate['vm_pk']}/")
+    copies = page.locator(
+        "section", has=page.get_by_role("heading", name="Backups and other copies")
+    )
+    expect(copies).to_contain_text("Export")
+
+
+def _volumes(sim: RunningSim, storage: str, vmid: int) -> list[str]:
+    node = next(iter(sorted(sim.cluster.estate.nodes)))
+    answer = sim.api("GET", f"/nodes/{node}/storage/{storage}/content", params={"vmid": vmid})
+    answer.raise_for_status()
+    return sorted(item["volid"] for item in answer.json()["data"])
