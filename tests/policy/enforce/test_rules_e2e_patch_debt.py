@@ -115,3 +115,25 @@ def test_missing_rng_added_and_missing_vmgenid_handled(synced, recorder):
     assert "vmgenid" not in synced.sim.cluster.estate.guests[guest.vmid].config
     synced.sync()
     assert not Remediation.objects.filter(state__in=("pending", "running")).exists()
+
+
+def test_vmgenid_change_is_flagged_and_only_reported_without_quarantine(synced, recorder):
+    guest = synced.guest(lambda g: plain_qemu(g) and "vmgenid" in g.config)
+    vm = synced.vm(guest.vmid)
+    policy_on(
+        "rollback_awareness", [vm], quarantine=False, require_rng=False, require_vmgenid=False
+    )
+    # A new generation id without a rollback task: what a restore of the disks from
+    # outside, or a hand edit of the config file on the node, leaves behind.
+    with synced.sim.cluster.lock:
+        synced.sim.cluster.estate.guests[guest.vmid].config["vmgenid"] = (
+            "00000000-1111-2222-3333-444444444444"
+        )
+
+    assert cycle(synced) == []
+
+    violation = open_violation(vm, "rollback")
+    assert violation.evidence["source"] == "vmgenid_change"
+    assert "re-patch and re-key" in violation.summary
+    assert not Quarantine.objects.exists()
+    assert recorder.writes == []

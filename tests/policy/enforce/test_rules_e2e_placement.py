@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from policy.models import Remediation, Violation
+from policy.remediation import remediation_step
 from tests.policy.enforce.e2e import cycle, drain, open_violation, policy_on
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
 
@@ -46,6 +47,12 @@ def test_guest_moved_to_a_forbidden_node_is_migrated_back_online(make_sim, clust
     remediation = Remediation.objects.get(violation=violation)
     assert (remediation.action, remediation.params["target"]) == ("migrate", home)
     assert (remediation.pk, 0) in recorder.queued  # queued on Celery once planned
+    # A backup holds the guest's lock: the migration waits, nothing is changed meanwhile.
+    synced.sim.control("POST", "guest/lock", vmid=guest.vmid, lock="backup")
+    step = remediation_step(remediation_id=remediation.pk, gateway=synced.gateway)
+    assert (step.state, step.again_in) == ("pending", 30.0)
+    assert synced.sim.cluster.estate.guests[guest.vmid].node == away
+    synced.sim.control("POST", "guest/unlock", vmid=guest.vmid)
     [done] = drain(synced)
     assert done.state == "done", done.log
     moved = synced.sim.cluster.estate.guests[guest.vmid]
