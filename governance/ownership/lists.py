@@ -79,16 +79,25 @@ def ownership_filter_q(filters: OwnershipFilters, *, user: Any, today: date | No
     return q
 
 
+def owned_vm_matches(
+    *, user: Any, filters: VmFilters, ownership: OwnershipFilters
+) -> QuerySet[VirtualMachine]:
+    """Guests ``user`` may see matching both filter sets, without the holders' columns:
+    what counting and bulk assignment need (the current row is joined only when a
+    filter reads it, so "every unowned VM" is counted by one anti-join). Unordered."""
+    queryset = with_current(vm_list(user=user, filters=filters))
+    return queryset.filter(ownership_filter_q(ownership, user=user))
+
+
 def owned_vm_list(
     *, user: Any, filters: VmFilters, ownership: OwnershipFilters
 ) -> QuerySet[VirtualMachine]:
-    """Guests ``user`` may see matching both filter sets, with their current ownership.
+    """``owned_vm_matches`` with the current ownership of each row.
 
     Each row carries ``owner_username``, ``custodian_username``, ``team_name``,
     ``team_slug``, ``lease_ends`` and ``owned_since`` (empty when unowned). Unordered.
     """
-    queryset = with_current(vm_list(user=user, filters=filters))
-    return queryset.filter(ownership_filter_q(ownership, user=user)).annotate(
+    return owned_vm_matches(user=user, filters=filters, ownership=ownership).annotate(
         owner_username=F("current__owner__username"),
         owner_active=F("current__owner__is_active"),
         custodian_username=F("current__custodian__username"),

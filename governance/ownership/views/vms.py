@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from governance.ownership.forms import BulkAssignForm, OwnershipFilterForm
-from governance.ownership.lists import owned_vm_list
+from governance.ownership.lists import owned_vm_list, owned_vm_matches
 from governance.ownership.services import ownership_assign_bulk
 from inventory.keyset import InvalidCursor, keyset_paginate
 from inventory.models import VirtualMachine
@@ -71,6 +71,12 @@ def _filtered(request: HttpRequest, form: OwnershipFilterForm) -> QuerySet[Virtu
     )
 
 
+def _matches(request: HttpRequest, form: OwnershipFilterForm) -> QuerySet[VirtualMachine]:
+    return owned_vm_matches(
+        user=request.user, filters=form.filters(), ownership=form.ownership_filters()
+    )
+
+
 def _filter_query(request: HttpRequest) -> str:
     query = request.GET.copy()
     for name in _NAVIGATION_PARAMS:
@@ -98,7 +104,7 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
         if page.previous_cursor:
             previous_url = _url(request, cursor=page.previous_cursor)
         # Only the assigning admin needs the size of "every match"; one COUNT.
-        matching = queryset.count() if can_assign else None
+        matching = _matches(request, form).count() if can_assign else None
     filter_query = _filter_query(request)
     return render(
         request,
@@ -137,7 +143,7 @@ def bulk_assign_view(request: HttpRequest) -> HttpResponse:
         for error in [*form.non_field_errors(), *_field_errors(form)]:
             messages.error(request, error)
         return redirect(back)
-    queryset = _filtered(request, filters)
+    queryset = _matches(request, filters)
     if form.cleaned_data["target"] == "selected":
         queryset = queryset.filter(pk__in=[int(pk) for pk in form.vm_ids])
     try:
