@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from governance.core.permissions import restrict
 from inventory.models import Classification, Cluster, Copy, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
 from inventory.models.ledgers import CopyKind
+from policy.models import Policy
 
 MIN_JUSTIFICATION = 10
 # Proxmox roles a time-limited access request may ask for; never Administrator.
@@ -94,9 +96,8 @@ def _json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Node | Storage | Cluster):
         return value.name
-    if isinstance(value, Team):
-        return value.pk
-    if isinstance(value, VirtualMachine):
+    if isinstance(value, models.Model):
+        # Teams, template guests, policies: stored by primary key.
         return value.pk
     return value
 
@@ -320,7 +321,10 @@ class ExceptionForm(RequestForm):
     kind = "exception"
     title = "Request a policy exception"
 
-    policy = forms.CharField(max_length=100, help_text="The policy's name.")
+    policy = forms.ModelChoiceField(
+        queryset=Policy.objects.filter(enabled=True).order_by("name"),
+        help_text="The policy this VM should not be held to until the date below.",
+    )
     until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean_until(self) -> date:

@@ -12,6 +12,7 @@ from governance.approvals.forms import (
     FORMS,
     VM_KINDS,
     AccessForm,
+    ExceptionForm,
     ExportForm,
     ImportForm,
     MigrateForm,
@@ -210,3 +211,22 @@ def test_migrate_to_another_cluster_names_it_and_needs_approved_storage_there(sc
         "target_cluster": "pve-far",
         "target_storage": "far-lvm",
     }
+
+
+def test_exception_names_an_enabled_policy_and_a_future_date(scene):
+    from policy.models import Policy
+
+    now = timezone.now()
+    policy = Policy.objects.create(
+        name="no-usb", kind="devices", scope={}, parameters={}, created_at=now, updated_at=now
+    )
+    Policy.objects.create(name="old", kind="devices", enabled=False, created_at=now, updated_at=now)
+    form = ExceptionForm(user=scene.alice, vm=scene.web)
+    assert list(form.fields["policy"].queryset) == [policy]
+    yesterday = timezone.localdate() - timedelta(days=1)
+    form = ExceptionForm(_data(policy=policy.pk, until=yesterday), user=scene.alice, vm=scene.web)
+    assert form.errors["until"] == ["The end date must be in the future."]
+    until = timezone.localdate() + timedelta(days=30)
+    form = ExceptionForm(_data(policy=policy.pk, until=until), user=scene.alice, vm=scene.web)
+    assert form.is_valid(), form.errors
+    assert form.parameters() == {"policy": policy.pk, "until": until.isoformat()}
