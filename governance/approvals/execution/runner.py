@@ -347,6 +347,14 @@ def _apply(
             data={"position": step.position, "step": step.name, "state": final},
         )
         again = 0
+        if not ExecutionStep.objects.filter(
+            execution=execution, position=execution.current
+        ).exists():
+            # The last step: end now rather than spend an advance discovering it.
+            step.save()
+            execution_end(execution, ExecutionState.SUCCEEDED, now=now)
+            _publish(execution, step, lines)
+            return _schedule(execution, now, None)
     elif result.kind == ResultKind.RETRY and step.state == StepState.WAITING_TASK:
         again = max(POLL_INTERVAL, result.after)  # the task runs on; the poll failed
     elif result.kind == ResultKind.RETRY and step.attempts < MAX_STEP_ATTEMPTS:
