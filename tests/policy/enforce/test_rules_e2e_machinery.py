@@ -171,3 +171,68 @@ def test_dry_runs_change_nothing(synced, recorder):
     assert recorder.writes == []
     assert recorder.queued == []
     assert _ide2(synced, guest).startswith(ISO)
+
+
+def test_audit_mode_of_every_kind_reports_and_never_writes(synced, recorder):
+    from governance.ownership.models import Ownership
+    from policy.models import PolicyKind
+    from tests.policy.enforce.e2e import vzdump
+
+    estate = synced.sim.cluster.estate
+    live = synced.guest(
+        lambda g: (
+            plain_qemu(g)
+            and g.running
+            and not any(k.startswith(("usb", "hostpci", "serial")) for k in g.config)
+        )
+    )
+    idle = synced.guest(lambda g: plain_qemu(g) and not g.running)
+    away = next(n for n in sorted(estate.nodes) if n != live.node)
+    # An admin's afternoon: USB stick, RAM snapshot, a backup, a copied MAC, an ACL.
+    usb = estate.nodes[live.node].usb[0]
+    synced.sim.control(
+        "POST", "guest/attach-usb", vmid=live.vmid, device=f"{usb.vendid}:{usb.prodid}"
+    )
+    synced.sim.control("POST", "guest/snapshot", vmid=live.vmid, snapname="ram", vmstate=1)
+    vzdump(synced, live, "pbs")
+    mac = live.config["net0"].split(",", 1)[0]
+    synced.sim.api(
+        "PUT",
+        f"/nodes/{idle.node}/qemu/{idle.vmid}/config",
+        data={"net0": idle.config["net0"].replace(idle.config["net0"].split(",", 1)[0], mac)},
+    )
+    synced.sim.api("POST", "/access/users", data={"userid": "mallory@pve"})
+    synced.sim.control(
+        "POST", "acl/add", path=f"/vms/{live.vmid}", roles="PVEVMAdmin", users="mallory@pve"
+    )
+    synced.sync()
+    vm, off = synced.vm(live.vmid), synced.vm(idle.vmid)
+    Ownership.objects.create(
+        vm=off,
+        owner=UserFactory(username="lee"),
+        since=off.first_seen,
+        lease_end=(timezone.now() - timedelta(days=30)).date(),
+        source="manual",
+    )
+    audit = {"mode": "audit"}
+    policy_on("host_pinning", [vm], allowed_nodes=[away], **audit)
+    policy_on("no_removable_media", [vm], check_disks=False, **audit)
+    policy_on("copy_limits", [vm], max_backups=0, **audit)
+    policy_on("data_lifetime", [vm], no_vmstate_snapshots=True, **audit)
+    policy_on("dormancy_quarantine", [off], days=0, **audit)
+    policy_on("rollback_awareness", [vm], **audit)
+    policy_on("ownership_required", [vm], grace_days=0, action="stop", **audit)
+    policy_on("lease_expired", [off], grace_days=0, action="quarantine", **audit)
+    policy_on("identity_conflicts", [vm, off], **audit)
+    policy_on("unbacked_acl", [vm], **audit)
+
+    assert cycle(synced) == []
+
+    reported = set(
+        Violation.objects.filter(resolved_at__isnull=True).values_list("policy__kind", flat=True)
+    )
+    assert reported == set(PolicyKind.values)
+    assert not Remediation.objects.exists()
+    assert recorder.writes == []
+    assert recorder.queued == []
+    assert estate.guests[live.vmid].node == live.node
