@@ -23,7 +23,6 @@ Invariants (see also ``governance.approvals.models.execution``):
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from governance.approvals.execution.base import (
     StepSpec,
     steps_of,
 )
+from governance.approvals.execution.proxmox import default_gateway, task_poll, task_recover
 from governance.approvals.execution.transitions import (
     execution_end,
     log_append,
@@ -56,36 +56,14 @@ from governance.approvals.models import (
     RequestEventKind,
     StepState,
 )
-from inventory.proxmox import Endpoint, ProxmoxError, ProxmoxGateway
+from inventory.proxmox import ProxmoxError, ProxmoxGateway
 
 logger = logging.getLogger(__name__)
 
 #: How long a claimed step belongs to its worker; gateway calls time out well before.
 STEP_LEASE = timedelta(seconds=120)
-#: A task found this long before the claim still counts as ours (clock skew).
-TASK_SKEW = timedelta(seconds=30)
 
 GatewayFactory = Callable[[int], ProxmoxGateway]
-
-
-#: Gateways kept per worker process: a new one costs a TLS handshake per advance, which
-#: at a thousand polling executions is most of the work. Keyed by the endpoint, so a
-#: cluster whose URL, token or trust changed gets a fresh client.
-_GATEWAYS: dict[int, tuple[Endpoint, float, ProxmoxGateway]] = {}
-GATEWAY_TTL = 300.0
-
-
-def default_gateway(cluster_id: int) -> ProxmoxGateway:
-    from inventory.models import Cluster
-    from inventory.services.clusters import cluster_endpoint
-
-    endpoint = cluster_endpoint(Cluster.objects.get(pk=cluster_id))
-    cached = _GATEWAYS.get(cluster_id)
-    if cached is not None and cached[0] == endpoint and time.monotonic() - cached[1] < GATEWAY_TTL:
-        return cached[2]
-    gateway = ProxmoxGateway(endpoint)
-    _GATEWAYS[cluster_id] = (endpoint, time.monotonic(), gateway)
-    return gateway
 
 
 @dataclass(frozen=True)
@@ -165,11 +143,11 @@ def execution_advance(
     lines: list[str] = []
     try:
         if work.action == "poll":
-            result, lines = _poll(ctx, spec, step)
+            result, lines = task_poll(ctx, spec, step)
         elif work.action == "recover" or step.attempts > 1:
             # A crash, or an earlier attempt that erred (a timeout may hide a task that
             # did start): look for what it achieved before running it again.
-            result = _recover(ctx, spec, step) or spec.run(ctx)
+            result = task_recover(ctx, spec, step) or spec.run(ctx)
         else:
             result = spec.run(ctx)
     except ProxmoxError as exc:
@@ -252,40 +230,6 @@ def _claim(
                 result = StepResult.failed(f"step {step.name} failed: {exc}")
             return None, _apply(execution, step, result, [], now)
         return _Work(action, execution.pk, step.pk, step.claim), Advance(None)
-
-
-def _recover(ctx: StepContext, spec: StepSpec, step: ExecutionStep) -> StepResult | None:
-    """What an interrupted step achieved: its task adopted, or ``recover``'s verdict."""
-    if spec.task_types:
-        vm = ctx.request.vm
-        vmid = spec.task_vmid(ctx) if spec.task_vmid else (vm.vmid if vm is not None else None)
-        since = (step.started_at or timezone.now()) - TASK_SKEW
-        for task in ctx.gateway.tasks():
-            if (
-                task.type in spec.task_types
-                and (vmid is None or task.id == str(vmid))
-                and task.starttime is not None
-                and task.starttime >= since
-            ):
-                return StepResult.started(task.upid, f"adopted task {task.upid} after a restart")
-    if spec.recover is not None:
-        return spec.recover(ctx)
-    return None
-
-
-def _poll(
-    ctx: StepContext, spec: StepSpec, step: ExecutionStep
-) -> tuple[StepResult | None, list[str]]:
-    """Read the task once; ``None`` while it runs. Log lines come back either way."""
-    task = ctx.gateway.task_status(step.upid)
-    lines = ctx.gateway.task_log(step.upid, start=step.log_offset)
-    if task.running:
-        return None, lines
-    if not task.ok:
-        return StepResult.failed(f"task {step.upid} failed: {task.status}"), lines
-    if spec.verify is not None:
-        return spec.verify(ctx), lines
-    return StepResult.done(f"task {step.upid} ended OK"), lines
 
 
 def _record(work: _Work, result: StepResult | None, lines: list[str], now: datetime) -> Advance:
