@@ -99,7 +99,9 @@ def request_inbox(*, user: Any) -> QuerySet[Request]:
 
 def request_mine(*, user: Any) -> QuerySet[Request]:
     """The requests ``user`` submitted, newest first."""
-    return Request.objects.select_related("vm", "cluster", "team").filter(requester=user)
+    return Request.objects.select_related("requester", "vm", "cluster", "team").filter(
+        requester=user
+    )
 
 
 def request_timeline(*, request: Request) -> QuerySet[RequestEvent]:

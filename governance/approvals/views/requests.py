@@ -27,8 +27,11 @@ from governance.approvals.models import Request
 from governance.approvals.services.chains import approvals_needed
 from governance.approvals.services.requests import request_submit
 from governance.approvals.views.detail import request_page_context
+from governance.core.tables import Column, build_table
 from inventory.models import VirtualMachine
 from inventory.selectors.guests import vm_get
+
+PAGE_SIZE = 50
 
 
 def _target(request: HttpRequest, form_class: type[RequestForm]) -> dict[str, Any]:
@@ -103,33 +106,60 @@ def _preview(request: HttpRequest, kind: str, form: RequestForm) -> dict[str, An
     return {"auto": auto, "steps": [step.describe() for step in steps]}
 
 
+_COLUMNS = (
+    Column("#", "pk", sort_key="id", numeric=True),
+    Column("Kind", "get_kind_display", sort_key="kind"),
+    Column("Target"),
+    Column("Requester", sort_key="requester"),
+    Column("State", "get_state_display", sort_key="state"),
+    Column("Submitted", "created_at", sort_key="created"),
+)
+_SORTS = {
+    "id": "id",
+    "kind": "kind",
+    "requester": "requester__username",
+    "state": "state",
+    "created": "created_at",
+}
+
+
+def _list(
+    request: HttpRequest, queryset: Any, *, default_sort: str, **context: Any
+) -> HttpResponse:
+    table = build_table(
+        request=request,
+        queryset=queryset,
+        columns=_COLUMNS,
+        sorts=_SORTS,
+        default_sort=default_sort,
+        page_size=PAGE_SIZE,
+    )
+    return render(request, "approvals/request_list.html", {"table": table, **context})
+
+
 @login_required
 def mine_view(request: HttpRequest) -> HttpResponse:
-    return render(
+    return _list(
         request,
-        "approvals/request_list.html",
-        {
-            "title": "My requests",
-            "subtitle": "What you asked for, newest first",
-            "requests": request_mine(user=request.user).order_by("-created_at", "-id")[:200],
-            "empty": "You have not requested anything yet.",
-            "new_kinds": [(kind, FORMS[kind].title) for kind in FORMS if not FORMS[kind].needs_vm],
-        },
+        request_mine(user=request.user),
+        default_sort="-created",
+        title="My requests",
+        subtitle="What you asked for, newest first",
+        empty="You have not requested anything yet.",
+        new_kinds=[(kind, form.title) for kind, form in FORMS.items() if not form.needs_vm],
     )
 
 
 @login_required
 def inbox_view(request: HttpRequest) -> HttpResponse:
-    return render(
+    # Oldest first: the request that has waited longest should be decided first.
+    return _list(
         request,
-        "approvals/request_list.html",
-        {
-            "title": "Approvals waiting for you",
-            "subtitle": "Requests waiting for your decision, oldest first",
-            "requests": request_inbox(user=request.user)[:200],
-            "empty": "Nothing waits for your decision.",
-            "inbox": True,
-        },
+        request_inbox(user=request.user),
+        default_sort="created",
+        title="Approvals waiting for you",
+        subtitle="Requests whose current step is yours to decide, oldest first",
+        empty="Nothing waits for your decision.",
     )
 
 
