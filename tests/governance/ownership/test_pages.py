@@ -227,3 +227,14 @@ def test_bulk_assign_to_an_inactive_user_is_refused(people, owned):
     )
     assert "deactivated" in response.content.decode().lower()
     assert Ownership.objects.count() == before
+
+
+def test_the_matching_count_is_capped(people, owned, monkeypatch):
+    from governance.ownership.views import vms
+
+    monkeypatch.setattr(vms, "MATCHING_CAP", 1)
+    page = client_for(people.admin).get("/ownership/vms/").content.decode()
+    assert "(more than 1 matching)" in page
+    assert (
+        "(1 matching)" in client_for(people.admin).get("/ownership/vms/?owned=no").content.decode()
+    )
