@@ -14,8 +14,19 @@ Fixtures (session-scoped unless said otherwise):
 - ``celery_worker_process``: a running ``celery worker --pool=solo`` (the Popen).
 - ``chromium``: a Playwright ``Browser`` (Debian's /usr/bin/chromium, headless).
 - ``page`` (function): a fresh context and page on ``daphne_server``.
-- ``sign_in`` (function): ``sign_in(page, role)`` logs in through the login page.
+- ``sign_in`` (function): ``sign_in(page, role)`` logs in through the login page (as
+  the seeded user of ``role``, or ``username=`` for one a test made itself).
+- ``unique_name`` (function): ``unique_name("pve")`` -> ``"pve-3f9c1a2b"``, a slug no
+  other test uses.
+- ``make_user`` (function): ``make_user(role)`` creates a fresh user in ``role``'s group
+  and returns its username.
 ``BROWSER_USERS`` maps each role to the seeded username; all share ``BROWSER_PASSWORD``.
+
+Isolation: every test of the folder shares one database, server and worker, in file
+order. A test therefore owns its data: it registers clusters under ``unique_name``s,
+scopes lists and assertions to its own clusters and VMs, and uses ``make_user`` when it
+needs a user whose view starts empty. The seeded users are shared, so assertions on
+what they see must not count rows other tests may have added.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +89,19 @@ for role, username in users.items():
     user.groups.add(Group.objects.get_or_create(name=role)[0])
 """
 
+# Runs in the prepared environment: one more user, in the group of ``role``.
+_MAKE_USER = """
+import django, sys
+django.setup()
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+username, password, role = sys.argv[1:4]
+user = get_user_model().objects.create_user(
+    username=username, password=password, first_name=username.title()
+)
+user.groups.add(Group.objects.get_or_create(name=role)[0])
+"""
+
 
 @dataclass
 class BrowserStack:
@@ -91,6 +116,21 @@ class BrowserStack:
         if path is None or not path.exists():
             return f"({name}: no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def python(self, code: str, *args: str, timeout: float = 180) -> str:
+        """Run ``code`` (``python -c``) in this environment; its stdout. Fails the test
+        with the tail of stderr if it exits non-zero."""
+        result = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
 
 
 @contextmanager
@@ -299,14 +339,41 @@ def sign_in(daphne_server: str) -> Callable:
     """Log in through the login page as the seeded user of ``role``; waits for home."""
     from playwright.sync_api import expect
 
-    def sign_in(page, role: str, *, password: str = BROWSER_PASSWORD) -> None:
+    def sign_in(
+        page, role: str, *, password: str = BROWSER_PASSWORD, username: str | None = None
+    ) -> None:
         page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(BROWSER_USERS[role])
+        page.get_by_label("Username").fill(username or BROWSER_USERS[role])
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(f"{daphne_server}/")
 
     return sign_in
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """``unique_name(prefix)``: a slug (cluster, policy, user name) no other test uses, so
+    tests sharing the session's database never collide on unique names."""
+
+    def unique_name(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    return unique_name
+
+
+@pytest.fixture
+def make_user(browser_stack: BrowserStack, unique_name: Callable[[str], str]) -> Callable:
+    """``make_user(role)``: a new user in ``role``'s group (password ``BROWSER_PASSWORD``),
+    owning nothing yet; returns the username. For tests whose assertions need a user
+    no other test has touched."""
+
+    def make_user(role: str) -> str:
+        username = unique_name(BROWSER_USERS[role])
+        browser_stack.python(_MAKE_USER, username, BROWSER_PASSWORD, role)
+        return username
+
+    return make_user
 
 
 @pytest.hookimpl(wrapper=True)

@@ -29,13 +29,15 @@ def browser_sim() -> Iterator[RunningSim]:
 
 
 @pytest.mark.usefixtures("celery_worker_process")
-def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_sim):
+def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_sim, unique_name):
     sim = browser_sim
+    # Other tests register simulated clusters too, with the same VMIDs and guest names.
+    name = unique_name("pve-inv")
     sign_in(page, "admin")
     page.get_by_role("link", name="Clusters").click()
     page.get_by_role("link", name="Register a cluster").click()
 
-    page.get_by_label("Name", exact=True).fill(sim.name)
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("API URL").fill(sim.url)
     page.get_by_label("Token id").fill(sim.token_id)
     page.get_by_label("Token secret").fill(sim.token_secret)
@@ -51,7 +53,7 @@ def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_
     # The secret is never rendered back; type it again to register.
     page.get_by_label("Token secret").fill(sim.token_secret)
     page.get_by_role("button", name="Test and register").click()
-    expect(page).to_have_url(re.compile(rf"/inventory/clusters/{sim.name}/$"))
+    expect(page).to_have_url(re.compile(rf"/inventory/clusters/{name}/$"))
     expect(page.get_by_text("the first sync is queued")).to_be_visible()
 
     # Sync runs in the worker; reload until it has finished.
@@ -65,10 +67,12 @@ def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_
 
     page.get_by_role("link", name="VMs", exact=True).click()
     guest = next(iter(sim.cluster.estate.guests.values()))
+    page.get_by_label("Cluster").select_option(name)
     page.get_by_label("Search").fill(str(guest.vmid))
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("table.table tbody tr")
-    expect(rows.first).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(name)
     rows.first.get_by_role("link").first.click()
     expect(page.get_by_role("heading", name="Summary")).to_be_visible()
     expect(page.locator("dl")).to_contain_text(str(guest.vmid))
@@ -81,10 +85,10 @@ def test_admin_registers_a_cluster_and_opens_a_synced_vm(page, sign_in, browser_
     created = sim.api("POST", f"/nodes/{node}/qemu", data={"vmid": newid, "name": "live-new"})
     assert created.ok, created.text
     watcher = page.context.new_page()
-    watcher.goto("/inventory/vms/?q=live-new")
+    watcher.goto(f"/inventory/vms/?cluster={name}&q=live-new")
     expect(watcher.get_by_text("No virtual machines match")).to_be_visible()
     expect(watcher.locator("html")).to_have_attribute("data-live", "online")
-    page.goto(f"/inventory/clusters/{sim.name}/")
+    page.goto(f"/inventory/clusters/{name}/")
     page.get_by_role("button", name="Sync now").click()
     expect(watcher.locator("table.table tbody")).to_contain_text(
         "live-new", timeout=SYNC_TIMEOUT_MS

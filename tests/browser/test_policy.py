@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,12 +13,10 @@ from playwright.sync_api import expect
 
 from pvesim.server import default_certificate
 from pvesim.testing import RunningSim, SimFarm
-from tests.browser.conftest import REPO
 from tests.inventory.conftest import fingerprint_of_file
 
 pytestmark = pytest.mark.browser
 
-POLICY = "pin-browser"
 # Migration, polling and a sync each go through the broker and the worker.
 REMEDIATION_TIMEOUT_S = 90
 
@@ -41,15 +37,16 @@ vm = VirtualMachine.objects.select_related("node").get(cluster=cluster, vmid=int
 print(json.dumps({"pk": vm.pk, "name": vm.name, "node": vm.node.name}))
 """
 
-# A sync of every cluster; the reconciler runs right after it, in this process.
+# A sync of this test's cluster (others in the shared database may be gone with their
+# test's simulator); the reconciler runs right after it, in this process.
 _SYNC = """
-import django
+import django, sys
 django.setup()
 from inventory.models import Cluster
 from inventory.sync.service import cluster_sync
-for cluster in Cluster.objects.all():
-    run = cluster_sync(cluster_id=cluster.pk, full=True)
-    assert run is not None and run.status in ("ok", "partial"), run and run.error
+cluster = Cluster.objects.get(name=sys.argv[1])
+run = cluster_sync(cluster_id=cluster.pk, full=True)
+assert run is not None and run.status in ("ok", "partial"), run and run.error
 """
 
 
@@ -60,20 +57,6 @@ def browser_sim() -> Iterator[RunningSim]:
         yield farm.start(identity="root")
     finally:
         farm.stop()
-
-
-def _python(browser_stack, code: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=REPO,
-        env=browser_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def _plain_guest(sim: RunningSim):
@@ -91,15 +74,16 @@ def _plain_guest(sim: RunningSim):
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_officer_pins_a_vm_sees_the_dry_run_and_the_violation_resolves(
-    browser_stack, page, sign_in, browser_sim
+    browser_stack, page, sign_in, browser_sim, unique_name
 ):
     sim = browser_sim
+    # Unique in the shared database: other tests register simulated clusters too.
+    cluster, policy = unique_name("pve-pin"), unique_name("pin-browser")
     guest = _plain_guest(sim)
     vm = json.loads(
-        _python(
-            browser_stack,
+        browser_stack.python(
             _SEED,
-            sim.name,
+            cluster,
             sim.url,
             sim.token_id,
             sim.token_secret,
@@ -115,7 +99,7 @@ def test_officer_pins_a_vm_sees_the_dry_run_and_the_violation_resolves(
     page.get_by_role("link", name="Policies", exact=True).click()
     page.get_by_role("link", name="New policy").click()
     form = page.get_by_role("form", name="Policy")
-    form.get_by_label("Name", exact=True).fill(POLICY)
+    form.get_by_label("Name", exact=True).fill(policy)
     form.get_by_label("Kind").select_option("host_pinning")
     form.get_by_label("Enforce (remediate)").check()
     form.get_by_label("VMs", exact=True).fill(str(vm["pk"]))
@@ -133,14 +117,15 @@ def test_officer_pins_a_vm_sees_the_dry_run_and_the_violation_resolves(
         f"from {vm['node']} to {target}"
     )
     page.get_by_role("button", name="Save in enforce mode").click()
-    expect(page.get_by_text(f"Saved {POLICY}, version 1.")).to_be_visible()
+    expect(page.get_by_text(f"Saved {policy}, version 1.")).to_be_visible()
     expect(page.get_by_role("heading", name="Version history")).to_be_visible()
 
     # The next sync finds the guest off its allowed node and plans the migration.
-    _python(browser_stack, _SYNC)
+    browser_stack.python(_SYNC, cluster)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Violations").click()
-    row = page.locator("tr", has_text=vm["name"])
-    expect(row).to_contain_text(POLICY)
+    # Guest names repeat across the simulated clusters of other tests: match the policy.
+    row = page.locator("tr", has_text=vm["name"]).filter(has_text=policy)
+    expect(row).to_contain_text(policy)
     expect(row).to_contain_text(f"runs on {vm['node']}")
 
     # The worker migrates it; simulated time moves only when told to.
@@ -152,11 +137,11 @@ def test_officer_pins_a_vm_sees_the_dry_run_and_the_violation_resolves(
     assert sim.cluster.estate.guests[guest.vmid].node == target, "the guest was not migrated"
 
     # After the next sync the violation is resolved, with its evidence kept.
-    _python(browser_stack, _SYNC)
+    browser_stack.python(_SYNC, cluster)
     page.goto(f"/inventory/vms/{vm['pk']}/")
     section = page.locator("#policy-section")
     resolved = section.get_by_test_id("resolved-violations")
-    expect(resolved).to_contain_text(POLICY)
+    expect(resolved).to_contain_text(policy)
     expect(resolved).to_contain_text(vm["node"])
     expect(section.get_by_test_id("open-violations")).to_contain_text("None open.")
     resolved.get_by_role("link", name="run log").click()
