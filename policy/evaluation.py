@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from policy.facts import FleetFacts, VmFacts
+from policy.facts import FleetFacts, VmFacts, gc_paused
 from policy.findings import Finding
 from policy.rules import RULES, PolicySpec, RuleContext, clean_params
 
@@ -96,6 +96,13 @@ def evaluate_fleet(
 ) -> list[Finding]:
     """Every finding of every enabled policy; exempt ones marked (and kept: they are
     reported as waived, never remediated)."""
+    with gc_paused():
+        return _evaluate_fleet(policies, facts, exemptions, now)
+
+
+def _evaluate_fleet(
+    policies: Iterable[PolicySpec], facts: FleetFacts, exemptions: Exemptions, now: datetime
+) -> list[Finding]:
     findings: list[Finding] = []
     # Policies often share a scope ("every sensitive VM"): select it once.
     scopes: dict[tuple, list[VmFacts]] = {}

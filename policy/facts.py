@@ -18,8 +18,10 @@ the benchmark's time budget. Datetimes are aware (UTC). ``facts_load`` is the be
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
@@ -71,6 +73,7 @@ __all__ = [
     "VmFacts",
     "exemptions_load",
     "facts_load",
+    "gc_paused",
 ]
 
 
@@ -252,6 +255,25 @@ class FleetFacts(NamedTuple):
     open_keys: Mapping[int, Mapping[int, frozenset[str]]]
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects.
+
+    Reading or evaluating 100,000 guests allocates hundreds of thousands of tuples; each
+    allocation burst triggers collections that re-walk everything built so far (the facts
+    themselves), which was a third to a half of the benchmark's time. Nothing built here
+    forms cycles, so reference counting frees it all; collection resumes (if it was on)
+    on exit.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 # Rule kinds whose evaluation looks at their own open violations (see dormancy_quarantine).
 REMEMBERING_KINDS = ("dormancy_quarantine",)
 
@@ -268,6 +290,13 @@ def facts_load(
     Identity clashes are estate-wide whatever the filter: a UUID shared with a guest of
     another cluster is still a clash.
     """
+    with gc_paused():
+        return _facts_load(cluster_id=cluster_id, vm_ids=vm_ids, now=now)
+
+
+def _facts_load(
+    *, cluster_id: int | None, vm_ids: Iterable[int] | None, now: datetime | None
+) -> FleetFacts:
     now = now or timezone.now()
     guests = VirtualMachine.objects.filter(gone_since__isnull=True)
     if cluster_id is not None:
