@@ -40,3 +40,7 @@ class ApprovalsConfig(AppConfig):
         Role.SECURITY_OFFICER: list(_READ_ALL),
         Role.AUDITOR: list(_READ_ALL),
     }
+
+    def ready(self) -> None:
+        # Registers the per-kind pre-submission checks in ``VALIDATORS``.
+        from governance.approvals.services import prechecks  # noqa: F401

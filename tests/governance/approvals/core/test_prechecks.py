@@ -1,0 +1,118 @@
+"""Pre-submission checks against policy: forbidden nodes, storage classes, copy limits and
+expired leases are refused on the parameter concerned, and nothing is stored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from governance.approvals.models import Request
+from governance.approvals.services.requests import request_submit
+from governance.ownership.models import Ownership
+from inventory.models import Storage, VirtualMachine
+from inventory.models.clusters import StorageClass
+from policy.models import Policy
+from tests.governance.approvals.core.conftest import key
+
+pytestmark = pytest.mark.django_db
+
+
+def _policy(kind: str, scope: dict, parameters: dict) -> Policy:
+    return Policy.objects.create(
+        name=f"{kind}-{key()[:6]}",
+        kind=kind,
+        scope=scope,
+        parameters=parameters,
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _submit(people, kind, parameters, vm=None, cluster=None):
+    return request_submit(
+        requester=people.alice,
+        kind=kind,
+        vm=vm,
+        cluster=cluster,
+        parameters=parameters,
+        justification="needed for the release",
+        idempotency_key=key(),
+    )
+
+
+def _refused(field: str, call) -> str:
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert field in caught.value.message_dict, caught.value.message_dict
+    assert Request.objects.count() == 0
+    return " ".join(caught.value.message_dict[field])
+
+
+def test_migration_to_a_node_a_pinning_policy_forbids_is_refused(people, owned):
+    web = owned["web"]
+    _policy("host_pinning", {"clusters": [web.cluster.name]}, {"allowed_nodes": ["node1"]})
+    message = _refused(
+        "target_node", lambda: _submit(people, "migrate", {"target_node": "node2"}, vm=web)
+    )
+    assert "outside the allowed nodes node1" in message
+
+
+def test_pinning_of_another_scope_does_not_refuse(people, owned):
+    web = owned["web"]
+    _policy("host_pinning", {"classifications": ["restricted"]}, {"allowed_nodes": ["node1"]})
+    request = _submit(people, "migrate", {"target_node": "node2"}, vm=web)
+    assert request.pk is not None
+
+
+def test_a_new_vm_is_scoped_by_the_team_it_names(people, estate):
+    cluster = estate["cluster"]
+    Storage.objects.filter(cluster=cluster).update(storage_class=StorageClass.APPROVED)
+    _policy("host_pinning", {"teams": [people.ops.slug]}, {"allowed_nodes": ["node1"]})
+    base = {"name": "new", "storage": "local-lvm", "classification": "internal"}
+    message = _refused(
+        "node",
+        lambda: _submit(
+            people, "provision", {**base, "node": "node2", "team": people.ops.pk}, cluster=cluster
+        ),
+    )
+    assert "node1" in message
+    # Another team is outside the policy's scope.
+    assert _submit(
+        people, "provision", {**base, "node": "node2", "team": people.dev.pk}, cluster=cluster
+    )
+
+
+def test_new_vms_and_exports_need_storage_of_the_right_class(people, owned, estate):
+    cluster = estate["cluster"]
+    params = {"name": "new", "node": "node1", "storage": "local-lvm"}
+    assert "not approved storage" in _refused(
+        "storage", lambda: _submit(people, "import", params, cluster=cluster)
+    )
+    assert "not external storage" in _refused(
+        "storage", lambda: _submit(people, "export", {"storage": "local-lvm"}, vm=owned["web"])
+    )
+
+
+def test_a_clone_past_the_copy_limit_is_refused(people, owned):
+    web = owned["web"]
+    _policy("copy_limits", {"clusters": [web.cluster.name]}, {"max_clones": 0})
+    message = _refused(
+        "vm", lambda: _submit(people, "clone", {"name": "c", "target_node": "node1"}, vm=web)
+    )
+    assert "at most 0 allowed" in message
+
+
+def test_an_expired_lease_blocks_clone_migrate_and_export(people, owned):
+    web: VirtualMachine = owned["web"]
+    Ownership.objects.filter(vm=web, until__isnull=True).update(
+        lease_end=timezone.localdate() - timedelta(days=1)
+    )
+    for kind, params in [
+        ("clone", {"name": "c", "target_node": "node1"}),
+        ("migrate", {"target_node": "node2"}),
+        ("export", {"storage": "local-lvm"}),
+    ]:
+        assert "lease" in _refused("vm", lambda k=kind, p=params: _submit(people, k, p, vm=web))
