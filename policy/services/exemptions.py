@@ -1,4 +1,8 @@
-"""Exemption expiry: when an exemption's ``until`` passes, the violations it waived are
+"""Granting exemptions, and their expiry.
+
+``exemption_grant`` excuses one VM from one policy until a date; it is called by an
+approved ``exception`` request and refuses a granter who owns the VM (nobody exempts
+their own guest). Expiry: when an exemption's ``until`` passes, the violations it waived are
 no longer waived, so the next reconcile reports and (in enforce mode) remediates them.
 
 Level-triggered and idempotent: an expired exemption changes something only while
@@ -9,14 +13,76 @@ time. Owners, custodians and the granter are told once (notifications de-duplica
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
-from policy.models import Exemption, RemediationState, Violation
+from inventory.models import VirtualMachine
+from policy.models import Exemption, Policy, RemediationState, Violation
+
+
+def exemption_grant(
+    *,
+    granted_by: Any,
+    policy: Policy,
+    vm: VirtualMachine,
+    until: datetime,
+    reason: str,
+    request_id: int | None = None,
+    rule_key: str = "",
+    now: datetime | None = None,
+) -> Exemption:
+    """Exempt ``vm`` from ``policy`` (or one finding key of it) until ``until``.
+
+    Refused (``PermissionDenied``) when ``granted_by`` is the VM's current owner, and
+    (``ValidationError``) for a date not in the future or an empty reason. Granting for a
+    request that already has its exemption returns that one (an execution step re-run after
+    a crash grants once). Audited in the same transaction.
+    """
+    from governance.ownership.selectors import ownership_of
+
+    now = now or timezone.now()
+    if until <= now:
+        raise ValidationError({"until": "An exemption must end in the future."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the VM is exempted."})
+    with transaction.atomic():
+        VirtualMachine.objects.select_for_update().filter(pk=vm.pk).first()
+        current = ownership_of(vm=vm)
+        if current is not None and current.owner_id == granted_by.pk:
+            raise PermissionDenied("An exemption is never granted by the VM's own owner.")
+        if request_id is not None:
+            earlier = Exemption.objects.filter(request_id=request_id).first()
+            if earlier is not None:
+                return earlier
+        exemption = Exemption.objects.create(
+            policy=policy,
+            vm=vm,
+            rule_key=rule_key,
+            until=until,
+            reason=reason.strip(),
+            granted_by=granted_by,
+            granted_at=now,
+            request_id=request_id,
+        )
+        audit_record(
+            actor=granted_by,
+            action="policy.exemption.granted",
+            target=exemption,
+            after={
+                "policy": policy.pk,
+                "vm": vm.pk,
+                "rule_key": rule_key,
+                "until": until.isoformat(),
+                "request": request_id,
+            },
+        )
+    return exemption
 
 
 def _still_exempt(violation: Violation, now: datetime) -> bool:
