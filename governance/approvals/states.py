@@ -43,7 +43,10 @@ def event_add(
 def request_move(
     request: Request, state: str, *, actor: Any, at: datetime, message: str = ""
 ) -> None:
-    """Move ``request`` to ``state`` and save; timeline and audit in the same transaction."""
+    """Move ``request`` to ``state`` and save; timeline and audit in the same transaction,
+    and a live ``approvals.request`` event to its requester and approvers after commit."""
+    from governance.approvals.execution.live import publish_state_on_commit
+
     before = request.state
     if state not in REQUEST_TRANSITIONS[before]:
         raise TransitionError(f"request {request.pk}: {before} -> {state}")
@@ -72,6 +75,7 @@ def request_move(
         before={"state": before},
         after={"state": state, "kind": request.kind, "message": message},
     )
+    publish_state_on_commit(request, before)
 
 
 def step_move(step: ExecutionStep, state: str) -> None:

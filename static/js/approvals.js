@@ -3,7 +3,8 @@
  * - A request form's [data-once] button is disabled once the form is submitted (the
  *   idempotency key covers a second click that gets through anyway).
  * - A request page's #request-live part is fetched again whenever a live event names
- *   this request (payload.request): events are hints, the server renders the truth.
+ *   this request (payload.request): execution steps and every request state change
+ *   (approvals.request) are pushed; events are hints, the server renders the truth.
  */
 (function () {
   "use strict";
@@ -23,9 +24,6 @@
     if (!box) return;
     var id = Number(box.getAttribute("data-request"));
     var timer = null;
-    var settleTries = 0;
-    var SETTLE_MS = 1000;
-    var SETTLE_MAX = 10;
     function refresh() {
       timer = null;
       fetch(box.getAttribute("data-refresh-url"), { credentials: "same-origin" })
@@ -33,12 +31,6 @@
         .then(function (html) {
           if (html === null) return;
           box.innerHTML = html;
-          // All steps ended but the request is not closed yet: its end state arrives
-          // with the next advance, which publishes no step event; ask again shortly.
-          if (box.querySelector("[data-settling]") && settleTries < SETTLE_MAX) {
-            settleTries += 1;
-            timer = window.setTimeout(refresh, SETTLE_MS);
-          }
         });
     }
     document.addEventListener("steward:live", function (e) {
