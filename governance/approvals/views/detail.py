@@ -57,15 +57,9 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
         "may_retry": is_admin and found.state == RequestState.FAILED,
         "may_abort": is_admin and found.state == RequestState.FAILED,
         "live_events": found.state not in _FINAL,
-        # Every step finished but the request not yet closed: its end comes in the next
-        # advance, which sends no step event, so the page asks once more shortly.
-        "settling": found.state == RequestState.EXECUTING
-        and bool(execution_steps)
-        and all(step.state in _STEP_ENDED for step in execution_steps),
     }
 
 
-_STEP_ENDED = frozenset({StepState.DONE, StepState.SKIPPED, StepState.FAILED})
 _FINAL = frozenset(
     {RequestState.REJECTED, RequestState.EXPIRED, RequestState.CANCELLED, RequestState.SUCCEEDED}
 )
