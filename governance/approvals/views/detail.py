@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from governance.accounts.roles import Role, has_role
 from governance.approvals.lists import request_inbox, request_timeline, request_visible
-from governance.approvals.models import Execution, Request, RequestState, StepState
+from governance.approvals.models import Execution, Request, RequestState
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.executions import execution_cancel, execution_retry
 from governance.approvals.services.requests import request_cancel
