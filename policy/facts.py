@@ -373,32 +373,41 @@ def _facts_load(
     )  # fmt: skip
     vms = []
     no_owner = (None, None, None, None)
+    no_lineage = (0, 0)
+    empty: frozenset[str] = frozenset()
+    # This loop runs once per guest of the estate: bind lookups once, build each record
+    # with NamedTuple._make (C-level tuple.__new__) rather than the keyword-aware __new__.
+    make, fromtimestamp = VmFacts._make, datetime.fromtimestamp
+    node_name, lineage_of, owner_of = node_names.get, lineage.get, owners.get
+    devices_of, disks_of, copies_of = devices.get, disks.get, copies.get
+    rollbacks_of, confirmed_of = rollbacks.get, confirmed.get
+    storages_of = {pk: frozenset(d.storage for d in rows) for pk, rows in disks.items()}.get
     timed = guests.annotate(seen_first=_Epoch("first_seen"), ran_last=_Epoch("last_running"))
     for row in timed.order_by().values_list(*vm_fields):
-        pk = row[0]
-        clones, templates = lineage.get(pk, (0, 0))
+        pk, tags, first_seen, last_running = row[0], row[7], row[17], row[18]
         vms.append(
-            VmFacts(
-                pk,
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                node_names.get(row[5], ""),
-                row[6],
-                frozenset(row[7].split(";")) if row[7] else frozenset(),
-                *row[8:17],
-                _at(row[17]),
-                _at(row[18]),
-                *owners.get(pk, no_owner),
-                tuple(devices.get(pk, ())),
-                tuple(disks.get(pk, ())),
-                tuple(copies.get(pk, ())),
-                tuple(rollbacks.get(pk, ())),
-                confirmed.get(pk),
-                clones,
-                templates,
-                frozenset(d.storage for d in disks.get(pk, ())),
+            make(
+                (
+                    pk,
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    node_name(row[5], ""),
+                    row[6],
+                    frozenset(tags.split(";")) if tags else empty,
+                    *row[8:17],
+                    None if first_seen is None else fromtimestamp(first_seen, UTC),
+                    None if last_running is None else fromtimestamp(last_running, UTC),
+                    *owner_of(pk, no_owner),
+                    tuple(devices_of(pk, ())),
+                    tuple(disks_of(pk, ())),
+                    tuple(copies_of(pk, ())),
+                    tuple(rollbacks_of(pk, ())),
+                    confirmed_of(pk),
+                    *lineage_of(pk, no_lineage),
+                    storages_of(pk, empty),
+                )
             )
         )
 
