@@ -89,7 +89,9 @@ DEFAULT_FROM_EMAIL: str = _env.str("DEFAULT_FROM_EMAIL", default="steward@localh
 # The portal's public address, for absolute links in mail (daily digests); no trailing /.
 STEWARD_BASE_URL: str = _env.str("STEWARD_BASE_URL", default="").rstrip("/")
 if STEWARD_BASE_URL and not STEWARD_BASE_URL.startswith(("https://", "http://")):
-    _fail("STEWARD_BASE_URL must start with https:// (or http://), e.g. https://steward.example.org")
+    _fail(
+        "STEWARD_BASE_URL must start with https:// (or http://), e.g. https://steward.example.org"
+    )
 
 # Mirror each VM's owner and team to Proxmox as owner-<username>/team-<slug> tags after an
 # ownership change; Steward never reads them back (its database is the truth).
