@@ -11,7 +11,7 @@ both take an optional prefix when one page shows several tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,7 +101,7 @@ class Table:
         return self.page.paginator.num_pages > 1
 
 
-def _url(request: HttpRequest, **changes: str | None) -> str:
+def query_url(request: HttpRequest, **changes: str | None) -> str:
     """The current URL's query with ``changes`` applied (None removes a parameter)."""
     query = request.GET.copy()
     for key, value in changes.items():
@@ -111,6 +111,30 @@ def _url(request: HttpRequest, **changes: str | None) -> str:
             query[key] = value
     encoded = query.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+def sort_headers(
+    request: HttpRequest,
+    columns: Sequence[tuple[str, str | None]],
+    sort: str,
+    *,
+    sortable: Container[str] | None = None,
+) -> list[dict]:
+    """Headers for a keyset-paged list: ``(label, key)`` columns, ``sort`` like ``-name``.
+
+    Clicking the sorted column flips it, any other sorts ascending; a column sorts only
+    when it has a key (and, with ``sortable``, the key is in it). Re-sorting drops the cursor.
+    """
+    headers = []
+    for label, key in columns:
+        direction = None
+        if key is not None and sort.removeprefix("-") == key:
+            direction = "desc" if sort.startswith("-") else "asc"
+        url = None
+        if key is not None and (sortable is None or key in sortable):
+            url = query_url(request, sort=f"-{key}" if direction == "asc" else key, cursor=None)
+        headers.append({"label": label, "url": url, "direction": direction})
+    return headers
 
 
 def _parse_sort(raw: str, sorts: Mapping[str, Sequence[str]]) -> tuple[str, Direction] | None:
@@ -166,13 +190,15 @@ def build_table(
         current = direction if column.sort_key == key else None
         # Clicking the sorted column flips it; any other column starts ascending.
         target = f"-{column.sort_key}" if current == "asc" else column.sort_key
-        url = _url(request, **{sort_param: target, page_param: None})
+        url = query_url(request, **{sort_param: target, page_param: None})
         headers.append(HeaderCell(column.label, column.numeric, url, current))
 
     page_links = [
         PageLink(None, None, False)
         if number == Paginator.ELLIPSIS
-        else PageLink(number, _url(request, **{page_param: str(number)}), number == page.number)
+        else PageLink(
+            number, query_url(request, **{page_param: str(number)}), number == page.number
+        )
         for number in paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
     ]
     return Table(
@@ -184,10 +210,10 @@ def build_table(
         page=page,
         sort=f"-{key}" if direction == "desc" else key,
         page_links=page_links,
-        previous_url=_url(request, **{page_param: str(page.previous_page_number())})
+        previous_url=query_url(request, **{page_param: str(page.previous_page_number())})
         if page.has_previous()
         else None,
-        next_url=_url(request, **{page_param: str(page.next_page_number())})
+        next_url=query_url(request, **{page_param: str(page.next_page_number())})
         if page.has_next()
         else None,
     )

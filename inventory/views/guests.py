@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from governance.core.permissions import restrict
+from governance.core.tables import query_url, sort_headers
 from inventory.forms.guests import VmFilterForm
 from inventory.keyset import InvalidCursor, keyset_paginate
 from inventory.models import Cluster
@@ -28,30 +29,6 @@ _COLUMNS = (
 )
 
 
-def _url(request: HttpRequest, **changes: str | None) -> str:
-    """The current query with ``changes`` applied (None removes a parameter)."""
-    query = request.GET.copy()
-    for key, value in changes.items():
-        query.pop(key, None)
-        if value is not None:
-            query[key] = value
-    return f"?{query.urlencode()}"
-
-
-def _headers(request: HttpRequest, sort: str) -> list[dict]:
-    """Column headers; clicking the sorted column flips it, any other starts ascending."""
-    headers = []
-    for label, key in _COLUMNS:
-        direction = None
-        if key is not None and sort.removeprefix("-") == key:
-            direction = "desc" if sort.startswith("-") else "asc"
-        url = None
-        if key is not None and key in VM_SORTS:
-            url = _url(request, sort=f"-{key}" if direction == "asc" else key, cursor=None)
-        headers.append({"label": label, "url": url, "direction": direction})
-    return headers
-
-
 @login_required
 def vm_list_view(request: HttpRequest) -> HttpResponse:
     form = VmFilterForm(request.GET)
@@ -69,9 +46,9 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
             page = keyset_paginate(queryset, order=order, cursor=None, size=PAGE_SIZE)
         rows = page.rows
         if page.next_cursor:
-            next_url = _url(request, cursor=page.next_cursor)
+            next_url = query_url(request, cursor=page.next_cursor)
         if page.previous_cursor:
-            previous_url = _url(request, cursor=page.previous_cursor)
+            previous_url = query_url(request, cursor=page.previous_cursor)
     clusters = restrict(Cluster.objects.all(), request.user).values_list("name", flat=True)
     return render(
         request,
@@ -79,7 +56,7 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "rows": [(vm, is_dormant(vm)) for vm in rows],
-            "headers": _headers(request, sort),
+            "headers": sort_headers(request, _COLUMNS, sort, sortable=VM_SORTS),
             "sort": sort,
             "next_url": next_url,
             "previous_url": previous_url,

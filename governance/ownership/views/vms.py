@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from governance.core.tables import query_url, sort_headers
 from governance.ownership.forms import BulkAssignForm, OwnershipFilterForm
 from governance.ownership.lists import owned_vm_list, owned_vm_matches
 from governance.ownership.services import ownership_assign_bulk
@@ -42,28 +43,6 @@ _COLUMNS = (
 )
 # Parameters that move around one listing rather than choose it.
 _NAVIGATION_PARAMS = ("sort", "cursor")
-
-
-def _url(request: HttpRequest, **changes: str | None) -> str:
-    query = request.GET.copy()
-    for key, value in changes.items():
-        query.pop(key, None)
-        if value is not None:
-            query[key] = value
-    return f"?{query.urlencode()}"
-
-
-def _headers(request: HttpRequest, sort: str) -> list[dict]:
-    headers = []
-    for label, key in _COLUMNS:
-        direction = None
-        if key is not None and sort.removeprefix("-") == key:
-            direction = "desc" if sort.startswith("-") else "asc"
-        url = None
-        if key is not None:
-            url = _url(request, sort=f"-{key}" if direction == "asc" else key, cursor=None)
-        headers.append({"label": label, "url": url, "direction": direction})
-    return headers
 
 
 def _filtered(request: HttpRequest, form: OwnershipFilterForm) -> QuerySet[VirtualMachine]:
@@ -101,9 +80,9 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
             cursor_error = "That page link has expired; showing the first page."
             page = keyset_paginate(queryset, order=order, cursor=None, size=PAGE_SIZE)
         rows = page.rows
-        next_url = _url(request, cursor=page.next_cursor) if page.next_cursor else None
+        next_url = query_url(request, cursor=page.next_cursor) if page.next_cursor else None
         if page.previous_cursor:
-            previous_url = _url(request, cursor=page.previous_cursor)
+            previous_url = query_url(request, cursor=page.previous_cursor)
         # Only the assigning admin needs the size of "every match": one COUNT, capped so
         # it stops early on a filter matching most of a large fleet (the dashboard has the
         # exact figures).
@@ -116,7 +95,7 @@ def vm_list_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "rows": rows,
-            "headers": _headers(request, sort),
+            "headers": sort_headers(request, _COLUMNS, sort),
             "sort": sort,
             "next_url": next_url,
             "previous_url": previous_url,
