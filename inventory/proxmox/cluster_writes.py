@@ -218,20 +218,7 @@ class ClusterWrites:
         propagate: bool = True,
     ) -> None:
         """Grant ``role`` on ``path`` to the given users, groups and tokens."""
-        if not (users or groups or tokens):
-            raise ValueError("an ACL entry needs a user, group or token")
-        self._call(
-            "PUT",
-            "/access/acl",
-            **_optional(
-                path=path,
-                roles=role,
-                users=_join(users),
-                groups=_join(groups),
-                tokens=_join(tokens),
-                propagate=int(propagate),
-            ),
-        )
+        self._acl_write(path, role, users, groups, tokens, propagate=int(propagate))
 
     def acl_delete(
         self,
@@ -243,6 +230,18 @@ class ClusterWrites:
         tokens: Sequence[str] = (),
     ) -> None:
         """Remove exactly the entries (``role`` on ``path`` for each named holder)."""
+        self._acl_write(path, role, users, groups, tokens, delete=1)
+
+    def _acl_write(
+        self,
+        path: str,
+        role: str,
+        users: Sequence[str],
+        groups: Sequence[str],
+        tokens: Sequence[str],
+        **mode: int,
+    ) -> None:
+        # PVE grants and removes ACL entries through the same PUT; ``delete=1`` removes.
         if not (users or groups or tokens):
             raise ValueError("an ACL entry needs a user, group or token")
         self._call(
@@ -254,7 +253,7 @@ class ClusterWrites:
                 users=_join(users),
                 groups=_join(groups),
                 tokens=_join(tokens),
-                delete=1,
+                **mode,
             ),
         )
 
