@@ -11,7 +11,10 @@ The worker (``qmigrate``/``vzmigrate`` on the source) opens the tunnel, which st
 under ``target-vmid`` with ``lock: migrate``, its disks on the mapped storages and its NICs
 on the mapped bridges (pending changes and snapshots are not carried over). When the worker
 ends the target guest is unlocked (running after an online migration) and the source guest
-is stopped, or destroyed with ``delete``. A failure removes the half-made target guest.
+is stopped, or destroyed with ``delete``. A kept source also keeps its ``migrate`` lock:
+PVE's remote ``final_cleanup`` sends ``unlock`` only through the tunnel (the target's
+copy), so the original cannot be started by accident next to its copy until an admin
+runs ``qm unlock``. A failure removes the half-made target guest and unlocks the source.
 
 Locking: a step runs under the source cluster's lock and takes the target's with a timeout,
 so two migrations crossing in opposite directions fail with a timeout instead of hanging.
@@ -238,8 +241,8 @@ class _Migration:
         return config
 
     def finish(self) -> None:
-        """The last step passed: the target owns the guest, the source keeps a stopped copy
-        (or none with ``delete``)."""
+        """The last step passed: the target owns the guest, the source keeps a stopped,
+        still ``migrate``-locked copy (or none with ``delete``)."""
         was_running = self.guest.running
         with self.target() as cluster:
             received = self.received
@@ -306,7 +309,7 @@ def remote_migrate(ctx: Context, kind: str) -> str:
     release = release_lock(guest, "migrate")
 
     def done() -> None:
-        release()
+        # The source keeps ``lock: migrate`` (or is destroyed with ``delete``).
         migration.finish()
 
     def failed(message: str) -> None:

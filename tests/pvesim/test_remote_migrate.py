@@ -120,7 +120,8 @@ def test_offline_remote_migration_moves_the_guest_with_a_task_on_each_side(
     assert config["name"] == guest.name
     kept = _api(source).nodes(guest.node).qemu(guest.vmid).status.current.get()
     assert kept["status"] == "stopped"
-    assert "lock" not in kept
+    # PVE unlocks only the target's copy; the kept original stays locked.
+    assert kept["lock"] == "migrate"
 
 
 def test_online_migration_with_delete_leaves_nothing_behind(
