@@ -12,6 +12,7 @@ _MODELS = (
     "execution",
     "executionstep",
     "accessgrant",
+    "teamquota",
 )
 _READ_ALL = [f"approvals.view_{model}" for model in _MODELS]
 
@@ -36,6 +37,8 @@ class ApprovalsConfig(AppConfig):
             "approvals.delete_approvalstep",
             "approvals.change_execution",
             "approvals.change_accessgrant",
+            "approvals.add_teamquota",
+            "approvals.change_teamquota",
         ],
         Role.SECURITY_OFFICER: list(_READ_ALL),
         Role.AUDITOR: list(_READ_ALL),

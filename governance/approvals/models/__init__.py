@@ -17,6 +17,7 @@ from governance.approvals.models.execution import (
     ExecutionStep,
     StepState,
 )
+from governance.approvals.models.quota import LIMITS, TeamQuota
 from governance.approvals.models.requests import (
     DECIDED_STATES,
     OPEN_STATES,
@@ -33,6 +34,7 @@ __all__ = [
     "DECIDED_STATES",
     "EXECUTION_TRANSITIONS",
     "GRANT_TRANSITIONS",
+    "LIMITS",
     "OPEN_STATES",
     "REQUEST_TRANSITIONS",
     "STEP_TRANSITIONS",
@@ -54,4 +56,5 @@ __all__ = [
     "RequestStep",
     "StepMode",
     "StepState",
+    "TeamQuota",
 ]
