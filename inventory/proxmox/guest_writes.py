@@ -1,4 +1,5 @@
-"""Gateway calls that change one guest: config, migration, power, snapshots, firewall, tasks.
+"""Gateway calls that change one guest: config, migration, power, destruction, snapshots,
+firewall, tasks.
 
 Every config-like write takes the ``digest`` of the state it was computed from (read
 it with the matching getter first), so a change an admin made in between fails with
@@ -114,6 +115,13 @@ class GuestWrites:
         """Hard stop (``status/stop``); the UPID (``hastop`` for HA-managed guests)."""
         path, template = self._guest_path(node, kind, vmid, "/status/stop")
         return _upid(self._call("POST", path, template))
+
+    def guest_destroy(self, *, node: str, kind: str, vmid: int) -> str:
+        """Start destroying a stopped guest with its disks; the UPID (``qmdestroy``/
+        ``vzdestroy``). PVE refuses a running, protected or HA-managed guest at once and a
+        locked one in the task."""
+        path, template = self._guest_path(node, kind, vmid, "", "")
+        return _upid(self._call("DELETE", path, template))
 
     def snapshot_delete(self, *, node: str, kind: str, vmid: int, name: str) -> str:
         """Start deleting snapshot ``name``; the UPID of ``qmdelsnapshot``/``vzdelsnapshot``."""

@@ -1,6 +1,6 @@
 """Gateway calls that make, copy, move out or restore guests, and the reads that track
-the tasks they start: clone, create (incl. ``import-from``), remote migration, backup,
-snapshot rollback, node task lists, user mappings.
+the tasks they start: clone, create (incl. ``import-from``), template conversion, remote
+migration, backup, snapshot rollback, node task lists, user mappings.
 
 Each call that starts a Proxmox task returns its UPID and never waits; callers poll
 ``task_status``. Names (vmid, node, storage) are passed through unchanged: choosing them
@@ -121,6 +121,14 @@ class ProvisioningWrites:
             }
         )
         return Upid.parse(self._call("POST", path, template, **params)).raw
+
+    def guest_template(self, *, node: str, kind: str, vmid: int) -> str:
+        """Convert a stopped guest into a template (irreversible: its disks become
+        ``base-`` volumes); the UPID of ``qmtemplate``, or "" for LXC, which PVE converts
+        synchronously."""
+        path, template = self._guest_path(node, kind, vmid, "/template")
+        data = self._call("POST", path, template)
+        return Upid.parse(data).raw if data else ""
 
     def guest_create(
         self,

@@ -1,6 +1,6 @@
 """The gateway's provisioning calls against pvesim over HTTPS: clone, create (incl.
-``import-from``), remote migration, backup, rollback, node task lists and user mappings
-each start the task PVE starts and leave what PVE leaves."""
+``import-from``), template conversion, destruction, remote migration, backup, rollback, node
+task lists and user mappings each start the task PVE starts and leave what PVE leaves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from inventory.proxmox import ProxmoxGateway, ProxmoxNotFound
+from inventory.proxmox import ProxmoxError, ProxmoxGateway, ProxmoxNotFound
 from inventory.proxmox.provisioning import import_disk_option, remote_endpoint_spec
 from inventory.proxmox.types import Upid
 from pvesim.model import Guest
@@ -193,3 +193,31 @@ def test_user_ensure_creates_once(gw):
     assert gw.user_ensure(userid="grantee@pve", comment="steward access") is True
     assert gw.user_ensure(userid="grantee@pve") is False
     assert "grantee@pve" in {u.userid for u in gw.users()}
+
+
+def test_template_converts_a_stopped_vm_and_proxmox_shows_template(root_sim, gw):
+    guest = _plain_vm(root_sim, running=False)
+    upid = gw.guest_template(node=guest.node, kind="qemu", vmid=guest.vmid)
+    assert Upid.parse(upid).type == "qmtemplate"
+    assert _finish(gw, root_sim, upid) == "OK"
+    config = gw.guest_config(node=guest.node, kind="qemu", vmid=guest.vmid)
+    assert str(config.values.get("template")) == "1"
+    assert any(g.vmid == guest.vmid and g.template for g in gw.resources().guests)
+
+
+def test_template_of_a_running_vm_is_refused(root_sim, gw):
+    guest = _plain_vm(root_sim, running=True)
+    with pytest.raises(ProxmoxError, match="running"):
+        gw.guest_template(node=guest.node, kind="qemu", vmid=guest.vmid)
+
+
+def test_destroy_removes_a_stopped_vm_and_refuses_a_running_one(root_sim, gw):
+    running = _plain_vm(root_sim, running=True)
+    with pytest.raises(ProxmoxError, match="running"):
+        gw.guest_destroy(node=running.node, kind="qemu", vmid=running.vmid)
+    guest = _plain_vm(root_sim, running=False)
+    upid = gw.guest_destroy(node=guest.node, kind="qemu", vmid=guest.vmid)
+    assert Upid.parse(upid).type == "qmdestroy"
+    assert _finish(gw, root_sim, upid) == "OK"
+    with pytest.raises(ProxmoxNotFound):
+        gw.guest_config(node=guest.node, kind="qemu", vmid=guest.vmid)
