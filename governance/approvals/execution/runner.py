@@ -56,6 +56,7 @@ from governance.approvals.models import (
     RequestEventKind,
     StepState,
 )
+from governance.approvals.services.quota import quota_gate
 from inventory.proxmox import ProxmoxError, ProxmoxGateway
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def execution_advance(
             # did start): look for what it achieved before running it again.
             result = task_recover(ctx, spec, step) or spec.run(ctx)
         else:
-            result = spec.run(ctx)
+            result = quota_gate(ctx) or spec.run(ctx)
     except ProxmoxError as exc:
         result = _from_error(exc, polling=work.action == "poll")
     except Exception as exc:  # a bug in a step must fail the request, not wedge it
@@ -224,7 +225,7 @@ def _claim(
             ctx = _context(execution, step, factory)
             try:
                 with transaction.atomic():
-                    result = spec.run(ctx)
+                    result = quota_gate(ctx) or spec.run(ctx)
             except Exception as exc:
                 logger.exception("execution %s step %s crashed", execution.pk, step.name)
                 result = StepResult.failed(f"step {step.name} failed: {exc}")

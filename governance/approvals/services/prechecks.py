@@ -18,7 +18,8 @@ is expressed as policy facts and handed to ``policy.evaluation.in_scope`` and
   ``max_clones``;
 - leases: a VM whose lease has ended is not cloned, migrated or exported.
 
-Quota is not checked: Steward has no quota model yet.
+- quota: provision, import, clone and a transfer to another team may not take the team
+  over its quota (``governance.approvals.services.quota``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.accounts.models import Team
+from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.ownership.selectors import is_lease_expired
 from inventory.models import Cluster, Node, Storage, VirtualMachine
@@ -203,6 +205,7 @@ def provision_check(
         if template is None:
             raise ValidationError({"template": "No such template in this cluster."})
         _copy_allowed(template, "template")
+    quota_check(kind="provision", vm=None, parameters=parameters, field="team")
     return parameters
 
 
@@ -211,6 +214,7 @@ def import_check(
     *, requester: Any, vm: VirtualMachine | None, cluster: Cluster, parameters: dict[str, Any]
 ) -> dict[str, Any]:
     _new_guest_check(cluster, parameters)
+    quota_check(kind="import", vm=None, parameters=parameters, field="team")
     return parameters
 
 
@@ -224,6 +228,7 @@ def clone_check(
     # The clone is a new guest of the source's team and classification.
     guest = _existing(vm)._replace(id=0, pool="", tags=frozenset(), clones=0)
     _pinned(guest, cluster, node, "target_node")
+    quota_check(kind="clone", vm=vm, parameters=parameters, field="vm")
     return parameters
 
 
@@ -233,4 +238,12 @@ def export_check(
 ) -> dict[str, Any]:
     _lease_current(vm, "exported")
     _storage(cluster, parameters.get("storage"), StorageClass.EXTERNAL, "storage")
+    return parameters
+
+
+@validator("ownership_transfer")
+def ownership_transfer_check(
+    *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    quota_check(kind="ownership_transfer", vm=vm, parameters=parameters, field="team")
     return parameters

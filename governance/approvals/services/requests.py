@@ -32,6 +32,7 @@ from governance.approvals.models import (
     RequestState,
 )
 from governance.approvals.services import chains
+from governance.approvals.services.quota import revalidation_of
 from governance.approvals.states import event_add, request_move
 from governance.audit.services import audit_record
 from governance.core.permissions import restrict
@@ -214,9 +215,10 @@ def request_update(
             _check_common(params)
             check = VALIDATORS.get(request.kind)
             if check is not None:
-                params = check(
-                    requester=actor, vm=request.vm, cluster=request.cluster, parameters=params
-                )
+                with revalidation_of(request.pk):  # its old reservation is not counted
+                    params = check(
+                        requester=actor, vm=request.vm, cluster=request.cluster, parameters=params
+                    )
             request.parameters = params
         if justification is not None:
             request.justification = justification.strip()

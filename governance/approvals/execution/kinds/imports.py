@@ -31,6 +31,9 @@ from inventory.services.clusters import cluster_endpoint
 from policy.models import Quarantine
 from policy.services.quarantine import quarantine_apply
 
+#: The size an image import starts with (team quotas count it from submission).
+IMPORT_CORES = 2
+IMPORT_MEMORY_MIB = 2048
 #: The receiving side of a remote migration (PVE's ``mtunnel`` worker).
 TUNNEL_TASKS = ("qmtunnel", "vztunnel")
 
@@ -47,8 +50,8 @@ def _create(ctx: StepContext) -> StepResult:
         ctx,
         disk=import_disk_option(storage=params["storage"], source=params["source_volume"]),
         message=f"importing {params['source_volume']} onto {params['storage']}",
-        cores=2,
-        memory=2048,
+        cores=IMPORT_CORES,
+        memory=IMPORT_MEMORY_MIB,
     )
 
 

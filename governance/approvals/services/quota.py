@@ -1,0 +1,176 @@
+"""Team quotas: setting them, and refusing requests that would take a team over one.
+
+Invariants:
+- ``quota_check`` runs in the per-kind validators (``prechecks``) at submission and when
+  a request is changed; a request changed is not counted twice (``revalidation_of``
+  names it while its validator runs). A refusal names the limit, the team's use with
+  the request, the request's own size and the limit.
+- ``quota_gate`` runs before the first step of an execution, so a quota lowered after
+  approval stops it with the refusal as the failed step's message; nothing was done in
+  Proxmox yet.
+- ``quota_set`` is for admins only and audits every change with before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance.accounts.models import Team
+from governance.approvals.models import LIMITS, Request, TeamQuota
+from governance.approvals.quota_usage import (
+    QUOTA_KINDS,
+    charged_team,
+    quota_of,
+    request_size,
+    team_usage,
+)
+from governance.audit.services import audit_record
+from inventory.models import VirtualMachine
+
+if TYPE_CHECKING:
+    from governance.approvals.execution.base import StepContext, StepResult
+
+#: The request whose changed parameters are being re-validated (not counted as reserved).
+_revalidating: ContextVar[int | None] = ContextVar("quota_revalidating", default=None)
+
+
+@contextmanager
+def revalidation_of(request_id: int) -> Iterator[None]:
+    """Within this block, ``quota_check`` leaves request ``request_id``'s reservation out."""
+    token = _revalidating.set(request_id)
+    try:
+        yield
+    finally:
+        _revalidating.reset(token)
+
+
+def quota_refusals(
+    *,
+    kind: str,
+    request_team: int | None,
+    parameters: Mapping[str, Any],
+    vm: VirtualMachine | None,
+    executing_only: bool = False,
+    exclude_request: int | None = None,
+) -> list[str]:
+    """One message per limit the request would take its team over (empty: it fits).
+
+    A limit the request adds nothing to does not refuse it, even when the team is over it
+    already (after an admin lowered the quota)."""
+    team_id = charged_team(kind, request_team, parameters)
+    quota = quota_of(team_id) if team_id is not None else None
+    if quota is None:
+        return []
+    size = request_size(kind, parameters, vm)
+    usage = team_usage(team_id, executing_only=executing_only, exclude_request=exclude_request)
+    after = usage.total + size
+    team = Team.objects.get(pk=team_id)
+    refusals = []
+    for limit, words in LIMITS.items():
+        value = getattr(quota, limit)
+        if value is None or size.amount(limit) == 0 or not after.exceeds(limit, value):
+            continue
+        refusals.append(
+            f"Team {team.name} would use {after.amount(limit)} of {value} {words} "
+            f"(this request: {size.amount(limit)}). "
+            "Ask an admin to raise the quota or free capacity."
+        )
+    return refusals
+
+
+def _team_of(vm: VirtualMachine | None) -> int | None:
+    if vm is None:
+        return None
+    from governance.ownership.services import ownership_current
+
+    current = ownership_current(vm_id=vm.pk)
+    return current.team_id if current is not None else None
+
+
+def quota_check(
+    *, kind: str, vm: VirtualMachine | None, parameters: Mapping[str, Any], field: str
+) -> None:
+    """``ValidationError`` on ``field`` when the request would take its team over quota."""
+    if kind not in QUOTA_KINDS:
+        return
+    refusals = quota_refusals(
+        kind=kind,
+        request_team=_team_of(vm),
+        parameters=parameters,
+        vm=vm,
+        exclude_request=_revalidating.get(),
+    )
+    if refusals:
+        raise ValidationError({field: refusals})
+
+
+def quota_gate(ctx: StepContext) -> StepResult | None:
+    """Before an execution's first step: a failed result when the quota no longer allows
+    the request (counting the guests and the requests executing ahead of it)."""
+    request: Request = ctx.request
+    if ctx.step.position != 0 or request.kind not in QUOTA_KINDS:
+        return None
+    refusals = quota_refusals(
+        kind=request.kind,
+        request_team=request.team_id,
+        parameters=request.parameters,
+        vm=request.vm,
+        executing_only=True,
+        exclude_request=request.pk,
+    )
+    if not refusals:
+        return None
+    from governance.approvals.execution.base import StepResult
+
+    return StepResult.failed(f"Quota exceeded: {' '.join(refusals)}")
+
+
+def _limit(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or str(number) != str(value).strip():
+        raise ValidationError({name: "Give a whole number of 0 or more, or leave it empty."})
+    return number
+
+
+def quota_set(*, actor: Any, team: Team, limits: Mapping[str, Any]) -> TeamQuota:
+    """Set ``team``'s limits (``LIMITS`` keys; missing keys keep their value, None or
+    empty lifts a limit). Admins only; audited with before and after."""
+    if not actor.has_perm("approvals.change_teamquota"):
+        raise PermissionDenied("Only admins change team quotas.")
+    unknown = set(limits) - set(LIMITS)
+    if unknown:
+        raise ValidationError(f"Unknown quota limit(s): {', '.join(sorted(unknown))}.")
+    wanted = {name: _limit(name, value) for name, value in limits.items()}
+    now = timezone.now()
+    with transaction.atomic():
+        quota = TeamQuota.objects.select_for_update().filter(team=team).first()
+        before = quota.limits() if quota is not None else None
+        if quota is None:
+            quota = TeamQuota(team=team)
+        for name, value in wanted.items():
+            setattr(quota, name, value)
+        if quota.limits() == before:
+            return quota
+        quota.updated_at = now
+        quota.updated_by = actor
+        quota.save()
+        audit_record(
+            actor=actor,
+            action="approvals.quota.set",
+            target=quota,
+            before={"team": team.slug, **(before or dict.fromkeys(LIMITS))},
+            after={"team": team.slug, **quota.limits()},
+        )
+    return quota
