@@ -27,8 +27,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from inventory.proxmox.types import GuestEntry, Task
-from inventory.sync import diff_ledgers
+from inventory.proxmox.types import GuestEntry
+from inventory.sync import diff_ledgers, diff_residency
 from inventory.sync.diff_mirror import (
     diff_cluster_objects,
     diff_nodes,
@@ -40,8 +40,6 @@ from inventory.sync.diff_mirror import (
 from inventory.sync.history import (
     CREATE_TYPES,
     DESTROY_TYPES,
-    MIGRATE_TYPES,
-    MOVE_DISK_TYPES,
     RESTORE_TYPES,
     START_TYPES,
     TaskHistory,
@@ -57,7 +55,6 @@ from inventory.sync.state import (
     LocalGuest,
     LocalState,
     RemoteState,
-    ResidencyClose,
     ResidencyOpen,
 )
 
@@ -207,7 +204,9 @@ def _diff_guests(
         known = local.guests.get(vmid)
         config = remote.configs.get(vmid)
         if known is not None and vmid in reused:
-            _mark_gone(known, history, cs, action="inventory.vmid_reused", reason=reused[vmid])
+            diff_residency.mark_gone(
+                known, history, cs, action="inventory.vmid_reused", reason=reused[vmid]
+            )
             known = None
         if known is None:
             _create_guest(entry, config, history, cs, first_sync=first_sync)
@@ -220,7 +219,9 @@ def _diff_guests(
             if vmid in guests:
                 continue
             if remote.absent.get(vmid) == Absence.GONE:
-                _mark_gone(known, history, cs, action="inventory.guest_gone", reason="")
+                diff_residency.mark_gone(
+                    known, history, cs, action="inventory.guest_gone", reason=""
+                )
             elif vmid not in remote.absent:
                 unconfirmed.append(vmid)
         if unconfirmed:  # the loader explains the ones it read (see RemoteState.absent)
@@ -275,7 +276,7 @@ def _create_guest(
         ResidencyOpen(
             guest=GuestRef(entry.vmid),
             node=entry.node,
-            started_at=_task_end(task, cs.now),
+            started_at=diff_residency.task_end(task, cs.now),
             cause=cause,
             task_upid=task.upid if task else "",
             storage_names=config.storage_names if config else (),
@@ -307,121 +308,14 @@ def _update_guest(
     if fields:
         cs.guests_update.append(GuestUpdate(known.id, known.vmid, _storable(fields), facts))
     if known.residency_node != entry.node:
-        _move(known, entry, config, remote, history, cs)
+        diff_residency.move(known, entry, config, remote, history, cs)
     elif (
         facts is not None
         and known.config_digest
         and known.residency_id is not None
         and facts.storage_names != known.storage_names
     ):
-        _storage_move(known, entry, facts, history, cs)
-
-
-def _storage_move(
-    known: LocalGuest, entry: GuestEntry, config: ConfigFacts, history: TaskHistory, cs: Changeset
-) -> None:
-    """Its disks now live on another set of storages (``move_disk``/``move_volume``, or a
-    disk added or removed): the stay on this node continues with the new storage set."""
-    task = history.latest_fresh(known.vmid, MOVE_DISK_TYPES)
-    _reside(known, entry.node, config.storage_names, "storage_move", task, cs)
-    cs.events.append(
-        Event(
-            "inventory.guest_storage_moved",
-            GuestRef(known.vmid, known.id),
-            before={"storages": list(known.storage_names)},
-            after={"storages": list(config.storage_names), "task": task.upid if task else ""},
-        )
-    )
-
-
-def _move(
-    known: LocalGuest,
-    entry: GuestEntry,
-    config: ConfigFacts | None,
-    remote: RemoteState,
-    history: TaskHistory,
-    cs: Changeset,
-) -> None:
-    cause, task = _move_cause(known, entry, remote, history)
-    storages = config.storage_names if config else known.storage_names
-    _reside(known, entry.node, storages, cause, task, cs)
-    if known.residency_id is not None:
-        cs.events.append(
-            Event(
-                "inventory.guest_moved",
-                GuestRef(known.vmid, known.id),
-                before={"node": known.residency_node},
-                after={"node": entry.node, "cause": cause, "task": task.upid if task else ""},
-            )
-        )
-
-
-def _reside(
-    known: LocalGuest,
-    node: str,
-    storages: tuple[str, ...],
-    cause: str,
-    task: Task | None,
-    cs: Changeset,
-) -> None:
-    """Close ``known``'s open residency (if any) and open the next one, at the task's end."""
-    at = _task_end(task, cs.now)
-    if known.residency_id is not None:
-        cs.residencies_close.append(ResidencyClose(known.residency_id, at))
-    cs.residencies_open.append(
-        ResidencyOpen(
-            guest=GuestRef(known.vmid, known.id),
-            node=node,
-            started_at=at,
-            cause=cause,
-            task_upid=task.upid if task else "",
-            storage_names=storages,
-        )
-    )
-
-
-def _move_cause(
-    known: LocalGuest, entry: GuestEntry, remote: RemoteState, history: TaskHistory
-) -> tuple[str, Task | None]:
-    if known.residency_id is None:
-        return "discovered", None
-    if task := history.latest_fresh(known.vmid, MIGRATE_TYPES):
-        return "migrate", task
-    if task := history.running_migration(known.vmid):
-        return "migrate", task
-    old_node_failed = any(
-        n.name == known.residency_node and n.status != "online" for n in remote.nodes or ()
-    )
-    ha_managed = bool(entry.hastate or known.hastate) or any(
-        r.vmid == known.vmid for r in remote.ha_resources or ()
-    )
-    starts = [t for t in history.fresh_for(known.vmid, START_TYPES) if t.node == entry.node]
-    if (ha_managed or old_node_failed) and (starts or old_node_failed):
-        return "ha_recovery", starts[-1] if starts else None
-    if starts:
-        return "start", starts[-1]
-    return "discovered", None
-
-
-def _mark_gone(
-    known: LocalGuest, history: TaskHistory, cs: Changeset, *, action: str, reason: str
-) -> None:
-    destroy = history.latest_fresh(known.vmid, DESTROY_TYPES)
-    at = _task_end(destroy, cs.now)
-    cs.guests_gone.append(known.id)
-    if known.residency_id is not None:
-        cs.residencies_close.append(ResidencyClose(known.residency_id, at))
-    after: dict[str, Any] = {"task": destroy.upid if destroy else ""}
-    if reason:
-        after["reason"] = reason
-    cs.events.append(
-        Event(
-            action,
-            GuestRef(known.vmid, known.id),
-            before={"node": known.node, "name": known.name},
-            after=after,
-        )
-    )
+        diff_residency.storage_move(known, entry, facts, history, cs)
 
 
 def _summarise(cs: Changeset, action: str, summary: str, *, cluster_id: int) -> None:
@@ -434,9 +328,3 @@ def _summarise(cs: Changeset, action: str, summary: str, *, cluster_id: int) -> 
     cs.events.append(
         Event(summary, after={"cluster_id": cluster_id, "count": len(vmids), "vmids": vmids})
     )
-
-
-def _task_end(task: Task | None, default: datetime) -> datetime:
-    if task is None:
-        return default
-    return task.endtime or task.starttime or default
