@@ -206,13 +206,13 @@ def test_rights_lost_on_one_pool_hide_guests_without_marking_them_gone(sim, clus
 
 
 def test_guests_on_an_offline_node_missing_from_the_list_are_unknown_not_gone(sim, cluster_for):
-    from inventory.sync.remote import _Reader
+    from inventory.sync.remote import Reader
     from inventory.sync.state import Absence
     from tests.inventory.sync.builders import local_guest
 
     cluster, _ = baseline(sim, cluster_for)
     node = next(iter(sim.cluster.estate.nodes))
-    reader = _Reader(ProxmoxGateway(cluster_endpoint(cluster)), progress=None)
+    reader = Reader(ProxmoxGateway(cluster_endpoint(cluster)), progress=None)
     missing = [local_guest(1, 999, node), local_guest(2, 998, "elsewhere")]
     verdicts = reader.absent(missing, online={node}, migrated=set())
     assert verdicts == {999: Absence.GONE, 998: Absence.UNKNOWN}
