@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.accounts.models import Team
+from governance.approvals.quota_usage import quota_help
 from governance.core.permissions import restrict
 from inventory.models import Classification, Cluster, Copy, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
@@ -152,6 +153,9 @@ class ProvisionForm(RequestForm):
         self.fields["storage"].queryset = _storages(self.cluster, StorageClass.APPROVED)
         self.fields["storage"].label_from_instance = lambda storage: storage.name
         self.fields["team"].queryset = _teams_of(self.user)
+        self.fields["team"].help_text = quota_help(
+            self.fields["team"].queryset.values_list("pk", flat=True)
+        )
         templates = VirtualMachine.objects.filter(
             cluster=self.cluster, template=True, gone_since__isnull=True
         )
@@ -391,6 +395,9 @@ class ImportForm(RequestForm):
         self.fields["node"].label_from_instance = lambda node: node.name
         self.fields["storage"].label_from_instance = lambda storage: storage.name
         self.fields["team"].queryset = _teams_of(self.user)
+        self.fields["team"].help_text = quota_help(
+            self.fields["team"].queryset.values_list("pk", flat=True)
+        )
 
     def clean_source_volume(self) -> str:
         volume = self.cleaned_data["source_volume"].strip()

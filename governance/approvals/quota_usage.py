@@ -217,7 +217,7 @@ def _reserved(
         name="own",
         state__in=(StepState.DONE, StepState.SKIPPED),
     )
-    states = (RequestState.APPROVED, RequestState.EXECUTING) if executing_only else RESERVING
+    states = (RequestState.EXECUTING,) if executing_only else RESERVING
     open_requests = (
         Request.objects.filter(kind__in=QUOTA_KINDS, state__in=states)
         .filter(~Exists(landed))

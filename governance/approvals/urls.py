@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.approvals.views import chains, detail, requests
+from governance.approvals.views import chains, detail, quotas, requests
 
 app_name = "approvals"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("chains/", chains.chain_list_view, name="chains"),
     path("chains/new/", chains.chain_edit_view, name="chain-new"),
     path("chains/<int:pk>/", chains.chain_edit_view, name="chain"),
+    path("quotas/", quotas.quota_list_view, name="quotas"),
+    path("quotas/<slug:slug>/", quotas.quota_edit_view, name="quota"),
 ]

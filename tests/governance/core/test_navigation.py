@@ -23,6 +23,7 @@ _READER = {
     "Policies",
     "Violations",
     "Requests",
+    "Quotas",
 }
 EXPECTED = {
     "end_user": {"Home", "My VMs", "Violations", "Requests"},

@@ -48,17 +48,17 @@ def sized(scene):  # noqa: F811 - the fixture imported above
     return scene
 
 
-def limit(scene: Any, team: Any, **limits: Any) -> TeamQuota:
-    return quota_set(actor=scene.admin, team=team, limits=limits)
+def limit(people: Any, team: Any, **limits: Any) -> TeamQuota:
+    return quota_set(actor=people.admin, team=team, limits=limits)
 
 
-def provision(scene: Any, team: Any = None, **overrides: Any) -> dict[str, Any]:
+def provision(people: Any, team: Any = None, **overrides: Any) -> dict[str, Any]:
     return {
         "source": "scratch",
         "name": f"new-{uuid.uuid4().hex[:6]}",
         "node": "node1",
         "storage": "local-lvm",
-        "team": (team or scene.ops).pk,
+        "team": (team or people.ops).pk,
         "cores": 2,
         "memory_mib": 2048,
         "disk_gib": 10,
@@ -67,12 +67,12 @@ def provision(scene: Any, team: Any = None, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def submit(scene: Any, kind: str, parameters: dict, *, vm: Any = None, user: Any = None):
+def submit(people: Any, kind: str, parameters: dict, *, vm: Any = None, user: Any = None):
     return request_submit(
-        requester=user or scene.alice,
+        requester=user or people.alice,
         kind=kind,
         vm=vm,
-        cluster=None if vm is not None else scene.estate["cluster"],
+        cluster=None if vm is not None else people.estate["cluster"],
         parameters=parameters,
         justification="needed for the release",
         idempotency_key=uuid.uuid4().hex,

@@ -1,0 +1,105 @@
+"""Team quota pages: every team's use against its limits, and an admin's editor per team.
+
+Admins, security officers and auditors read every team's quota (the model-wide view
+right); a team's members read their own team's page; only admins change a quota
+(others who may read it get 403; a team a user may not read answers 404).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from governance.accounts.models import Team, TeamMembership
+from governance.approvals.models import LIMITS, TeamQuota
+from governance.approvals.quota_usage import Usage, quota_of, team_usage, teams_usage
+from governance.approvals.services.quota import quota_set
+
+
+class QuotaForm(forms.Form):
+    """The four limits; an empty field means unlimited."""
+
+    max_vms = forms.IntegerField(label="Max VMs", min_value=0, required=False)
+    max_cores = forms.IntegerField(label="Max vCPU cores", min_value=0, required=False)
+    max_memory_mib = forms.IntegerField(label="Max memory (MiB)", min_value=0, required=False)
+    max_disk_gib = forms.IntegerField(label="Max disk (GiB)", min_value=0, required=False)
+
+
+def _rows(usage: Usage, quota: TeamQuota | None) -> list[dict]:
+    """One row per limit: what the team owns, what its open requests reserve, the limit."""
+    limits = quota.limits() if quota is not None else dict.fromkeys(LIMITS)
+    return [
+        {
+            "name": words,
+            "owned": usage.owned.amount(limit),
+            "reserved": usage.reserved.amount(limit),
+            "total": usage.total.amount(limit),
+            "limit": limits[limit],
+            "over": limits[limit] is not None and usage.total.exceeds(limit, limits[limit]),
+        }
+        for limit, words in LIMITS.items()
+    ]
+
+
+@login_required
+def quota_list_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("approvals.view_teamquota"):
+        raise PermissionDenied
+    teams = list(Team.objects.order_by("name"))
+    quotas = {q.team_id: q for q in TeamQuota.objects.all()}
+    usage = teams_usage([team.pk for team in teams])
+    rows = [{"team": team, "limits": _rows(usage[team.pk], quotas.get(team.pk))} for team in teams]
+    return render(
+        request,
+        "approvals/quota_list.html",
+        {
+            "rows": rows,
+            "headers": list(LIMITS.values()),
+            "can_edit": request.user.has_perm("approvals.change_teamquota"),
+        },
+    )
+
+
+def _readable_team(request: HttpRequest, slug: str) -> Team:
+    team = get_object_or_404(Team, slug=slug)
+    if request.user.has_perm("approvals.view_teamquota"):
+        return team
+    if TeamMembership.objects.filter(team=team, user=request.user).exists():
+        return team
+    raise Http404("No such team.")
+
+
+@login_required
+def quota_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
+    team = _readable_team(request, slug)
+    can_edit = request.user.has_perm("approvals.change_teamquota")
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied("Only admins change team quotas.")
+    quota = quota_of(team.pk)
+    form = QuotaForm(
+        request.POST if request.method == "POST" else None,
+        initial=quota.limits() if quota is not None else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            quota_set(actor=request.user, team=team, limits=form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Quota of {team.name} saved.")
+            return redirect("approvals:quota", slug=team.slug)
+    return render(
+        request,
+        "approvals/quota_edit.html",
+        {
+            "team": team,
+            "form": form if can_edit else None,
+            "rows": _rows(team_usage(team.pk), quota),
+            "quota": quota,
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
