@@ -29,6 +29,11 @@ sleeping:
   countdown, never blocking a worker), copies new ``task_log`` lines into the step's log
   and publishes them live. When the task ends OK the step's ``verify`` (if any) runs and
   returns ``done`` or ``failed``; a task that ends in error fails the step.
+  ``on_cluster=<cluster id>`` names the cluster the task runs on when it is not the
+  step's ``task_cluster`` (default: the request's); it is stored with the UPID, so polls,
+  stops and a resumed worker ask that cluster (a cross-cluster copy's source task).
+- ``StepResult.wait(message, after=seconds)``: something outside the engine must happen
+  first (policy applying a quarantine); looks again later, not counted as an attempt.
 - ``StepResult.retry(message, after=seconds)``: nothing was changed in Proxmox (e.g. a lock,
   a stale digest, an unreachable cluster); the step goes back to pending and runs again
   later, at most ``MAX_STEP_ATTEMPTS`` times.
@@ -44,6 +49,10 @@ mid-call) is recovered, not blindly re-run: if it declares ``task_types`` the en
 for a task of those types on the guest's vmid started since the claim and adopts its UPID;
 otherwise the step must be level-triggered (read first, do nothing if already done), and
 ``recover`` (if given) decides from Proxmox state whether it took effect.
+
+Cancel: an admin's cancel (``services.executions.execution_cancel``) is honoured between
+steps; a step whose task runs is recorded when it ends, and a step declared ``abortable``
+has its task stopped (``DELETE /nodes/{node}/tasks/{upid}``) at the next poll.
 
 Raised ``ProxmoxError``s are mapped by the engine: transient -> retry, not found /
 permission denied / invalid -> failed.

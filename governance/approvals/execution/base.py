@@ -24,6 +24,8 @@ POLL_MAX = 15.0
 RETRY_AFTER = 30.0
 #: A step retried this often fails the execution.
 MAX_STEP_ATTEMPTS = 6
+#: Default pause before a waiting step looks again (``StepResult.wait``).
+WAIT_AFTER = 10.0
 
 
 class ResultKind(StrEnum):
@@ -32,6 +34,7 @@ class ResultKind(StrEnum):
     RETRY = "retry"
     SKIPPED = "skipped"
     FAILED = "failed"
+    WAIT = "wait"
 
 
 @dataclass(frozen=True)
@@ -43,20 +46,32 @@ class StepResult:
     upid: str = ""
     after: float = 0.0
     remember: Mapping[str, Any] = field(default_factory=dict)
+    #: The cluster whose API answers for ``upid`` (None: the step's ``task_cluster``).
+    cluster_id: int | None = None
 
     @classmethod
     def done(cls, message: str, **remember: Any) -> StepResult:
         return cls(ResultKind.DONE, message, remember=remember)
 
     @classmethod
-    def started(cls, upid: str, message: str, **remember: Any) -> StepResult:
+    def started(
+        cls, upid: str, message: str, *, on_cluster: int | None = None, **remember: Any
+    ) -> StepResult:
+        """A task was started; ``on_cluster`` names its cluster when that is not the
+        step's ``task_cluster`` (by default the request's)."""
         if not upid:
             raise ValueError("a started step needs the UPID of its Proxmox task")
-        return cls(ResultKind.STARTED, message, upid=upid, remember=remember)
+        return cls(ResultKind.STARTED, message, upid=upid, remember=remember, cluster_id=on_cluster)
 
     @classmethod
     def retry(cls, message: str, *, after: float = RETRY_AFTER) -> StepResult:
         return cls(ResultKind.RETRY, message, after=after)
+
+    @classmethod
+    def wait(cls, message: str, *, after: float = WAIT_AFTER) -> StepResult:
+        """Nothing to do yet: something outside the engine (a policy remediation) has
+        to happen first. Not counted as an attempt; the step bounds its own wait."""
+        return cls(ResultKind.WAIT, message, after=after)
 
     @classmethod
     def skipped(cls, message: str, **remember: Any) -> StepResult:
@@ -86,14 +101,19 @@ class StepContext:
     def params(self) -> Mapping[str, Any]:
         return self.request.parameters
 
-    @cached_property
-    def gateway(self) -> ProxmoxGateway:
+    @property
+    def cluster_id(self) -> int:
+        """The request's cluster (its own, or its VM's)."""
         cluster_id = self.request.cluster_id or (
             self.request.vm.cluster_id if self.request.vm else None
         )
         if cluster_id is None:
             raise ValueError(f"request {self.request.pk} names no cluster")
-        return self.gateway_factory(cluster_id)
+        return cluster_id
+
+    @cached_property
+    def gateway(self) -> ProxmoxGateway:
+        return self.gateway_factory(self.cluster_id)
 
     def gateway_for(self, cluster_id: int) -> ProxmoxGateway:
         return self.gateway_factory(cluster_id)
@@ -117,8 +137,12 @@ class StepSpec:
     OK (``done``/``failed``). ``atomic`` steps touch only the database and run in the
     transaction that records them. ``task_types`` (e.g. ``("qmigrate",)``) let the engine
     find the task a crashed worker started; ``task_vmid`` picks the vmid to look for from the
-    context (default: the request's VM). ``recover`` decides, from Proxmox state, what a
-    step interrupted mid-call achieved (``done``/``skipped``), or ``None`` to run it again.
+    context (default: the request's VM). ``task_cluster`` picks the cluster its tasks run
+    on (default: the request's); a ``started`` result may name another. ``recover``
+    decides, from Proxmox state, what a step interrupted mid-call achieved
+    (``done``/``skipped``), or ``None`` to run it again. ``abortable`` steps have their
+    running task stopped when an admin cancels the execution (PVE undoes it cleanly, e.g.
+    a migration); others are left to finish.
     """
 
     name: str
@@ -128,7 +152,14 @@ class StepSpec:
     atomic: bool = False
     task_types: tuple[str, ...] = ()
     task_vmid: Callable[[StepContext], int | None] | None = None
+    task_cluster: Callable[[StepContext], int | None] | None = None
     recover: Callable[[StepContext], StepResult | None] | None = None
+    abortable: bool = False
+
+    def cluster_of_tasks(self, ctx: StepContext) -> int:
+        """The cluster this step's tasks run on (for recovery lookups and new UPIDs)."""
+        chosen = self.task_cluster(ctx) if self.task_cluster else None
+        return chosen or ctx.cluster_id
 
 
 #: The steps of each request kind, in order.
@@ -143,7 +174,7 @@ def kind(name: str, *steps: StepSpec) -> None:
     if not steps or len(set(names)) != len(names):
         raise ValueError(f"kind {name!r} needs steps with unique names, got {names}")
     for step in steps:
-        if step.atomic and (step.task_types or step.verify):
+        if step.atomic and (step.task_types or step.verify or step.abortable):
             raise ValueError(f"{name}.{step.name}: an atomic step starts no Proxmox task")
     KINDS[name] = tuple(steps)
 

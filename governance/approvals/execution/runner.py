@@ -16,8 +16,14 @@ Invariants (see also ``governance.approvals.models.execution``):
   doubles as the ticket of the one live Celery chain: a message whose ticket is not the
   execution's ``next_run_at`` is stale and dropped, so a resumed execution never ends up
   with two chains.
-- Every end (succeeded, failed) moves the request too, writes a timeline event and an
-  audit event in the same transaction, and tells the requester.
+- Every end (succeeded, failed, cancelled) moves the request too, writes a timeline event
+  and an audit event in the same transaction, and tells the requester.
+- A step's UPID is stored with its cluster (``task_cluster``): polls, stops and a resumed
+  worker always ask the cluster the task runs on.
+- Cancel (``cancel_requested_at``, set under the execution's lock) is honoured at step
+  boundaries: no pending step is claimed once it is set; a step in flight is recorded
+  as it ends (an ``abortable`` step's task is stopped first), then the execution ends
+  ``cancelled``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -44,6 +50,7 @@ from governance.approvals.execution.base import (
 )
 from governance.approvals.execution.proxmox import default_gateway, task_poll, task_recover
 from governance.approvals.execution.transitions import (
+    execution_cancelled,
     execution_end,
     log_append,
     step_move,
@@ -144,7 +151,8 @@ def execution_advance(
     lines: list[str] = []
     try:
         if work.action == "poll":
-            result, lines = task_poll(ctx, spec, step)
+            stop = spec.abortable and execution.cancel_requested_at is not None
+            result, lines = task_poll(ctx, spec, step, stop=stop)
         elif work.action == "recover" or step.attempts > 1:
             # A crash, or an earlier attempt that erred (a timeout may hide a task that
             # did start): look for what it achieved before running it again.
@@ -156,6 +164,8 @@ def execution_advance(
     except Exception as exc:  # a bug in a step must fail the request, not wedge it
         logger.exception("execution %s step %s crashed", execution.pk, step.name)
         result = StepResult.failed(f"internal error in step {step.name}: {exc}")
+    if result is not None and result.kind == ResultKind.STARTED and result.cluster_id is None:
+        result = replace(result, cluster_id=spec.cluster_of_tasks(ctx))
     return _record(work, result, lines, now)
 
 
@@ -186,14 +196,20 @@ def _claim(
         if step is None:
             execution_end(execution, ExecutionState.SUCCEEDED, now=now)
             return None, _schedule(execution, now, None)
+        if execution.cancel_requested_at is not None and (
+            step.state not in (StepState.WAITING_TASK, StepState.RUNNING)
+            or (step.state == StepState.RUNNING and not _leased(step, now))
+        ):
+            # Between steps (a crashed step is left as its dead worker left it).
+            execution_cancelled(execution, now=now)
+            return None, _schedule(execution, now, None)
         if step.state in (StepState.DONE, StepState.SKIPPED):
             execution.current += 1
             execution.save(update_fields=["current"])
             return None, _schedule(execution, now, 0)
         if step.state == StepState.FAILED:
             return None, _schedule(execution, now, None)
-        leased = step.lease_until is not None and step.lease_until > now
-        if leased:
+        if _leased(step, now):
             # Busy elsewhere, or a retry's not-before time: come back when it is due.
             wait = (step.lease_until - now).total_seconds()
             return None, _schedule(execution, now, wait)
@@ -205,8 +221,8 @@ def _claim(
         if action == "run":
             step_move(step, StepState.RUNNING)
             step.attempts += 1
-            step.started_at = step.started_at or now
-            if step.attempts == 1:
+            if step.started_at is None:
+                step.started_at = now
                 RequestEvent.objects.create(
                     request=execution.request,
                     at=now,
@@ -231,6 +247,10 @@ def _claim(
                 result = StepResult.failed(f"step {step.name} failed: {exc}")
             return None, _apply(execution, step, result, [], now)
         return _Work(action, execution.pk, step.pk, step.claim), Advance(None)
+
+
+def _leased(step: ExecutionStep, now: datetime) -> bool:
+    return step.lease_until is not None and step.lease_until > now
 
 
 def _record(work: _Work, result: StepResult | None, lines: list[str], now: datetime) -> Advance:
@@ -267,6 +287,7 @@ def _apply(
     elif result.kind == ResultKind.STARTED:
         step_move(step, StepState.WAITING_TASK)
         step.upid = result.upid
+        step.task_cluster_id = result.cluster_id
         step.result = {**step.result, **result.remember}
         RequestEvent.objects.create(
             request=execution.request,
@@ -302,23 +323,36 @@ def _apply(
             return _schedule(execution, now, None)
     elif result.kind == ResultKind.RETRY and step.state == StepState.WAITING_TASK:
         again = max(POLL_INTERVAL, result.after)  # the task runs on; the poll failed
-    elif result.kind == ResultKind.RETRY and step.attempts < MAX_STEP_ATTEMPTS:
+    elif result.kind == ResultKind.WAIT or (
+        result.kind == ResultKind.RETRY and step.attempts < MAX_STEP_ATTEMPTS
+    ):
         step_move(step, StepState.PENDING)
+        if result.kind == ResultKind.WAIT:
+            step.attempts -= 1  # waiting for something else is not a failed attempt
         step.lease_until = now + timedelta(seconds=result.after)
         again = result.after
     else:
         message = result.message
         if result.kind == ResultKind.RETRY:
             message = f"gave up after {step.attempts} attempts: {message}"
+        elif execution.cancel_requested_at is not None and step.upid:
+            message = f"{message} (the execution was being cancelled)"
         step_move(step, StepState.FAILED)
         step.error = message
         step.finished_at = now
         step.save()
-        execution_end(execution, ExecutionState.FAILED, now=now, error=message)
+        if execution.cancel_requested_at is not None:
+            execution_cancelled(execution, now=now)
+        else:
+            execution_end(execution, ExecutionState.FAILED, now=now, error=message)
         _publish(execution, step, lines)
         return _schedule(execution, now, None)
     step.save()
     _publish(execution, step, lines)
+    if execution.cancel_requested_at is not None and step.state != StepState.WAITING_TASK:
+        # The step in flight is recorded; no further step starts.
+        execution_cancelled(execution, now=now)
+        return _schedule(execution, now, None)
     return _schedule(execution, now, again)
 
 

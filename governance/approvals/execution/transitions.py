@@ -6,9 +6,10 @@ from datetime import datetime
 
 from governance.approvals.models import Execution, ExecutionState, RequestState
 from governance.approvals.states import execution_move, log_append, request_move, step_move
+from governance.audit.services import audit_record
 from governance.notifications.services import notify
 
-__all__ = ["execution_end", "log_append", "step_move"]
+__all__ = ["execution_cancelled", "execution_end", "log_append", "step_move"]
 
 
 def request_link(request_id: int) -> str:
@@ -38,4 +39,34 @@ def execution_end(execution: Execution, state: str, *, now: datetime, error: str
     # In this transaction: the notification goes if the outcome is recorded, not otherwise.
     notify(
         user=request.requester, kind="approvals.finished", subject=subject, body=error, link=link
+    )
+
+
+def execution_cancelled(execution: Execution, *, now: datetime) -> None:
+    """End ``execution`` as cancelled by whoever asked (``cancel_requested_by``, for
+    ``cancel_reason``) and its request with it; the caller holds the lock."""
+    execution_move(execution, ExecutionState.CANCELLED)
+    execution.finished_at = now
+    execution.save(update_fields=["state", "finished_at"])
+    request = execution.request
+    actor = execution.cancel_requested_by
+    reason = execution.cancel_reason or "no reason given"
+    step = execution.steps.filter(position=execution.current).first()
+    request_move(request, RequestState.CANCELLED, actor=actor, at=now, message=reason)
+    audit_record(
+        actor=actor,
+        action="approvals.execution.cancelled",
+        target=request,
+        after={
+            "reason": reason,
+            "stopped_before": step.name if step and step.state == "pending" else None,
+            "last_step": step.name if step else None,
+        },
+    )
+    notify(
+        user=request.requester,
+        kind="approvals.finished",
+        subject=f"Request #{request.pk} ({request.get_kind_display()}) was cancelled",
+        body=reason,
+        link=request_link(request.pk),
     )

@@ -9,10 +9,15 @@ Invariants:
   token) and ``lease_until``. A step found ``running`` after its lease (the worker died)
   with no ``upid`` is first looked up in Proxmox's task history before anything re-runs.
 - ``state`` moves only along ``EXECUTION_TRANSITIONS`` / ``STEP_TRANSITIONS``.
+- A step's ``upid`` belongs to ``task_cluster`` (a cross-cluster move follows a task on
+  another cluster than the request's); polls and stops go there, after a restart too.
+- ``cancel_requested_at`` set on a running execution means no further step starts: the
+  engine ends it ``cancelled`` at the next step boundary.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from governance.approvals.models.requests import Request
@@ -82,6 +87,15 @@ class Execution(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="executions_cancelled",
+    )
+    cancel_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -102,7 +116,8 @@ class ExecutionStep(models.Model):
     """One step of an execution: its state, Proxmox task, log and what it learnt.
 
     ``result`` holds facts later steps need (a new vmid, the node a guest landed on);
-    ``log_offset`` is how many task-log lines were already copied into ``log``.
+    ``log_offset`` is how many task-log lines were already copied into ``log``;
+    ``task_cluster`` is the cluster whose API answers for ``upid``.
     """
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps")
@@ -111,6 +126,13 @@ class ExecutionStep(models.Model):
     label = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=12, choices=StepState.choices, default=StepState.PENDING)
     upid = models.CharField(max_length=200, blank=True)
+    task_cluster = models.ForeignKey(
+        "inventory.Cluster",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="execution_steps",
+    )
     log = models.TextField(blank=True)
     log_offset = models.PositiveIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)

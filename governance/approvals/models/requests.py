@@ -53,7 +53,8 @@ REQUEST_TRANSITIONS: dict[str, set[str]] = {
         RequestState.CANCELLED,
     },
     RequestState.APPROVED: {RequestState.EXECUTING, RequestState.CANCELLED},
-    RequestState.EXECUTING: {RequestState.SUCCEEDED, RequestState.FAILED},
+    # An admin cancels a running execution: it stops at the next step boundary.
+    RequestState.EXECUTING: {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.CANCELLED},
     # An admin retries a failed execution from its failed step, or gives up on it.
     RequestState.FAILED: {RequestState.EXECUTING, RequestState.CANCELLED},
     RequestState.REJECTED: set(),

@@ -3,9 +3,11 @@
 Invariants:
 - An execution and all its step rows exist (committed) before its first Celery message is
   sent; the message is sent from ``on_commit`` carrying the execution's ticket.
-- Retry re-opens only the failed step (steps done stay done: nothing runs twice) and
-  cancel applies to failed executions only (a running Proxmox task is never abandoned
-  half-way). Both are admin actions, audited.
+- Retry re-opens only the failed step (steps done stay done: nothing runs twice).
+- Cancel ends a failed execution at once; a running one stops at the next step boundary
+  (the engine honours ``cancel_requested_at``, set here under the execution's lock): a
+  step between runs never starts, a Proxmox task in flight is left to finish or, for an
+  ``abortable`` step, stopped. Both are admin actions, audited with who and why.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from django.utils import timezone
 
 from governance.accounts.roles import Role, has_role
 from governance.approvals.execution.base import steps_of
-from governance.approvals.execution.runner import ticket_of
-from governance.approvals.execution.transitions import execution_end
+from governance.approvals.execution.runner import execution_reschedule, ticket_of
+from governance.approvals.execution.transitions import execution_cancelled, execution_end
 from governance.approvals.models import (
     Execution,
     ExecutionState,
@@ -103,7 +105,7 @@ def execution_retry(*, actor: Any, execution: Execution, now: datetime | None = 
         if failed is not None:
             step_move(failed, StepState.PENDING)
             failed.error, failed.upid, failed.lease_until, failed.claim = "", "", None, ""
-            failed.attempts = 0
+            failed.attempts, failed.task_cluster, failed.started_at = 0, None, None
             failed.save()
             execution.current = failed.position
         execution_move(execution, ExecutionState.RUNNING)
@@ -123,20 +125,64 @@ def execution_retry(*, actor: Any, execution: Execution, now: datetime | None = 
     return execution
 
 
-def execution_cancel(*, actor: Any, execution: Execution, now: datetime | None = None) -> Execution:
-    """Give up on a failed execution; the request ends cancelled."""
+def execution_cancel(
+    *, actor: Any, execution: Execution, reason: str = "", now: datetime | None = None
+) -> Execution:
+    """Cancel a failed or running execution; the request ends cancelled.
+
+    A failed one, or a running one between steps, ends now. One whose step is in flight
+    (a worker is calling Proxmox, or a task runs) is marked and ends once that step
+    is recorded; the engine is woken at once so an abortable task is stopped promptly.
+    """
     _admin(actor)
     now = now or timezone.now()
+    reason = reason.strip()
     with transaction.atomic():
-        execution = _locked_failed(execution, "cancelled")
-        execution_move(execution, ExecutionState.CANCELLED)
-        execution.finished_at = now
-        execution.save(update_fields=["state", "finished_at"])
-        request_move(
-            execution.request,
-            RequestState.CANCELLED,
-            actor=actor,
-            at=now,
-            message="cancelled by an admin",
+        execution = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=execution.pk)
         )
+        if execution.state not in (ExecutionState.FAILED, ExecutionState.RUNNING):
+            raise ValidationError(
+                f"This execution has already ended ({execution.get_state_display().lower()}); "
+                "there is nothing to cancel."
+            )
+        if execution.cancel_requested_at is not None:
+            raise ValidationError(
+                f"A cancel was already asked for by {execution.cancel_requested_by} and is "
+                "waiting for the step in flight to end."
+            )
+        execution.cancel_requested_at = now
+        execution.cancel_requested_by = actor
+        execution.cancel_reason = reason
+        execution.save(
+            update_fields=["cancel_requested_at", "cancel_requested_by", "cancel_reason"]
+        )
+        step = execution.steps.filter(position=execution.current).first()
+        in_flight = (
+            execution.state == ExecutionState.RUNNING
+            and step is not None
+            and (
+                step.state == StepState.WAITING_TASK
+                or (
+                    step.state == StepState.RUNNING
+                    and step.lease_until is not None
+                    and step.lease_until > now
+                )
+            )
+        )
+        audit_record(
+            actor=actor,
+            action="approvals.execution.cancel_requested",
+            target=execution.request,
+            after={"reason": reason, "step": step.name if step else None, "waits": in_flight},
+        )
+        if not in_flight:
+            execution_cancelled(execution, now=now)
+            return execution
+        # A fresh ticket: the engine looks now instead of at the task's next poll.
+        execution_reschedule(execution_id=execution.pk, now=now)
+        execution.refresh_from_db()
+        execution_queue(execution)
     return execution

@@ -20,8 +20,16 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from governance.accounts.roles import Role, has_role
+from governance.approvals.execution.base import steps_of
 from governance.approvals.lists import request_inbox, request_timeline, request_visible
-from governance.approvals.models import Execution, Request, RequestState
+from governance.approvals.models import (
+    Execution,
+    ExecutionState,
+    ExecutionStep,
+    Request,
+    RequestState,
+    StepState,
+)
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.executions import execution_cancel, execution_retry
 from governance.approvals.services.requests import request_cancel
@@ -45,6 +53,11 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
     execution_steps = list(execution.steps.order_by("position")) if execution else []
     may_decide = request_inbox(user=user).filter(pk=found.pk).exists()
     is_admin = has_role(user, Role.ADMIN)
+    running = (
+        execution is not None
+        and found.state == RequestState.EXECUTING
+        and execution.state == ExecutionState.RUNNING
+    )
     return {
         "req": found,
         "steps": steps,
@@ -56,6 +69,8 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
         "may_cancel": found.state == RequestState.PENDING and found.requester_id == user.pk,
         "may_retry": is_admin and found.state == RequestState.FAILED,
         "may_abort": is_admin and found.state == RequestState.FAILED,
+        "may_stop": is_admin and running and execution.cancel_requested_at is None,
+        "stop_aborts_task": running and _current_abortable(execution, execution_steps),
         "live_events": found.state not in _FINAL,
     }
 
@@ -63,6 +78,18 @@ def request_page_context(request: HttpRequest, found: Request) -> dict[str, Any]
 _FINAL = frozenset(
     {RequestState.REJECTED, RequestState.EXPIRED, RequestState.CANCELLED, RequestState.SUCCEEDED}
 )
+
+
+def _current_abortable(execution: Execution, steps: list[ExecutionStep]) -> bool:
+    """Whether cancelling now would stop the current step's Proxmox task."""
+    current = next((s for s in steps if s.position == execution.current), None)
+    if current is None or current.state != StepState.WAITING_TASK:
+        return False
+    try:
+        specs = steps_of(execution.request.kind)
+    except LookupError:
+        return False
+    return any(spec.name == current.name and spec.abortable for spec in specs)
 
 
 def _visible(request: HttpRequest, pk: int) -> Request:
@@ -103,15 +130,28 @@ def decide_view(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
 def cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     found = _visible(request, pk)
     try:
-        if found.state == RequestState.FAILED:
-            # A failed execution is given up on by an admin (the service checks the role).
-            execution_cancel(actor=request.user, execution=Execution.objects.get(request=found))
+        if found.state in (RequestState.FAILED, RequestState.EXECUTING):
+            # An execution is cancelled by an admin (the service checks the role); a
+            # running one stops at its next step boundary.
+            execution_cancel(
+                actor=request.user,
+                execution=get_object_or_404(Execution, request=found),
+                reason=request.POST.get("reason", "")[:2000],
+            )
         else:
             request_cancel(actor=request.user, request=found)
     except (ValidationError, PermissionDenied) as error:
         _refused(request, error)
     else:
-        messages.success(request, f"Request #{found.pk} cancelled.")
+        found.refresh_from_db()
+        if found.state == RequestState.EXECUTING:
+            messages.success(
+                request,
+                f"Request #{found.pk}: cancel accepted; it stops once the Proxmox task in "
+                "progress ends. No further step will run.",
+            )
+        else:
+            messages.success(request, f"Request #{found.pk} cancelled.")
     return redirect("approvals:request", pk=pk)
 
 
