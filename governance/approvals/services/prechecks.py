@@ -13,9 +13,11 @@ is expressed as policy facts and handed to ``policy.evaluation.in_scope`` and
   every enabled host-pinning policy whose scope covers the guest (a new guest is scoped by
   the cluster, team and classification the request names);
 - storage classes: provision, import and a cross-cluster migration write to approved
-  storage only; an export goes to external storage only;
+  storage only; an export backup goes to external storage only, an export copy to
+  approved or external storage of the other cluster;
 - copy limits: a clone (or a provision from a template) may not take its source past
-  ``max_clones``;
+  ``max_clones``, and a clone made a template is refused where ``no_templates`` holds
+  (the rule's ``template`` finding on the source with one more template made from it);
 - leases: a VM whose lease has ended is not cloned, migrated or exported.
 
 - quota: provision, import, clone and a transfer to another team may not take the team
@@ -32,6 +34,7 @@ from django.utils import timezone
 from governance.accounts.models import Team
 from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
+from governance.core.permissions import restrict
 from governance.ownership.selectors import is_lease_expired
 from inventory.models import Cluster, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
@@ -39,6 +42,9 @@ from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import ClusterFacts, FleetFacts, VmFacts, facts_load
 from policy.models import Policy, PolicyKind
 from policy.rules import PolicySpec
+
+#: Storage classes an export copy on another cluster may be written to.
+EXPORT_COPY_CLASSES = (StorageClass.APPROVED, StorageClass.EXTERNAL)
 
 
 def _cluster_facts(cluster: Cluster) -> ClusterFacts:
@@ -166,6 +172,13 @@ def _copy_allowed(source: VirtualMachine, field: str) -> None:
         raise ValidationError({field: refused})
 
 
+def _template_allowed(source: VirtualMachine, field: str) -> None:
+    guest = _existing(source)
+    one_more = guest._replace(templates=guest.templates + 1)
+    if refused := _refusals(PolicyKind.COPY_LIMITS, one_more, source.cluster, "template"):
+        raise ValidationError({field: ["No template may be made from this VM.", *refused]})
+
+
 @validator("migrate")
 def migrate_check(
     *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
@@ -225,6 +238,8 @@ def clone_check(
     _lease_current(vm, "cloned")
     node = _node(cluster, parameters.get("target_node"), "target_node")
     _copy_allowed(vm, "vm")
+    if parameters.get("template"):
+        _template_allowed(vm, "template")
     # The clone is a new guest of the source's team and classification.
     guest = _existing(vm)._replace(id=0, pool="", tags=frozenset(), clones=0)
     _pinned(guest, cluster, node, "target_node")
@@ -236,8 +251,33 @@ def clone_check(
 def export_check(
     *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
 ) -> dict[str, Any]:
+    """A backup goes to external storage of the VM's cluster. A copy goes to another
+    registered, enabled cluster the requester may see, onto its approved or external
+    storage, on a node host pinning allows for the VM (whose classification and team the
+    copy keeps)."""
     _lease_current(vm, "exported")
-    _storage(cluster, parameters.get("storage"), StorageClass.EXTERNAL, "storage")
+    if parameters.get("method", "backup") != "cluster":
+        _storage(cluster, parameters.get("storage"), StorageClass.EXTERNAL, "storage")
+        return parameters
+    name = str(parameters.get("target_cluster") or "")
+    visible = restrict(Cluster.objects.filter(enabled=True), requester).exclude(pk=cluster.pk)
+    target = visible.filter(name=name).first()
+    if target is None:
+        raise ValidationError(
+            {"target_cluster": f"No other registered, enabled cluster {name or '(none)'}."}
+        )
+    storage = str(parameters.get("target_storage") or "")
+    if not Storage.objects.filter(
+        cluster=target, name=storage, gone_since__isnull=True, storage_class__in=EXPORT_COPY_CLASSES
+    ).exists():
+        raise ValidationError(
+            {
+                "target_storage": f"{storage or '(none)'} is not approved or external storage "
+                f"of {target.name}."
+            }
+        )
+    node = _node(target, parameters.get("target_node"), "target_node")
+    _pinned(_existing(vm), target, node, "target_node")
     return parameters
 
 

@@ -1,6 +1,6 @@
 """Steps and helpers several kinds share: reserving a vmid, waiting for a guest to be
-unlocked, refreshing the inventory and stamping the ledgers with the approving request,
-and giving a new guest its owner.
+unlocked, copying a guest to another cluster, refreshing the inventory and stamping the
+ledgers with the approving request, and giving a new guest its owner.
 
 Every helper here is level-triggered (it reads Proxmox or the database first and does
 nothing when the wanted state already holds), so the engine may run it again after a
@@ -21,6 +21,7 @@ from governance.ownership.models import Ownership
 from governance.ownership.services import classification_set, ownership_at_birth
 from inventory.models import Cluster, Node, Residency, SyncRunStatus, VirtualMachine
 from inventory.proxmox import ProxmoxError, ProxmoxNotFound
+from inventory.services.clusters import cluster_endpoint
 from inventory.sync.service import cluster_sync
 
 #: The bridge a new guest's first NIC joins; network placement is an admin's later change.
@@ -108,6 +109,53 @@ def vm_create(ctx: StepContext, *, disk: str, message: str, **config: str | int)
     except ProxmoxError as exc:
         return vmid_taken(ctx, exc, node=node, kind="qemu", name=name)
     return StepResult.started(upid, message)
+
+
+# Another cluster (``target_cluster`` names it) ---------------------------------------
+
+
+def target_vmid_reserve(ctx: StepContext) -> StepResult:
+    """Pick the guest's vmid on ``target_cluster`` once (``target_vmid``,
+    ``target_cluster_id``); a re-run keeps the one already remembered."""
+    if "target_vmid" in ctx.results:
+        return StepResult.skipped(f"vmid {ctx.results['target_vmid']} already reserved")
+    target = cluster_by_name(ctx.params["target_cluster"])
+    vmid = ctx.gateway_for(target.pk).next_vmid()
+    return StepResult.done(
+        f"the guest becomes {vmid} on {target.name}", target_vmid=vmid, target_cluster_id=target.pk
+    )
+
+
+def remote_migrate_start(ctx: StepContext, *, online: bool, delete: bool) -> StepResult:
+    """Start PVE's remote migration of the request's VM to ``target_cluster`` under the
+    reserved vmid, disks onto ``target_storage``; ``delete`` False keeps the source."""
+    target = cluster_by_name(ctx.params["target_cluster"])
+    upid = ctx.gateway.guest_remote_migrate(
+        **ctx.vm_target(),
+        target=cluster_endpoint(target),
+        target_vmid=ctx.results["target_vmid"],
+        target_storage=ctx.params.get("target_storage", ""),
+        # "1" keeps every bridge name on the target (PVE's identity map for bridges).
+        target_bridge=ctx.params.get("target_bridge") or "1",
+        online=online,
+        delete=delete,
+    )
+    verb = "moving" if delete else "copying"
+    return StepResult.started(upid, f"{verb} to cluster {target.name}")
+
+
+def remote_arrived(ctx: StepContext) -> StepResult:
+    """``verify`` of a remote migration: the guest is on the target cluster, unlocked."""
+    target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
+    vmid = ctx.results["target_vmid"]
+    entry = next((g for g in target_gw.resources().guests if g.vmid == vmid), None)
+    if entry is None:
+        return StepResult.failed(f"guest {vmid} is not on the target cluster after the task")
+    if entry.lock:
+        return StepResult.retry(f"guest {vmid} is still locked on the target", after=UNLOCK_RETRY)
+    return StepResult.done(
+        f"guest {vmid} is on {entry.node} of the target cluster", target_node=entry.node
+    )
 
 
 def refresh(cluster_id: int) -> StepResult | None:

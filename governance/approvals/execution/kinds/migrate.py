@@ -17,16 +17,17 @@ from __future__ import annotations
 
 from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
 from governance.approvals.execution.kinds.common import (
-    cluster_by_name,
     refresh,
+    remote_arrived,
+    remote_migrate_start,
     stamp_residency,
     sync_new_guest,
+    target_vmid_reserve,
 )
 from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_at_birth
 from inventory.models import VirtualMachine
 from inventory.proxmox import ProxmoxNotFound
-from inventory.services.clusters import cluster_endpoint
 
 
 def _remote(ctx: StepContext) -> bool:
@@ -98,41 +99,13 @@ def _sync(ctx: StepContext) -> StepResult:
 def _remote_reserve(ctx: StepContext) -> StepResult:
     if not _remote(ctx):
         return StepResult.skipped("a move within the cluster")
-    if "target_vmid" in ctx.results:
-        return StepResult.skipped(f"vmid {ctx.results['target_vmid']} already reserved")
-    target = cluster_by_name(ctx.params["target_cluster"])
-    vmid = ctx.gateway_for(target.pk).next_vmid()
-    return StepResult.done(
-        f"the guest becomes {vmid} on {target.name}", target_vmid=vmid, target_cluster_id=target.pk
-    )
+    return target_vmid_reserve(ctx)
 
 
 def _remote_migrate(ctx: StepContext) -> StepResult:
     if not _remote(ctx):
         return StepResult.skipped("a move within the cluster")
-    target = cluster_by_name(ctx.params["target_cluster"])
-    upid = ctx.gateway.guest_remote_migrate(
-        **ctx.vm_target(),
-        target=cluster_endpoint(target),
-        target_vmid=ctx.results["target_vmid"],
-        target_storage=ctx.params.get("target_storage", ""),
-        # "1" keeps every bridge name on the target (PVE's identity map for bridges).
-        target_bridge=ctx.params.get("target_bridge") or "1",
-        online=bool(ctx.params.get("online")),
-        delete=True,
-    )
-    return StepResult.started(upid, f"moving to cluster {target.name}")
-
-
-def _remote_arrived(ctx: StepContext) -> StepResult:
-    target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
-    vmid = ctx.results["target_vmid"]
-    entry = next((g for g in target_gw.resources().guests if g.vmid == vmid), None)
-    if entry is None:
-        return StepResult.failed(f"guest {vmid} is not on the target cluster after the task")
-    if entry.lock:
-        return StepResult.retry(f"guest {vmid} is still locked on the target", after=5)
-    return StepResult.done(f"guest {vmid} runs on {entry.node} of the target cluster")
+    return remote_migrate_start(ctx, online=bool(ctx.params.get("online")), delete=True)
 
 
 def _remote_sync(ctx: StepContext) -> StepResult:
@@ -187,7 +160,7 @@ kind(
         "remote_migrate",
         "Move to the other cluster",
         _remote_migrate,
-        verify=_remote_arrived,
+        verify=remote_arrived,
         task_types=("qmigrate", "vzmigrate"),
         task_vmid=_remote_vmid,
     ),

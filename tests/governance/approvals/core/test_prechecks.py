@@ -116,3 +116,58 @@ def test_an_expired_lease_blocks_clone_migrate_and_export(people, owned):
         ("export", {"storage": "local-lvm"}),
     ]:
         assert "lease" in _refused("vm", lambda k=kind, p=params: _submit(people, k, p, vm=web))
+
+
+def test_a_template_of_a_sensitive_vm_is_refused_naming_the_policy(people, owned):
+    web = owned["web"]
+    policy = _policy("copy_limits", {"classifications": ["sensitive"]}, {"no_templates": True})
+    params = {"name": "tpl", "target_node": "node1", "template": True}
+    VirtualMachine.objects.filter(pk=web.pk).update(classification="sensitive")
+    message = _refused("template", lambda: _submit(people, "clone", params, vm=web))
+    assert "No template may be made from this VM." in message
+    assert f'Policy "{policy.name}"' in message
+    # A plain clone of the same VM, and a template of a VM outside the scope, pass.
+    assert _submit(people, "clone", {**params, "template": False}, vm=web).pk
+    VirtualMachine.objects.filter(pk=web.pk).update(classification="internal")
+    assert _submit(people, "clone", params, vm=web).pk
+
+
+def test_an_export_copy_goes_to_another_visible_cluster_on_approved_or_external_storage(
+    people, owned
+):
+    from guardian.shortcuts import assign_perm
+
+    from tests.inventory.estate import make_cluster
+
+    web, now = owned["web"], timezone.now()
+    far = make_cluster("pve-far")
+    for name in ("node1", "node2"):
+        far.nodes.create(name=name, status="online", first_seen=now, last_seen=now)
+    far.storages.create(name="local-lvm", first_seen=now, last_seen=now)
+    params = {
+        "method": "cluster",
+        "target_cluster": far.name,
+        "target_node": "node2",
+        "target_storage": "local-lvm",
+        "available_days": 3,
+    }
+
+    def submit(**changed):
+        return _submit(people, "export", {**params, **changed}, vm=web)
+
+    assert "No other registered, enabled cluster nowhere" in _refused(
+        "target_cluster", lambda: submit(target_cluster="nowhere")
+    )
+    assert "No other registered" in _refused(
+        "target_cluster", lambda: submit(target_cluster=web.cluster.name)
+    )
+    # A cluster the requester cannot see is no target either.
+    assert "No other registered" in _refused("target_cluster", submit)
+    assign_perm("inventory.view_cluster", people.alice, far)
+    assert "local-lvm is not approved or external storage of pve-far" in _refused(
+        "target_storage", submit
+    )
+    Storage.objects.filter(cluster=far).update(storage_class=StorageClass.EXTERNAL)
+    _policy("host_pinning", {"clusters": [far.name]}, {"allowed_nodes": ["node1"]})
+    assert "node1" in _refused("target_node", submit)
+    assert submit(target_node="node1").parameters["target_cluster"] == far.name

@@ -12,6 +12,7 @@ from governance.approvals.forms import (
     FORMS,
     VM_KINDS,
     AccessForm,
+    CloneForm,
     ExceptionForm,
     ExportForm,
     ImportForm,
@@ -230,3 +231,74 @@ def test_exception_names_an_enabled_policy_and_a_future_date(scene):
     form = ExceptionForm(_data(policy=policy.pk, until=until), user=scene.alice, vm=scene.web)
     assert form.is_valid(), form.errors
     assert form.parameters() == {"policy": policy.pk, "until": until.isoformat()}
+
+
+def _far_cluster(storage_class: str = "external"):
+    from tests.inventory.estate import make_cluster
+
+    now = timezone.now()
+    other = make_cluster("pve-export")
+    far = other.nodes.create(name="exp1", status="online", first_seen=now, last_seen=now)
+    other.storages.create(
+        name="exp-store", storage_class=storage_class, first_seen=now, last_seen=now
+    )
+    return other, far
+
+
+def test_export_backup_needs_its_storage_and_names_the_method(scene):
+    form = ExportForm(_data(method="backup", available_days=3), user=scene.alice, vm=scene.web)
+    assert not form.is_valid()
+    assert form.errors["storage"] == ["Choose the external storage the backup goes to."]
+    form = ExportForm(
+        _data(method="backup", storage=scene.external.pk, available_days=3),
+        user=scene.alice,
+        vm=scene.web,
+    )
+    assert form.is_valid(), form.errors
+    assert form.parameters() == {"method": "backup", "available_days": 3, "storage": "usb-export"}
+
+
+def test_export_copy_offers_nodes_of_other_clusters_only(scene):
+    other, far = _far_cluster()
+    form = ExportForm(user=scene.admin, vm=scene.web)
+    offered = list(form.fields["target_node"].queryset)
+    assert far in offered
+    assert all(node.cluster_id == other.pk for node in offered)
+    # An end user sees no cluster until given one.
+    assert not ExportForm(user=scene.alice, vm=scene.web).fields["target_node"].queryset.exists()
+
+
+def test_export_copy_needs_approved_or_external_storage_of_the_target(scene):
+    _, far = _far_cluster()
+    base = {"method": "cluster", "target_node": far.pk, "available_days": 2}
+    form = ExportForm(_data(**base, target_storage="nope"), user=scene.admin, vm=scene.web)
+    assert not form.is_valid()
+    assert form.errors["target_storage"] == [
+        "Name an approved or external storage of pve-export for the disks."
+    ]
+    form = ExportForm(_data(method="cluster", available_days=2), user=scene.admin, vm=scene.web)
+    assert not form.is_valid()
+    assert form.errors["target_node"] == ["Choose a node of the cluster to copy to."]
+    form = ExportForm(_data(**base, target_storage="exp-store"), user=scene.admin, vm=scene.web)
+    assert form.is_valid(), form.errors
+    assert form.parameters() == {
+        "method": "cluster",
+        "available_days": 2,
+        "target_cluster": "pve-export",
+        "target_node": "exp1",
+        "target_storage": "exp-store",
+    }
+
+
+def test_clone_may_ask_for_a_template(scene):
+    node = scene.web.node
+    form = CloneForm(
+        _data(name="tpl-copy", target_node=node.pk, full="on", template="on"),
+        user=scene.alice,
+        vm=scene.web,
+    )
+    assert form.is_valid(), form.errors
+    assert form.parameters()["template"] is True
+    plain = CloneForm(_data(name="copy", target_node=node.pk), user=scene.alice, vm=scene.web)
+    assert plain.is_valid(), plain.errors
+    assert plain.parameters()["template"] is False

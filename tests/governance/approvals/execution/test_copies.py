@@ -1,0 +1,187 @@
+"""Copies against pvesim: an export copied to another registered cluster (the copy owned
+by the requester there, the source kept stopped and locked, the ledger row, and the
+expiry that stops, destroys and closes, or closes without harm when the copy is gone or
+renamed), and a clone made a template."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from governance.accounts.roles import Role
+from governance.approvals.execution.kinds.export import exports_expire
+from governance.approvals.models import ExecutionState, StepState
+from governance.audit.models import AuditEvent
+from governance.ownership.models import Ownership
+from governance.ownership.services import ownership_assign
+from inventory.models import Copy, CopyKind, Storage, VirtualMachine
+from inventory.models.clusters import StorageClass
+from tests.factories import UserFactory
+from tests.governance.approvals.execution.helpers import (
+    Driver,
+    approved_request,
+    execution_begin,
+    steps_by_name,
+)
+from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def synced(make_sim, cluster_for):
+    return synced_cluster(make_sim, cluster_for)
+
+
+@pytest.fixture
+def other(make_sim, cluster_for):
+    return synced_cluster(make_sim, cluster_for, seed=2)
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice", roles=[Role.END_USER])
+
+
+def _exported(synced, other, alice, *, running: bool):
+    """Run an approved export copy of a plain guest (sensitive, owned by alice)."""
+    guest = synced.guest(lambda g: plain_qemu(g) and g.running is running and not g.lock)
+    vm = synced.vm(guest.vmid)
+    ownership_assign(actor=None, vm=vm, owner=alice, reason="test")
+    VirtualMachine.objects.filter(pk=vm.pk).update(classification="sensitive")
+    Storage.objects.filter(cluster=other.cluster, name="local-lvm").update(
+        storage_class=StorageClass.APPROVED
+    )
+    request = approved_request(
+        kind="export",
+        requester=alice,
+        vm=vm,
+        method="cluster",
+        target_cluster=other.cluster.name,
+        target_node=next(iter(other.sim.cluster.estate.nodes)),
+        target_storage="local-lvm",
+        available_days=7,
+    )
+    execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    return guest, vm, steps_by_name(execution)
+
+
+def _actions(request_id: int) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(target_id=str(request_id), action__startswith="approvals.export")
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    )
+
+
+def test_an_export_copy_lands_on_the_other_cluster_owned_and_recorded(synced, other, alice):
+    guest, vm, steps = _exported(synced, other, alice, running=False)
+
+    assert steps["backup"].state == StepState.SKIPPED
+    vmid = steps["copy_reserve"].result["target_vmid"]
+    copied = other.sim.cluster.estate.guests[vmid]
+    assert copied.config["scsi0"].startswith(f"local-lvm:vm-{vmid}-disk-0")
+    assert "lock" not in copied.config
+    # PVE keeps the source: stopped, and locked until an admin runs qm unlock.
+    kept = synced.sim.cluster.estate.guests[guest.vmid]
+    assert (kept.running, kept.config.get("lock")) == (False, "migrate")
+    row = VirtualMachine.objects.get(cluster=other.cluster, vmid=vmid, gone_since__isnull=True)
+    ownership = Ownership.objects.get(vm=row, until__isnull=True)
+    assert ownership.owner == alice
+    assert ownership.lease_end == timezone.localdate() + timedelta(days=7)
+    assert row.classification == "sensitive"
+    export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True)
+    assert export.name == f"{other.cluster.name}/{vmid}"
+    assert (export.storage_name, export.storage_class) == ("local-lvm", "approved")
+    assert export.task_upid == steps["copy"].upid
+    assert steps["ledger"].result["target_cluster_id"] == other.cluster.pk
+
+
+def test_expiry_stops_then_destroys_a_live_copy_and_closes_the_row(synced, other, alice):
+    _, vm, steps = _exported(synced, other, alice, running=True)
+    vmid = steps["copy_reserve"].result["target_vmid"]
+    assert other.sim.cluster.estate.guests[vmid].running  # a running VM is copied live
+    export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True)
+    later = timezone.now() + timedelta(days=7, minutes=1)
+
+    assert exports_expire(now=timezone.now() + timedelta(days=6)) == 0
+    assert exports_expire(now=later) == 0  # stop
+    other.sim.advance(60)
+    assert not other.sim.cluster.estate.guests[vmid].running
+    assert exports_expire(now=later) == 0  # destroy
+    other.sim.advance(60)
+    assert vmid not in other.sim.cluster.estate.guests
+    assert exports_expire(now=later) == 1  # close
+    export.refresh_from_db()
+    assert export.deleted_at is not None
+    assert exports_expire(now=later) == 0
+    request_id = steps["ledger"].execution.request_id
+    assert _actions(request_id) == [
+        "approvals.export_copy_stop",
+        "approvals.export_copy_destroy",
+        "approvals.export_expired",
+    ]
+
+
+def test_expiry_of_a_copy_already_gone_or_renamed_closes_the_row_without_harm(
+    synced, other, alice
+):
+    _, vm, steps = _exported(synced, other, alice, running=False)
+    vmid = steps["copy_reserve"].result["target_vmid"]
+    later = timezone.now() + timedelta(days=8)
+    # Renamed by someone: no longer recognisably the export, so it stays.
+    copied = other.sim.cluster.estate.guests[vmid]
+    other.sim.api("PUT", f"/nodes/{copied.node}/qemu/{vmid}/config", data={"name": "kept-by-bob"})
+
+    assert exports_expire(now=later) == 1
+    assert vmid in other.sim.cluster.estate.guests
+    assert not Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True).exists()
+    request_id = steps["ledger"].execution.request_id
+    assert _actions(request_id) == ["approvals.export_expired"]
+    event = AuditEvent.objects.get(target_id=str(request_id), action="approvals.export_expired")
+    assert event.after["outcome"] == "left alone: renamed to kept-by-bob"
+
+
+def test_expiry_of_a_copy_deleted_by_hand_closes_the_row(synced, other, alice):
+    _, vm, steps = _exported(synced, other, alice, running=False)
+    vmid = steps["copy_reserve"].result["target_vmid"]
+    copied = other.sim.cluster.estate.guests[vmid]
+    other.sim.api("DELETE", f"/nodes/{copied.node}/qemu/{vmid}")
+    other.sim.advance(60)
+
+    assert exports_expire(now=timezone.now() + timedelta(days=8)) == 1
+    export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm)
+    assert export.deleted_at is not None
+    event = AuditEvent.objects.get(
+        target_id=str(steps["ledger"].execution.request_id), action="approvals.export_expired"
+    )
+    assert event.after["outcome"] == "gone"
+
+
+def test_a_clone_made_a_template_is_a_template_in_proxmox(synced, alice):
+    guest = synced.guest(lambda g: plain_qemu(g) and not g.running and not g.lock)
+    vm = synced.vm(guest.vmid)
+    request = approved_request(
+        kind="clone",
+        requester=alice,
+        vm=vm,
+        name="golden-1",
+        target_node=guest.node,
+        full=True,
+        template=True,
+    )
+
+    execution = Driver([synced.sim], stride=30).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    steps = steps_by_name(execution)
+    assert steps["template"].upid.split(":")[5] == "qmtemplate"
+    vmid = steps["reserve"].result["vmid"]
+    config = synced.gateway.guest_config(node=guest.node, kind="qemu", vmid=vmid)
+    assert str(config.values["template"]) == "1"
+    row = VirtualMachine.objects.get(cluster=synced.cluster, vmid=vmid, gone_since__isnull=True)
+    assert row.template
+    assert Ownership.objects.get(vm=row, until__isnull=True).owner == alice
