@@ -62,7 +62,9 @@ def steward_roles(pve_major: int) -> dict[str, frozenset[str]]:
     return {STEWARD_ROLE: user, STORAGE_ROLE: STORAGE_PRIVILEGES}
 
 
-def _realm() -> str:
+def steward_realm() -> str:
+    """The Proxmox realm Steward's people sign in through (``alice`` -> ``alice@<realm>``):
+    the enabled ``unbacked_acl`` policy's ``realm`` parameter, ``pve`` without one."""
     policy = Policy.objects.filter(kind=PolicyKind.UNBACKED_ACL, enabled=True).first()
     return str((policy.parameters if policy else {}).get("realm") or DEFAULT_REALM)
 
@@ -156,7 +158,7 @@ def rights_desired(*, cluster_id: int, now: datetime, dry_run: bool = False) -> 
     """
     from governance.ownership.models import Ownership
 
-    realm = _realm()
+    realm = steward_realm()
     rows = Ownership.objects.filter(
         until__isnull=True, vm__cluster_id=cluster_id, vm__gone_since__isnull=True
     ).values_list("vm__vmid", "owner__username", "custodian__username")

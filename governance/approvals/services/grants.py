@@ -1,7 +1,10 @@
 """Time-limited access: start, end, revoke and reconcile ``AccessGrant``s in Proxmox.
 
-A grant gives its user's Proxmox identity (``policy.rights.pve_userid``) a role on
-``/vms/<vmid>`` from ``starts_at`` to ``ends_at``. Starting ensures the Proxmox user and
+A grant gives its user's Proxmox identity a role on ``/vms/<vmid>`` from ``starts_at`` to
+``ends_at``. The identity is ``policy.rights.pve_userid`` in the realm the rights policy
+configures (``policy.services.rights.steward_realm``: the ``unbacked_acl`` policy's
+``realm``), fixed on the grant when it is scheduled, so the entry Steward puts, backs and
+removes is the one the policy and ``rights_sync`` expect. Starting ensures the Proxmox user and
 puts the ACL entry; ending deletes the entry and stops the grantee's running console
 proxies on the guest (a console opened under the grant must not outlive it). Both are
 level-triggered (putting or deleting the same ACL entry twice changes nothing), so a
@@ -34,6 +37,7 @@ from inventory.proxmox import ProxmoxError, ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
 from policy.models import RightsAssignment
 from policy.rights import pve_userid, vm_acl_path
+from policy.services.rights import steward_realm
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ def grant_create(
         starts_at=starts_at,
         ends_at=ends_at,
         request=request,
-        proxmox_userid=pve_userid(user.username),
+        proxmox_userid=pve_userid(user.username, steward_realm()),
         acl_path=vm_acl_path(vm.vmid),
     )
     audit_record(

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from governance.accounts.roles import Role
 from governance.approvals.models import AccessGrant, GrantState
-from governance.approvals.services.grants import grant_revoke, grants_reconcile
-from policy.models import RightsAssignment
+from governance.approvals.services.grants import grant_create, grant_revoke, grants_reconcile
+from policy.models import PolicyKind, PolicyMode, RightsAssignment
 from tests.factories import UserFactory
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, policy_make, synced_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -52,16 +52,14 @@ def _has_acl(synced, grant: AccessGrant) -> bool:
     )
 
 
-def _open_console(synced, vm, username: str) -> str:
+def _open_console(synced, vm, username: str, realm: str = "pve") -> str:
     """The grantee opens a VNC console with their own token; the proxy task's UPID."""
-    sim = synced.sim
-    token = sim.api("POST", f"/access/users/{username}@pve/token/console", data={"privsep": 0})
+    sim, userid = synced.sim, f"{username}@{realm}"
+    token = sim.api("POST", f"/access/users/{userid}/token/console", data={"privsep": 0})
     assert token.status_code == 200, token.text
     response = sim.session.post(
         f"{sim.url}/api2/json/nodes/{vm.node.name}/qemu/{vm.vmid}/vncproxy",
-        headers={
-            "Authorization": f"PVEAPIToken={username}@pve!console={token.json()['data']['value']}"
-        },
+        headers={"Authorization": f"PVEAPIToken={userid}!console={token.json()['data']['value']}"},
         verify=str(sim.cert_file),
         timeout=10,
     )
@@ -165,3 +163,38 @@ def test_an_admin_revokes_early_and_an_end_user_may_not(synced, running_vm):
     assert not _has_acl(synced, grant)
     assert not synced.gateway.task_status(console).running
     assert grants_reconcile(now=grant.ends_at)["ended"] == 0
+
+
+def test_grants_use_the_realm_the_rights_policy_configures(synced, running_vm):
+    """People sign in through the realm of the ``unbacked_acl`` policy (here ``pam``, not
+    the default ``pve``): the grant's user, ACL entry, backing row and console stop all
+    use it."""
+    policy_make(PolicyKind.UNBACKED_ACL, mode=PolicyMode.AUDIT, realm="pam")
+    carol = UserFactory(username="carol")
+    now = timezone.now()
+    grant = grant_create(
+        user=carol,
+        vm=running_vm,
+        role=ROLE,
+        starts_at=now,
+        ends_at=now + timedelta(minutes=10),
+        request=None,
+    )
+    assert grant.proxmox_userid == "carol@pam"
+
+    assert grants_reconcile(now=now)["started"] == 1
+
+    assert "carol@pam" in {u.userid for u in synced.gateway.users()}
+    assert "carol@pve" not in {u.userid for u in synced.gateway.users()}
+    entries = {(a.path, a.ugid, a.roleid) for a in synced.gateway.acl()}
+    assert (f"/vms/{running_vm.vmid}", "carol@pam", ROLE) in entries
+    assert not any(ugid == "carol@pve" for _path, ugid, _role in entries)
+    assert RightsAssignment.objects.filter(ugid="carol@pam", path=grant.acl_path).exists()
+    console = _open_console(synced, running_vm, "carol", realm="pam")
+    synced.sim.advance(1)
+
+    assert grants_reconcile(now=grant.ends_at)["ended"] == 1
+
+    assert not _has_acl(synced, grant)
+    assert not synced.gateway.task_status(console).running
+    assert not RightsAssignment.objects.filter(ugid="carol@pam").exists()
