@@ -1,35 +1,23 @@
-"""Plain, immutable facts about the fleet, read from the database in a few big queries.
+"""Reading the fleet's facts (``policy.fact_types``, re-exported here) from the database.
 
-Stable interface: the rules (``policy.rules``) and ``policy.evaluation`` see only these
-types, never models, so evaluation is a pure function tested without a database.
-
-- ``VmFacts``: one live guest with what every rule needs (placement, config facts,
-  ownership, open copies, rollbacks since the last patch confirmation, live clones).
-- ``ClusterFacts``: one cluster's nodes, storage classes, backup jobs, HA state and ACL
-  entries, and the ACL entries Steward backs (``RightsAssignment``).
-- ``FleetFacts``: all of them, plus estate-wide identity conflicts, usernames, team
-  slugs, open quarantines and the open violation keys of rules that remember
-  (``dormancy_quarantine``).
-
-The value types are ``NamedTuple``s: immutable, and cheap enough to build 100,000 of in
-the benchmark's time budget. Datetimes are aware (UTC). ``facts_load`` is the benchmark's
-"database read"; it reads live guests only (``gone_since`` null).
+``facts_load`` is the benchmark's "database read": a few big queries over live guests
+(``gone_since`` null), each turned into plain tuples with as little Python per row as
+possible, because it runs over 100,000 guests. ``facets`` narrows the per-guest rows read
+to what the rules at hand use (``policy.rules.facets_for``); a facet not read leaves its
+fields empty. Identity clashes are estate-wide whatever the filter.
 """
 
 from __future__ import annotations
 
-import gc
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from typing import NamedTuple
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from operator import attrgetter
 
-from django.db.models import Count, Field, Func, Max, Q, QuerySet
+from django.db.models import Count, Field, FilteredRelation, Func, Max, Q, QuerySet
 from django.utils import timezone
 
 from governance.accounts.models import Team, User
-from governance.ownership.models import Ownership
 from inventory.models import (
     AclEntry,
     BackupJob,
@@ -48,6 +36,22 @@ from inventory.models import (
     Storage,
     VirtualMachine,
 )
+from policy.fact_types import (
+    AclFact,
+    BackupJobFact,
+    ClusterFacts,
+    CopyFact,
+    DeviceFact,
+    DiskFact,
+    FleetFacts,
+    HaGroupFact,
+    HaResourceFact,
+    HaRuleFact,
+    IdentityClash,
+    RollbackFact,
+    VmFacts,
+    gc_paused,
+)
 from policy.models import (
     Exemption,
     PatchConfirmation,
@@ -58,6 +62,7 @@ from policy.models import (
 )
 
 __all__ = [
+    "FACETS",
     "AclFact",
     "BackupJobFact",
     "ClusterFacts",
@@ -76,206 +81,26 @@ __all__ = [
     "gc_paused",
 ]
 
-
-class DeviceFact(NamedTuple):
-    """A passthrough or removable-media device (``inventory.GuestDevice``): ``usb0``...
-
-    ``kind`` is a ``DeviceKind`` value; for ``cdrom`` the ``value`` is the media:
-    ``none``, ``cdrom`` (the host's drive) or an ISO volume id ``storage:iso/x.iso``.
-    """
-
-    key: str
-    kind: str
-    value: str
-
-
-class DiskFact(NamedTuple):
-    """A disk (not a CD-ROM) of the current config and the storage it lives on."""
-
-    key: str
-    storage: str
-    volume: str
-
-
-class CopyFact(NamedTuple):
-    """An existing snapshot or backup of the guest (``inventory.Copy``, open rows only)."""
-
-    kind: str
-    name: str
-    storage: str
-    storage_class: str
-    node: str
-    created_at: datetime
-    vmstate: bool
-    size: int
-
-
-class RollbackFact(NamedTuple):
-    """A rollback detected after the guest's last patch confirmation."""
-
-    detected_at: datetime
-    source: str
-    snapshot_name: str
-    task_upid: str
-
-
-class VmFacts(NamedTuple):
-    """One live guest. ``node`` is the node name ("" unknown); ``tags`` a frozenset;
-    ``owner_id``/``custodian_id``/``team_id`` come from the current ownership (None when
-    unowned); ``clones`` and ``templates`` count live guests made from this one;
-    ``disk_storages`` names the storages of ``disks``."""
-
-    id: int
-    cluster_id: int
-    vmid: int
-    name: str
-    kind: str
-    node: str
-    status: str
-    tags: frozenset[str]
-    pool: str
-    template: bool
-    lock: str
-    hastate: str
-    classification: str
-    vmgenid: str
-    smbios_uuid: str
-    has_rng: bool
-    config_digest: str
-    first_seen: datetime
-    last_running: datetime | None
-    owner_id: int | None = None
-    custodian_id: int | None = None
-    team_id: int | None = None
-    lease_end: date | None = None
-    devices: tuple[DeviceFact, ...] = ()
-    disks: tuple[DiskFact, ...] = ()
-    copies: tuple[CopyFact, ...] = ()
-    rollbacks: tuple[RollbackFact, ...] = ()
-    patch_confirmed_at: datetime | None = None
-    clones: int = 0
-    templates: int = 0
-    disk_storages: frozenset[str] = frozenset()
-
-
-class BackupJobFact(NamedTuple):
-    """A scheduled backup job; ``includes(vm)`` says whether it backs the guest up."""
-
-    job_id: str
-    enabled: bool
-    storage: str
-    selection: str
-    vmids: frozenset[int]
-    exclude: frozenset[int]
-    pool: str
-
-    def includes(self, vm: VmFacts) -> bool:
-        if not self.enabled or vm.vmid in self.exclude:
-            return False
-        if self.selection == "all":
-            return True
-        if self.selection == "pool":
-            return bool(self.pool) and vm.pool == self.pool
-        return vm.vmid in self.vmids
-
-
-class HaResourceFact(NamedTuple):
-    sid: str
-    vmid: int | None
-    state: str
-    group: str
-
-
-class HaRuleFact(NamedTuple):
-    """An HA rule of PVE 9; ``resources`` are sids (``vm:100``)."""
-
-    rule: str
-    type: str
-    nodes: frozenset[str]
-    resources: frozenset[str]
-    strict: bool
-    disabled: bool
-
-
-class HaGroupFact(NamedTuple):
-    group: str
-    nodes: frozenset[str]
-    restricted: bool
-
-
-class AclFact(NamedTuple):
-    path: str
-    ugid: str
-    ugid_type: str
-    roleid: str
-    propagate: bool
-
-
-class ClusterFacts(NamedTuple):
-    """One cluster. ``nodes`` maps live node names to their status; ``storage_class`` maps
-    storage names to their class; ``backed_acls`` holds ``(path, ugid, roleid)`` of the
-    entries Steward backs explicitly (``RightsAssignment``, not expired)."""
-
-    id: int
-    name: str
-    pve_version: str
-    token_id: str
-    nodes: Mapping[str, str]
-    storage_class: Mapping[str, str]
-    backup_jobs: tuple[BackupJobFact, ...]
-    ha_resources: Mapping[int, HaResourceFact]
-    ha_rules: tuple[HaRuleFact, ...]
-    ha_groups: Mapping[str, HaGroupFact]
-    acl_entries: tuple[AclFact, ...]
-    backed_acls: frozenset[tuple[str, str, str]]
-
-
-class IdentityClash(NamedTuple):
-    """An identity this guest shares with other live guests: ``what`` is ``uuid`` or
-    ``mac``; ``key`` the NIC key for a MAC ("" for the UUID)."""
-
-    what: str
-    key: str
-    value: str
-    others: tuple[int, ...]
-
-
-class FleetFacts(NamedTuple):
-    """Everything evaluation reads. ``open_keys[policy_id][vm_id]`` holds the rule keys of
-    that policy's open violations on the VM (only for rules that remember);
-    ``quarantines[vm_id]`` is ``(quarantine_id, cause)`` of the open quarantine."""
-
-    read_at: datetime
-    vms: tuple[VmFacts, ...]
-    clusters: Mapping[int, ClusterFacts]
-    identity_clashes: Mapping[int, tuple[IdentityClash, ...]]
-    usernames: Mapping[int, str]
-    team_slugs: Mapping[int, str]
-    quarantines: Mapping[int, tuple[int, str]]
-    open_keys: Mapping[int, Mapping[int, frozenset[str]]]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic objects.
-
-    Reading or evaluating 100,000 guests allocates hundreds of thousands of tuples; each
-    allocation burst triggers collections that re-walk everything built so far (the facts
-    themselves), which was a third to a half of the benchmark's time. Nothing built here
-    forms cycles, so reference counting frees it all; collection resumes (if it was on)
-    on exit.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
+# The optional parts of the read, by the fields they fill: ``devices``, ``disks`` (and
+# ``disk_storages``), ``copies``, ``rollbacks`` (and ``patch_confirmed_at``), ``lineage``
+# (``clones``, ``templates``), ``identity`` (``FleetFacts.identity_clashes``) and
+# ``remembered`` (``FleetFacts.open_keys``). Placement, config, ownership, clusters,
+# quarantines, usernames and team slugs are always read.
+FACETS = frozenset(("devices", "disks", "copies", "rollbacks", "lineage", "identity", "remembered"))
 
 # Rule kinds whose evaluation looks at their own open violations (see dormancy_quarantine).
 REMEMBERING_KINDS = ("dormancy_quarantine",)
+
+_VM_FIELDS = (
+    "pk", "cluster_id", "vmid", "name", "kind", "node__name", "status", "tags_text", "pool",
+    "template", "lock", "hastate", "classification", "vmgenid", "smbios_uuid", "has_rng",
+    "config_digest", "seen_first", "ran_last",
+    "current__owner", "current__custodian", "current__team", "current__lease_end",
+)  # fmt: skip
+
+_COPY_FIELDS = (
+    "kind", "name", "storage_name", "storage_class", "node", "created", "vmstate", "size",
+)  # fmt: skip
 
 
 def facts_load(
@@ -283,19 +108,24 @@ def facts_load(
     cluster_id: int | None = None,
     vm_ids: Iterable[int] | None = None,
     now: datetime | None = None,
+    facets: Iterable[str] | None = None,
 ) -> FleetFacts:
     """Read the facts of every live guest (or of one cluster, or of some guests: ids or a
-    ``values("pk")`` queryset).
-
-    Identity clashes are estate-wide whatever the filter: a UUID shared with a guest of
-    another cluster is still a clash.
-    """
+    ``values("pk")`` queryset); ``facets`` (default: all of ``FACETS``) says which
+    optional parts to read."""
+    wanted = FACETS if facets is None else frozenset(facets)
+    if unknown := wanted - FACETS:
+        raise ValueError(f"Unknown facts facets {sorted(unknown)}; known: {sorted(FACETS)}.")
     with gc_paused():
-        return _facts_load(cluster_id=cluster_id, vm_ids=vm_ids, now=now)
+        return _facts_load(cluster_id=cluster_id, vm_ids=vm_ids, now=now, facets=wanted)
 
 
 def _facts_load(
-    *, cluster_id: int | None, vm_ids: Iterable[int] | None, now: datetime | None
+    *,
+    cluster_id: int | None,
+    vm_ids: Iterable[int] | None,
+    now: datetime | None,
+    facets: frozenset[str],
 ) -> FleetFacts:
     now = now or timezone.now()
     guests = VirtualMachine.objects.filter(gone_since__isnull=True)
@@ -306,129 +136,145 @@ def _facts_load(
         guests = guests.filter(pk__in=vm_ids if isinstance(vm_ids, QuerySet) else list(vm_ids))
     everywhere = Cluster.objects.values_list("pk", flat=True)
     cluster_ids = [cluster_id] if cluster_id is not None else list(everywhere)
-    clusters = _clusters_load(cluster_ids, now=now)
-    node_names = dict(Node.objects.filter(cluster_id__in=cluster_ids).values_list("pk", "name"))
-
     # Child rows are read with the guest filter as a subquery (no id lists in Python).
-    def child(model: type, *fields: str, **extra: object) -> Iterable[tuple]:
-        rows = model.objects.filter(vm__in=guests.values("pk"), **extra)
+    live = guests.values("pk")
+
+    def child(rows: QuerySet, *fields: str, **extra: object) -> Iterable[tuple]:
+        rows = rows.filter(vm__in=live, **extra)
         return rows.order_by().values_list("vm_id", *fields)
 
-    devices: dict[int, list[DeviceFact]] = defaultdict(list)
-    for vm_id, *row in child(GuestDevice, "key", "kind", "value"):
-        devices[vm_id].append(DeviceFact(*row))
-    disks: dict[int, list[DiskFact]] = defaultdict(list)
-    for vm_id, *row in child(GuestDisk, "key", "storage_name", "volume", is_cdrom=False):
-        disks[vm_id].append(DiskFact(*row))
-    copies: dict[int, list[CopyFact]] = defaultdict(list)
-    open_copies = Copy.objects.filter(vm__in=guests.values("pk"), deleted_at__isnull=True).annotate(
-        created=_Epoch("created_at")
-    )
-    copy_fields = ("kind", "name", "storage_name", "storage_class", "node", "created")
-    for (
-        vm_id,
-        kind,
-        name,
-        storage,
-        cls,
-        node,
-        created,
-        vmstate,
-        size,
-    ) in open_copies.order_by().values_list("vm_id", *copy_fields, "vmstate", "size"):
-        copies[vm_id].append(CopyFact(kind, name, storage, cls, node, _at(created), vmstate, size))
-    owners = {
-        vm_id: row
-        for vm_id, *row in child(
-            Ownership, "owner_id", "custodian_id", "team_id", "lease_end", until__isnull=True
-        )
-    }
-    confirmed = dict(
-        PatchConfirmation.objects.filter(vm__in=guests.values("pk"))
-        .order_by()
-        .values("vm_id")
-        .annotate(last=Max("confirmed_at"))
-        .values_list("vm_id", "last")
-    )
-    rollbacks: dict[int, list[RollbackFact]] = defaultdict(list)
-    for vm_id, *row in child(Rollback, "detected_at", "source", "snapshot_name", "task_upid"):
-        if (seen := confirmed.get(vm_id)) is None or row[0] > seen:
-            rollbacks[vm_id].append(RollbackFact(*row))
-    made = (
-        Lineage.objects.filter(parent__in=guests.values("pk"), child__gone_since__isnull=True)
-        .order_by()
-        .values("parent_id")
-        .annotate(
-            clones=Count("pk", filter=~Q(kind=LineageKind.TEMPLATE_OF)),
-            templates=Count("pk", filter=Q(kind=LineageKind.TEMPLATE_OF) | Q(child__template=True)),
-        )
-        .values_list("parent_id", "clones", "templates")
-    )
-    lineage = {parent: (clones, templates) for parent, clones, templates in made}
+    # Guests synced together share their timestamps: convert each distinct one once.
+    stamps: dict[float, datetime] = {}
+    stamp, fromtimestamp = stamps.get, datetime.fromtimestamp
 
-    vm_fields = (
-        "pk", "cluster_id", "vmid", "name", "kind", "node_id", "status", "tags_text", "pool",
-        "template", "lock", "hastate", "classification", "vmgenid", "smbios_uuid", "has_rng",
-        "config_digest", "seen_first", "ran_last",
-    )  # fmt: skip
+    def at(epoch: float | None) -> datetime | None:
+        if epoch is None:
+            return None
+        moment = stamps[epoch] = fromtimestamp(epoch, UTC)
+        return moment
+
+    devices = disks = copies = rollbacks = confirmed = lineage = {}
+    if "devices" in facets:
+        devices = _grouped(child(GuestDevice.objects.all(), "key", "kind", "value"), DeviceFact)
+    if "disks" in facets:
+        disks = _grouped(
+            child(GuestDisk.objects.all(), "key", "storage_name", "volume", is_cdrom=False),
+            DiskFact,
+        )
+    if "copies" in facets:
+        open_copies = Copy.objects.filter(deleted_at__isnull=True)
+        copy_rows = child(open_copies.annotate(created=_Epoch("created_at")), *_COPY_FIELDS)
+        copies = _grouped(
+            (
+                (vm_id, kind, name, storage, cls, node, stamp(created) or at(created), *rest)
+                for vm_id, kind, name, storage, cls, node, created, *rest in copy_rows
+            ),
+            CopyFact,
+        )
+    if "rollbacks" in facets:
+        confirmed = dict(
+            PatchConfirmation.objects.filter(vm__in=live)
+            .order_by()
+            .values("vm_id")
+            .annotate(last=Max("confirmed_at"))
+            .values_list("vm_id", "last")
+        )
+        rollbacks = _grouped(
+            (
+                row
+                for row in child(
+                    Rollback.objects.all(), "detected_at", "source", "snapshot_name", "task_upid"
+                )
+                if (seen := confirmed.get(row[0])) is None or row[1] > seen
+            ),
+            RollbackFact,
+        )
+    if "lineage" in facets:
+        made = (
+            Lineage.objects.filter(parent__in=live, child__gone_since__isnull=True)
+            .order_by()
+            .values("parent_id")
+            .annotate(
+                clones=Count("pk", filter=~Q(kind=LineageKind.TEMPLATE_OF)),
+                templates=Count(
+                    "pk", filter=Q(kind=LineageKind.TEMPLATE_OF) | Q(child__template=True)
+                ),
+            )
+            .values_list("parent_id", "clones", "templates")
+        )
+        lineage = {parent: (clones, templates) for parent, clones, templates in made}
+    storages = _storage_sets(disks)
+
+    rows = guests.annotate(
+        # At most one current ownership per guest (a constraint): a LEFT JOIN, not a query.
+        current=FilteredRelation("ownerships", condition=Q(ownerships__until__isnull=True)),
+        seen_first=_Epoch("first_seen"),
+        ran_last=_Epoch("last_running"),
+    )
     vms = []
-    no_owner = (None, None, None, None)
     no_lineage = (0, 0)
     empty: frozenset[str] = frozenset()
-    # This loop runs once per guest of the estate: bind lookups once, build each record
-    # with NamedTuple._make (C-level tuple.__new__) rather than the keyword-aware __new__.
-    make, fromtimestamp = VmFacts._make, datetime.fromtimestamp
-    node_name, lineage_of, owner_of = node_names.get, lineage.get, owners.get
+    tag_sets: dict[str, frozenset[str]] = {"": empty}
+    # This loop runs once per guest of the estate: lookups bound once, each record built
+    # by tuple.__new__ (C speed) instead of the NamedTuple's keyword-aware __new__.
+    new, tag_set = tuple.__new__, tag_sets.get
     devices_of, disks_of, copies_of = devices.get, disks.get, copies.get
     rollbacks_of, confirmed_of = rollbacks.get, confirmed.get
-    storages_of = {pk: frozenset(d.storage for d in rows) for pk, rows in disks.items()}.get
-    timed = guests.annotate(seen_first=_Epoch("first_seen"), ran_last=_Epoch("last_running"))
-    for row in timed.order_by().values_list(*vm_fields):
+    lineage_of, storages_of = lineage.get, storages.get
+    for row in rows.order_by().values_list(*_VM_FIELDS):
         pk, tags, first_seen, last_running = row[0], row[7], row[17], row[18]
+        tagged = tag_set(tags)
+        if tagged is None:
+            tagged = tag_sets[tags] = frozenset(tags.split(";"))
         vms.append(
-            make(
+            new(
+                VmFacts,
                 (
                     pk,
                     row[1],
                     row[2],
                     row[3],
                     row[4],
-                    node_name(row[5], ""),
+                    row[5] or "",
                     row[6],
-                    frozenset(tags.split(";")) if tags else empty,
+                    tagged,
                     *row[8:17],
-                    None if first_seen is None else fromtimestamp(first_seen, UTC),
-                    None if last_running is None else fromtimestamp(last_running, UTC),
-                    *owner_of(pk, no_owner),
-                    tuple(devices_of(pk, ())),
-                    tuple(disks_of(pk, ())),
-                    tuple(copies_of(pk, ())),
-                    tuple(rollbacks_of(pk, ())),
+                    stamp(first_seen) or at(first_seen),
+                    stamp(last_running) or at(last_running),
+                    *row[19:23],
+                    devices_of(pk, ()),
+                    disks_of(pk, ()),
+                    copies_of(pk, ()),
+                    rollbacks_of(pk, ()),
                     confirmed_of(pk),
                     *lineage_of(pk, no_lineage),
                     storages_of(pk, empty),
-                )
+                ),
             )
         )
 
     open_keys: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    remembering = Policy.objects.filter(kind__in=REMEMBERING_KINDS).values("pk")
-    for policy_id, vm_id, key in Violation.objects.filter(
-        policy__in=remembering, resolved_at__isnull=True, vm__in=guests.values("pk")
-    ).values_list("policy_id", "vm_id", "rule_key"):
-        open_keys[policy_id][vm_id].add(key)
+    if "remembered" in facets:
+        remembering = Policy.objects.filter(kind__in=REMEMBERING_KINDS).values("pk")
+        for policy_id, vm_id, key in Violation.objects.filter(
+            policy__in=remembering, resolved_at__isnull=True, vm__in=live
+        ).values_list("policy_id", "vm_id", "rule_key"):
+            open_keys[policy_id][vm_id].add(key)
 
+    whole_fleet = cluster_id is None and vm_ids is None
     return FleetFacts(
         read_at=now,
         vms=tuple(vms),
-        clusters=clusters,
-        identity_clashes=_identity_clashes(guests),
+        clusters=_clusters_load(cluster_ids, now=now),
+        identity_clashes=(
+            _identity_clashes(guests, vms if whole_fleet else None) if "identity" in facets else {}
+        ),
         usernames=dict(User.objects.values_list("pk", "username")),
         team_slugs=dict(Team.objects.values_list("pk", "slug")),
         quarantines={
             vm_id: (pk, cause)
             for pk, vm_id, cause in Quarantine.objects.filter(
-                lifted_at__isnull=True, vm__in=guests.values("pk")
+                lifted_at__isnull=True, vm__in=live
             ).values_list("pk", "vm_id", "cause")
         },
         open_keys={
@@ -436,6 +282,38 @@ def _facts_load(
             for policy_id, by_vm in open_keys.items()
         },
     )
+
+
+def _grouped(rows: Iterable[tuple], fact: type) -> dict[int, tuple]:
+    """Rows ``(vm_id, *fields)`` as ``{vm_id: (fact, ...)}`` in row order.
+
+    Most guests have one row, so a tuple grown per row beats lists converted afterwards,
+    and ``tuple.__new__`` builds each fact at C speed.
+    """
+    grouped: dict[int, tuple] = {}
+    known, new = grouped.get, tuple.__new__
+    for row in rows:
+        vm_id = row[0]
+        item = new(fact, row[1:])
+        before = known(vm_id)
+        grouped[vm_id] = (item,) if before is None else (*before, item)
+    return grouped
+
+
+def _storage_sets(disks: dict[int, tuple[DiskFact, ...]]) -> dict[int, frozenset[str]]:
+    """The storages each guest's disks live on; one shared set per single storage."""
+    single: dict[str, frozenset[str]] = {}
+    result = {}
+    for vm_id, items in disks.items():
+        if len(items) == 1:
+            name = items[0].storage
+            names = single.get(name)
+            if names is None:
+                names = single[name] = frozenset((name,))
+        else:
+            names = frozenset(d.storage for d in items)
+        result[vm_id] = names
+    return result
 
 
 def _clusters_load(cluster_ids: list[int], *, now: datetime) -> dict[int, ClusterFacts]:
@@ -524,11 +402,6 @@ class _Epoch(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def _at(epoch: float | None) -> datetime | None:
-    # fromtimestamp rounds to the microsecond, which absorbs the float's error.
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
-
-
 def _ints(values: object) -> list[int]:
     """JSON lists of vmids as stored by the sync; tolerates strings and junk."""
     if not isinstance(values, list):
@@ -543,37 +416,46 @@ def _node_names(members: object) -> list[str]:
     return [str(m).split(":", 1)[0] for m in members]
 
 
-def _identity_clashes(guests) -> dict[int, tuple[IdentityClash, ...]]:
+def _identity_clashes(
+    guests: QuerySet, whole_fleet: list[VmFacts] | None
+) -> dict[int, tuple[IdentityClash, ...]]:
     """UUIDs and MACs shared by several live guests of the estate, per guest of ``guests``.
 
-    Two GROUP BY ... HAVING queries find the shared values, so the cost follows the
-    number of clashes, not the size of the fleet.
+    GROUP BY ... HAVING queries find the shared values, so the cost follows the number of
+    clashes, not the size of the fleet; when ``whole_fleet`` (every live guest) was just
+    read, its UUIDs are counted from it instead of asking the database again.
     """
-    live = VirtualMachine.objects.filter(gone_since__isnull=True)
-    shared_uuids = (
-        live.exclude(smbios_uuid="")
-        .order_by()
-        .values("smbios_uuid")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values("smbios_uuid")
-    )
+    live = VirtualMachine.objects.filter(gone_since__isnull=True).order_by()
     by_uuid: dict[str, list[int]] = defaultdict(list)
-    for pk, uuid in live.filter(smbios_uuid__in=shared_uuids).values_list("pk", "smbios_uuid"):
-        by_uuid[uuid].append(pk)
-    live_nics = GuestNic.objects.filter(vm__gone_since__isnull=True).exclude(mac="")
-    shared_macs = (
-        live_nics.order_by()
-        .values("mac")
-        .annotate(n=Count("vm_id", distinct=True))
-        .filter(n__gt=1)
-        .values("mac")
-    )
+    if whole_fleet is not None:
+        counts = Counter(map(attrgetter("smbios_uuid"), whole_fleet))
+        shared = {uuid for uuid, n in counts.items() if n > 1 and uuid}
+        if shared:
+            for vm in whole_fleet:
+                if vm.smbios_uuid in shared:
+                    by_uuid[vm.smbios_uuid].append(vm.id)
+    else:
+        shared_uuids = (
+            live.exclude(smbios_uuid="")
+            .values("smbios_uuid")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values("smbios_uuid")
+        )
+        for pk, uuid in live.filter(smbios_uuid__in=shared_uuids).values_list("pk", "smbios_uuid"):
+            by_uuid[uuid].append(pk)
+    # MACs on more than one NIC of any guest, live or gone: a walk of the MAC index with no
+    # join. The superset is narrowed below: a MAC that stays on one live guest has no others.
+    nics = GuestNic.objects.exclude(mac="").order_by()
+    shared_macs = nics.values("mac").annotate(n=Count("mac")).filter(n__gt=1).values("mac")
+    live_nics = nics.filter(vm__gone_since__isnull=True)
     by_mac: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for vm_id, key, mac in live_nics.filter(mac__in=shared_macs).values_list("vm_id", "key", "mac"):
         by_mac[mac].append((vm_id, key))
     clashing = {i for ids in by_uuid.values() for i in ids}
     clashing |= {i for holders in by_mac.values() for i, _ in holders}
+    if not clashing:
+        return {}
     wanted = set(guests.filter(pk__in=clashing).values_list("pk", flat=True))
     clashes: dict[int, list[IdentityClash]] = defaultdict(list)
     for uuid, ids in by_uuid.items():

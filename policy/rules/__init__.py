@@ -6,7 +6,7 @@ the defaults; evaluation always runs on cleaned parameters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policy.models import PolicyKind
@@ -23,7 +23,7 @@ from policy.rules import (
 )
 from policy.rules.base import Param, PolicySpec, Rule, RuleContext
 
-__all__ = ["RULES", "Param", "PolicySpec", "Rule", "RuleContext", "clean_params"]
+__all__ = ["RULES", "Param", "PolicySpec", "Rule", "RuleContext", "clean_params", "facets_for"]
 
 RULES: dict[str, Rule] = {
     rule.kind: rule
@@ -41,6 +41,11 @@ RULES: dict[str, Rule] = {
     )
 }
 assert set(RULES) == set(PolicyKind.values), "every policy kind needs a rule"
+
+
+def facets_for(policies: Iterable[PolicySpec]) -> frozenset[str]:
+    """The optional facts facets (``policy.facts.FACETS``) evaluating ``policies`` reads."""
+    return frozenset().union(*(RULES[p.kind].facets for p in policies if p.enabled))
 
 
 def clean_params(

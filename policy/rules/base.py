@@ -6,8 +6,10 @@ guest); optionally ``candidates(vms, params, ctx)``, a cheap superset filter so 
 ``evaluate_cluster(cluster, params, ctx, vms) -> list[Finding]`` for findings about a
 cluster (ACLs); ``remedies(finding, params) -> tuple[Action, ...]`` (pure: what enforce
 mode would do); and ``params`` (the parameter schema, from which ``clean_params``
-validates and fills defaults). Rules never read the database: ``ctx`` carries the
-policy, the fleet facts and "now".
+validates and fills defaults); and ``facets``, the optional parts of the facts its
+evaluation reads (``policy.facts.FACETS``), so a reconcile of some policies reads only
+those. Rules never read the database: ``ctx`` carries the policy, the fleet facts and
+"now".
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Rule(NamedTuple):
     # A cheap superset of the guests ``evaluate`` can find anything on (one comprehension
     # instead of a call per guest): what keeps 100,000 guests x 20 policies under budget.
     candidates: Callable[[list[VmFacts], Params, RuleContext], list[VmFacts]] | None = None
+    # The optional facts facets ``evaluate`` and ``candidates`` read (see policy.facts).
+    facets: frozenset[str] = frozenset()
 
 
 NONE: list[Finding] = []

@@ -83,4 +83,11 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     return [vm for vm in vms if vm.clones or vm.copies or vm.template or vm.templates]
 
 
-RULE = Rule("copy_limits", PARAMS, evaluate, remedies, candidates=candidates)
+RULE = Rule(
+    "copy_limits",
+    PARAMS,
+    evaluate,
+    remedies,
+    candidates=candidates,
+    facets=frozenset(("copies", "lineage")),
+)

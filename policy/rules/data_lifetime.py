@@ -93,4 +93,11 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     return [vm for vm in vms if vm.copies]
 
 
-RULE = Rule("data_lifetime", PARAMS, evaluate, remedies, candidates=candidates)
+RULE = Rule(
+    "data_lifetime",
+    PARAMS,
+    evaluate,
+    remedies,
+    candidates=candidates,
+    facets=frozenset(("copies",)),
+)

@@ -78,4 +78,12 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     return [vm for vm in vms if vm.status != "running" or vm.id in remembered]
 
 
-RULE = Rule("dormancy_quarantine", PARAMS, evaluate, remedies, candidates=candidates)
+RULE = Rule(
+    "dormancy_quarantine",
+    PARAMS,
+    evaluate,
+    remedies,
+    candidates=candidates,
+    # patch_confirmed_at comes with the rollbacks facet.
+    facets=frozenset(("rollbacks", "remembered")),
+)

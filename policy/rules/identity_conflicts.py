@@ -37,4 +37,11 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     return [vm for vm in vms if vm.id in clashes]
 
 
-RULE = Rule("identity_conflicts", {}, evaluate, no_remedies, candidates=candidates)
+RULE = Rule(
+    "identity_conflicts",
+    {},
+    evaluate,
+    no_remedies,
+    candidates=candidates,
+    facets=frozenset(("identity",)),
+)

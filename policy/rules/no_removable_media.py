@@ -209,4 +209,11 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     ]
 
 
-RULE = Rule("no_removable_media", PARAMS, evaluate, remedies, candidates=candidates)
+RULE = Rule(
+    "no_removable_media",
+    PARAMS,
+    evaluate,
+    remedies,
+    candidates=candidates,
+    facets=frozenset(("devices", "disks", "copies")),
+)

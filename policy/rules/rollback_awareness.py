@@ -103,4 +103,11 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     ]
 
 
-RULE = Rule("rollback_awareness", PARAMS, evaluate, remedies, candidates=candidates)
+RULE = Rule(
+    "rollback_awareness",
+    PARAMS,
+    evaluate,
+    remedies,
+    candidates=candidates,
+    facets=frozenset(("rollbacks",)),
+)

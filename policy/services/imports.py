@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from policy.facts import facts_load
 from policy.models import Policy, PolicyKind
+from policy.rules import RULES
 from policy.services.policies import DryRun, dry_run_cleaned, policy_save
 from policy.validation import document_clean
 from policy.yaml_io import document_of, policies_parse
@@ -81,7 +82,8 @@ def policy_import_plan(*, text: str, preview: bool = True) -> ImportPlan:
     plan.base_versions_key = hashlib.sha256(repr(versions).encode()).hexdigest()[:32]
     if preview and plan.changed:
         now = timezone.now()
-        facts = facts_load(now=now)
+        kinds = {item.document["kind"] for item in plan.changed}
+        facts = facts_load(now=now, facets=frozenset().union(*(RULES[k].facets for k in kinds)))
         for item in plan.changed:
             item.dry_run = dry_run_cleaned(item.document, policy=item.policy, now=now, facts=facts)
     return plan

@@ -22,7 +22,7 @@ from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import FleetFacts, exemptions_load, facts_load
 from policy.findings import Action, Finding
 from policy.models import Policy, PolicyMode, PolicyVersion, Violation
-from policy.rules import PolicySpec
+from policy.rules import RULES, PolicySpec
 from policy.services.violations import owners_of
 from policy.validation import document_clean, scope_queryset
 from policy.yaml_io import document_of
@@ -144,7 +144,8 @@ def dry_run_cleaned(
         True,
     )
     if facts is None:
-        facts = facts_load(vm_ids=scope_queryset(cleaned["scope"]).values("pk"), now=now)
+        scoped = scope_queryset(cleaned["scope"]).values("pk")
+        facts = facts_load(vm_ids=scoped, now=now, facets=RULES[spec.kind].facets)
     findings = evaluate_policy(spec, facts, now)
     exemptions = exemptions_load(now=now) if policy else {}
     by_vm: dict[int, list[Finding]] = {}

@@ -39,7 +39,7 @@ from policy.models import (
     RemediationState,
     Violation,
 )
-from policy.rules import PolicySpec
+from policy.rules import PolicySpec, facets_for
 from policy.services.violations import RecordResult, violations_record, violations_resolve
 from policy.signals import remediations_planned_send
 
@@ -91,7 +91,7 @@ def reconcile(
         if not dry_run and policy is None:
             _resolve_disabled(cluster_id=cluster_id, now=now)
         return ReconcileResult(findings=[], planned=[], dry_run=dry_run)
-    facts = facts_load(cluster_id=cluster_id, now=now)
+    facts = facts_load(cluster_id=cluster_id, now=now, facets=facets_for(specs))
     findings = evaluate_fleet(specs, facts, exemptions_load(now=now), now)
     if dry_run:
         busy, held = _busy(cluster_id), _held(cluster_id, now)
