@@ -126,9 +126,7 @@ def test_expiry_stops_then_destroys_a_live_copy_and_closes_the_row(synced, other
     ]
 
 
-def test_expiry_of_a_copy_already_gone_or_renamed_closes_the_row_without_harm(
-    synced, other, alice
-):
+def test_expiry_of_a_copy_already_gone_or_renamed_closes_the_row_without_harm(synced, other, alice):
     _, vm, steps = _exported(synced, other, alice, running=False)
     vmid = steps["copy_reserve"].result["target_vmid"]
     later = timezone.now() + timedelta(days=8)
