@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +19,10 @@ from governance.accounts.models import Team, TeamMembership
 from governance.approvals.models import LIMITS, TeamQuota
 from governance.approvals.quota_usage import Usage, quota_of, team_usage, teams_usage
 from governance.approvals.services.quota import quota_set
+from governance.audit.models import AuditEvent
+
+#: How many past changes the team's quota page lists (the audit log has them all).
+HISTORY_ROWS = 20
 
 
 class QuotaForm(forms.Form):
@@ -64,6 +69,31 @@ def quota_list_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _history(quota: TeamQuota | None) -> list[dict]:
+    """The quota's latest changes from the audit log: when, who, and each limit's move."""
+    if quota is None:
+        return []
+    events = AuditEvent.objects.filter(
+        target_content_type=ContentType.objects.get_for_model(TeamQuota),
+        target_id=str(quota.pk),
+        action="approvals.quota.set",
+    ).select_related("actor")[:HISTORY_ROWS]
+    rows = []
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        moves = [
+            f"{words}: {_shown(before.get(limit))} → {_shown(after.get(limit))}"
+            for limit, words in LIMITS.items()
+            if before.get(limit) != after.get(limit)
+        ]
+        rows.append({"at": event.created_at, "actor": event.actor_repr, "moves": moves})
+    return rows
+
+
+def _shown(value: int | None) -> str:
+    return "no limit" if value is None else str(value)
+
+
 def _readable_team(request: HttpRequest, slug: str) -> Team:
     team = get_object_or_404(Team, slug=slug)
     if request.user.has_perm("approvals.view_teamquota"):
@@ -100,6 +130,10 @@ def quota_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
             "form": form if can_edit else None,
             "rows": _rows(team_usage(team.pk), quota),
             "quota": quota,
+            # The limits' history names who changed them: for the quota readers only.
+            "history": _history(quota)
+            if request.user.has_perm("approvals.view_teamquota")
+            else None,
         },
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -59,6 +59,10 @@ def test_only_admins_change_a_quota_and_every_change_is_audited(client, sized):
         "max_memory_mib": None,
         "max_disk_gib": 100,
     }
+    page = client.get(url).content.decode()
+    assert "vCPU cores: no limit → 16" in page  # the change, from the audit log
+    client.force_login(sized.alice)
+    assert 'data-testid="quota-history"' not in client.get(url).content.decode()
     event = AuditEvent.objects.get(action="approvals.quota.set")
     assert event.actor == sized.admin
     assert event.after["max_cores"] == 16
