@@ -111,6 +111,11 @@ class GuestWrites:
             params["with-local-disks"] = 1
         return _upid(self._call("POST", path, template, **params))
 
+    def guest_start(self, *, node: str, kind: str, vmid: int) -> str:
+        """Start a stopped guest (``status/start``); the UPID (``qmstart``/``vzstart``)."""
+        path, template = self._guest_path(node, kind, vmid, "/status/start")
+        return _upid(self._call("POST", path, template))
+
     def guest_stop(self, *, node: str, kind: str, vmid: int) -> str:
         """Hard stop (``status/stop``); the UPID (``hastop`` for HA-managed guests)."""
         path, template = self._guest_path(node, kind, vmid, "/status/stop")

@@ -42,11 +42,7 @@ def live_vm(cluster_id: int, vmid: int) -> VirtualMachine | None:
 
 def cluster_of(ctx: StepContext) -> int:
     """The cluster the request acts on (its own, or its VM's)."""
-    request = ctx.request
-    cluster_id = request.cluster_id or (request.vm.cluster_id if request.vm else None)
-    if cluster_id is None:
-        raise ValueError(f"request {request.pk} names no cluster")
-    return cluster_id
+    return ctx.cluster_id
 
 
 def reserve_vmid(ctx: StepContext) -> StepResult:
@@ -166,6 +162,24 @@ def refresh(cluster_id: int) -> StepResult | None:
         return StepResult.retry("another inventory sync of the cluster is running", after=5)
     if run.status == SyncRunStatus.FAILED:
         return StepResult.retry(f"the inventory sync failed: {run.error}", after=15)
+    return None
+
+
+def refresh_until_gone(*, cluster_id: int, vm_id: int, what: str) -> StepResult | None:
+    """Refresh ``cluster_id`` until its row ``vm_id`` is marked gone (which closes its
+    residency); None once it is, a retry result otherwise.
+
+    A guest a migration took away is confirmed gone only by a sync that already knows
+    the migration task ended (a sync seeing a new migrate task treats a missing guest
+    as possibly in flight), so a second refresh follows the one that stored the task.
+    """
+    for _ in range(2):
+        if not VirtualMachine.objects.filter(pk=vm_id, gone_since__isnull=True).exists():
+            return None
+        if (problem := refresh(cluster_id)) is not None:
+            return problem
+    if VirtualMachine.objects.filter(pk=vm_id, gone_since__isnull=True).exists():
+        return StepResult.retry(f"the inventory still lists {what}", after=5)
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
 from governance.approvals.execution.kinds.common import (
     refresh,
+    refresh_until_gone,
     remote_arrived,
     remote_migrate_start,
     stamp_residency,
@@ -109,12 +110,17 @@ def _remote_migrate(ctx: StepContext) -> StepResult:
 
 
 def _remote_sync(ctx: StepContext) -> StepResult:
-    """Refresh both clusters; the guest's new row is remembered for the owner step, the
-    old row keeps its ledgers."""
+    """Refresh the source cluster until the guest's old row is gone (its residency closed),
+    then the target: the inventory never lists the guest on both clusters. The new row
+    is remembered for the owner step; the old row keeps its ledgers."""
     if not _remote(ctx):
         return StepResult.skipped("a move within the cluster")
-    if (problem := refresh(ctx.request.vm.cluster_id)) is not None:
-        return problem
+    old = ctx.request.vm
+    gone = refresh_until_gone(
+        cluster_id=old.cluster_id, vm_id=old.pk, what=f"guest {old.vmid} on its old cluster"
+    )
+    if gone is not None:
+        return gone
     return sync_new_guest(
         ctx, cluster_id=ctx.results["target_cluster_id"], vmid=ctx.results["target_vmid"]
     )
@@ -153,6 +159,8 @@ kind(
         _migrate,
         verify=_verify_node,
         task_types=("qmigrate", "vzmigrate"),
+        # A stopped migration leaves the guest running on its source node.
+        abortable=True,
     ),
     StepSpec("sync", "Refresh the inventory and ledgers", _sync),
     StepSpec("remote_reserve", "Reserve a vmid on the target cluster", _remote_reserve),

@@ -20,6 +20,7 @@ from governance.approvals.models import (
     RequestState,
 )
 from pvesim.testing import RunningSim
+from tests.policy.enforce.helpers import Synced, plain_qemu
 
 
 def approved_request(
@@ -109,3 +110,22 @@ class Driver:
 
 def steps_by_name(execution: Execution) -> dict[str, ExecutionStep]:
     return {s.name: s for s in execution.steps.all()}
+
+
+def movable(synced: Synced, *, running: bool = True) -> tuple[Any, str]:
+    """A synced guest Proxmox lets move now (outside HA, no local resources), and a node
+    it may go to."""
+    for guest in synced.sim.cluster.estate.guests.values():
+        if not plain_qemu(guest) or guest.running is not running or guest.lock:
+            continue
+        if synced.sim.cluster.estate.ha_resource(guest) is not None:
+            continue
+        check = synced.gateway.guest_migrate_check(node=guest.node, kind="qemu", vmid=guest.vmid)
+        if check.allowed_nodes and not check.local_resources:
+            return synced.vm(guest.vmid), check.allowed_nodes[0]
+    raise AssertionError("no movable guest")
+
+
+def migrations(synced: Synced, vmid: int, *, types: tuple[str, ...] = ("qmigrate",)) -> list:
+    """The migration tasks Proxmox lists for ``vmid``."""
+    return [t for t in synced.gateway.tasks() if t.type in types and t.id == str(vmid)]

@@ -18,9 +18,11 @@ from tests.governance.approvals.execution.helpers import (
     Driver,
     approved_request,
     execution_begin,
+    migrations,
+    movable,
     steps_by_name,
 )
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import synced_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -30,25 +32,8 @@ def synced(make_sim, cluster_for):
     return synced_cluster(make_sim, cluster_for)
 
 
-def _movable(synced, *, running: bool = True):
-    """A guest Proxmox lets move now, and a node it may go to."""
-    for guest in synced.sim.cluster.estate.guests.values():
-        if not plain_qemu(guest) or guest.running is not running or guest.lock:
-            continue
-        if synced.sim.cluster.estate.ha_resource(guest) is not None:
-            continue
-        check = synced.gateway.guest_migrate_check(node=guest.node, kind="qemu", vmid=guest.vmid)
-        if check.allowed_nodes and not check.local_resources:
-            return synced.vm(guest.vmid), check.allowed_nodes[0]
-    raise AssertionError("no movable guest")
-
-
-def _migrations(synced, vmid: int) -> list:
-    return [t for t in synced.gateway.tasks() if t.type == "qmigrate" and t.id == str(vmid)]
-
-
 def test_a_migration_moves_the_guest_and_the_residency_names_the_request(synced):
-    vm, target = _movable(synced)
+    vm, target = movable(synced)
     request = approved_request(
         kind="migrate", requester=UserFactory(), vm=vm, target_node=target, online=True
     )
@@ -69,11 +54,11 @@ def test_a_migration_moves_the_guest_and_the_residency_names_the_request(synced)
     assert steps["migrate"].upid
     assert "migration finished successfully" in steps["migrate"].log
     assert steps["remote_migrate"].state == StepState.SKIPPED
-    assert len(_migrations(synced, vm.vmid)) == 1
+    assert len(migrations(synced, vm.vmid)) == 1
 
 
 def test_target_node_down_mid_migration_fails_the_request_and_keeps_the_ledgers(synced):
-    vm, target = _movable(synced)
+    vm, target = movable(synced)
     source = vm.node.name
     residencies = list(Residency.objects.filter(vm=vm).values_list("pk", "node__name", "ended_at"))
     request = approved_request(
@@ -99,26 +84,26 @@ def test_target_node_down_mid_migration_fails_the_request_and_keeps_the_ledgers(
     assert vm.node.name == source
     after = list(Residency.objects.filter(vm=vm).values_list("pk", "node__name", "ended_at"))
     assert after == residencies
-    assert len(_migrations(synced, vm.vmid)) == 1
+    assert len(migrations(synced, vm.vmid)) == 1
     # Nothing runs again by itself: the failed step waits for an admin.
     assert driver.step(execution) is None
-    assert len(_migrations(synced, vm.vmid)) == 1
+    assert len(migrations(synced, vm.vmid)) == 1
 
 
 def test_a_node_proxmox_does_not_offer_fails_before_any_task(synced):
-    vm, _ = _movable(synced)
+    vm, _ = movable(synced)
     request = approved_request(
         kind="migrate", requester=UserFactory(), vm=vm, target_node="nowhere", online=True
     )
     execution = Driver([synced.sim]).run(execution_begin(request))
     assert execution.state == ExecutionState.FAILED
     assert "does not allow a move to nowhere" in execution.error
-    assert not _migrations(synced, vm.vmid)
+    assert not migrations(synced, vm.vmid)
 
 
 def test_a_cross_cluster_move_carries_the_owner_over(make_sim, cluster_for, synced):
     other = synced_cluster(make_sim, cluster_for, seed=2)
-    vm, _ = _movable(synced, running=False)
+    vm, _ = movable(synced, running=False)
     owner = UserFactory(username="alice")
     ownership_assign(actor=None, vm=vm, owner=owner, reason="test")
     request = approved_request(
@@ -141,17 +126,24 @@ def test_a_cross_cluster_move_carries_the_owner_over(make_sim, cluster_for, sync
         cluster=other.cluster, vmid=new_vmid, gone_since__isnull=True
     )
     assert moved.ownerships.get(until__isnull=True).owner == owner
-    # The source guest was deleted by the move (the sync marks its row gone once the
-    # qmigrate task no longer looks like an intra-cluster move in progress).
-    assert vm.vmid not in synced.sim.cluster.estate.guests
+    assert vm.vmid not in synced.sim.cluster.estate.guests  # the move deleted the source
     target_gw = ProxmoxGateway(cluster_endpoint(other.cluster))
     assert any(g.vmid == new_vmid for g in target_gw.resources().guests)
+    # The execution itself retired the old row (no later sync needed): it was gone, its
+    # residency closed, before the new row appeared, so no list shows the guest twice.
+    vm.refresh_from_db()
+    assert vm.gone_since is not None
+    assert vm.gone_since <= moved.first_seen
+    assert not Residency.objects.filter(vm=vm, ended_at__isnull=True).exists()
+    live = VirtualMachine.objects.filter(name=vm.name, gone_since__isnull=True)
+    assert list(live) == [moved]
+    assert steps["remote_migrate"].task_cluster == synced.cluster
 
 
 def test_a_worker_killed_after_starting_the_migration_does_not_start_a_second(synced):
     """The worker died between Proxmox's answer and recording the UPID: the engine finds
     the running task and adopts it instead of migrating again."""
-    vm, target = _movable(synced)
+    vm, target = movable(synced)
     request = approved_request(
         kind="migrate", requester=UserFactory(), vm=vm, target_node=target, online=True
     )
@@ -179,6 +171,6 @@ def test_a_worker_killed_after_starting_the_migration_does_not_start_a_second(sy
 
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
     assert steps_by_name(execution)["migrate"].upid == upid
-    assert [t.upid for t in _migrations(synced, vm.vmid)] == [upid]
+    assert [t.upid for t in migrations(synced, vm.vmid)] == [upid]
     vm.refresh_from_db()
     assert vm.node.name == target
