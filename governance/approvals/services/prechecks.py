@@ -36,7 +36,7 @@ from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.core.permissions import restrict
 from governance.ownership.selectors import is_lease_expired
-from inventory.models import Cluster, Node, Storage, VirtualMachine
+from inventory.models import Cluster, HAResource, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
 from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import ClusterFacts, FleetFacts, VmFacts, facts_load
@@ -247,6 +247,24 @@ def clone_check(
     return parameters
 
 
+def _copyable(vm: VirtualMachine) -> None:
+    """What PVE refuses before a remote migration starts, said before submission."""
+    if vm.lock:
+        raise ValidationError(
+            {
+                "vm": f"{vm.name or vm.vmid} is locked ({vm.lock}); Proxmox copies it only "
+                "once an administrator has unlocked it."
+            }
+        )
+    if HAResource.objects.filter(cluster_id=vm.cluster_id, vmid=vm.vmid).exists():
+        raise ValidationError(
+            {
+                "vm": f"{vm.name or vm.vmid} is HA-managed; Proxmox does not copy an HA-managed "
+                "VM to another cluster. Remove it from HA first."
+            }
+        )
+
+
 @validator("export")
 def export_check(
     *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
@@ -259,6 +277,7 @@ def export_check(
     if parameters.get("method", "backup") != "cluster":
         _storage(cluster, parameters.get("storage"), StorageClass.EXTERNAL, "storage")
         return parameters
+    _copyable(vm)
     name = str(parameters.get("target_cluster") or "")
     visible = restrict(Cluster.objects.filter(enabled=True), requester).exclude(pk=cluster.pk)
     target = visible.filter(name=name).first()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from governance.approvals.models import Request
 from governance.approvals.services.requests import request_submit
 from governance.ownership.models import Ownership
-from inventory.models import Storage, VirtualMachine
+from inventory.models import HAResource, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
 from policy.models import Policy
 from tests.governance.approvals.core.conftest import key
@@ -170,4 +170,13 @@ def test_an_export_copy_goes_to_another_visible_cluster_on_approved_or_external_
     Storage.objects.filter(cluster=far).update(storage_class=StorageClass.EXTERNAL)
     _policy("host_pinning", {"clusters": [far.name]}, {"allowed_nodes": ["node1"]})
     assert "node1" in _refused("target_node", submit)
+    # What Proxmox would refuse once the copy started is said before submission.
+    VirtualMachine.objects.filter(pk=web.pk).update(lock="migrate")
+    web.refresh_from_db()
+    assert "is locked (migrate)" in _refused("vm", lambda: submit(target_node="node1"))
+    VirtualMachine.objects.filter(pk=web.pk).update(lock="")
+    web.refresh_from_db()
+    ha = HAResource.objects.create(cluster=web.cluster, sid=f"vm:{web.vmid}", vmid=web.vmid)
+    assert "HA-managed" in _refused("vm", lambda: submit(target_node="node1"))
+    ha.delete()
     assert submit(target_node="node1").parameters["target_cluster"] == far.name
