@@ -80,7 +80,18 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
 
 
 def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
-    return [vm for vm in vms if vm.clones or vm.copies or vm.template or vm.templates]
+    # Backups are among the copies, so fewer copies than the limit means nothing to find.
+    max_clones, max_backups = params["max_clones"], params["max_backups"]
+    clones = -1 if max_clones is None else max_clones
+    copies = -1 if max_backups is None else max_backups
+    templates = params["no_templates"]
+    return [
+        vm
+        for vm in vms
+        if (clones >= 0 and vm.clones > clones)
+        or (copies >= 0 and len(vm.copies) > copies)
+        or (templates and (vm.template or vm.templates))
+    ]
 
 
 RULE = Rule(

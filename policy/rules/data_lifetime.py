@@ -7,7 +7,7 @@ Findings: ``snapshot:<name>`` (remedy: delete the snapshot) and ``backup:<volid>
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
@@ -21,17 +21,31 @@ PARAMS = {
 }
 
 
+# A limit not set: no copy is older than this.
+_NO_LIMIT = datetime.min.replace(tzinfo=UTC)
+
+
+def _cutoffs(params: Params, now: datetime) -> tuple[datetime, datetime]:
+    """Creation times before which a snapshot / a backup is too old: ``age > N days`` is
+    ``created_at < now - N days`` exactly (integer microseconds)."""
+    snap_days, backup_days = params["max_snapshot_age_days"], params["max_backup_age_days"]
+    return (
+        _NO_LIMIT if snap_days is None else now - timedelta(days=snap_days),
+        _NO_LIMIT if backup_days is None else now - timedelta(days=backup_days),
+    )
+
+
 def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
     if not vm.copies:
         return NONE
     snap_days, backup_days = params["max_snapshot_age_days"], params["max_backup_age_days"]
+    snap_cut, backup_cut = _cutoffs(params, ctx.now)
     no_vmstate = params["no_vmstate_snapshots"]
     found: list[Finding] = []
     for copy in vm.copies:
-        age = ctx.now - copy.created_at
         if copy.kind == "snapshot":
             reasons = []
-            if snap_days is not None and age > timedelta(days=snap_days):
+            if copy.created_at < snap_cut:
                 reasons.append(f"older than {snap_days} days")
             if no_vmstate and copy.vmstate:
                 reasons.append("includes RAM state")
@@ -48,9 +62,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                         reasons=reasons,
                     )
                 )
-        elif (
-            copy.kind == "backup" and backup_days is not None and age > timedelta(days=backup_days)
-        ):
+        elif copy.kind == "backup" and copy.created_at < backup_cut:
             found.append(
                 vm_finding(
                     ctx,
@@ -90,7 +102,18 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
 
 
 def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
-    return [vm for vm in vms if vm.copies]
+    snap_cut, backup_cut = _cutoffs(params, ctx.now)
+    no_vmstate = params["no_vmstate_snapshots"]
+    return [
+        vm
+        for vm in vms
+        if vm.copies
+        and any(
+            (c.kind == "snapshot" and (c.created_at < snap_cut or (no_vmstate and c.vmstate)))
+            or (c.kind == "backup" and c.created_at < backup_cut)
+            for c in vm.copies
+        )
+    ]
 
 
 RULE = Rule(

@@ -75,7 +75,14 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
 
 def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
     remembered = ctx.fleet.open_keys.get(ctx.policy.id, {})
-    return [vm for vm in vms if vm.status != "running" or vm.id in remembered]
+    # Off for longer than the limit <=> quiet since before the cutoff (exact arithmetic).
+    cutoff = ctx.now - timedelta(days=params["days"])
+    return [
+        vm
+        for vm in vms
+        if (vm.status != "running" and (vm.last_running or vm.first_seen) < cutoff)
+        or vm.id in remembered
+    ]
 
 
 RULE = Rule(

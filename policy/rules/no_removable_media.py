@@ -168,20 +168,30 @@ def remedies(finding: Finding, params: Params) -> tuple[Action, ...]:
     )
 
 
+def _has_unapproved_backup(vm: VmFacts) -> bool:
+    return any(c.kind == "backup" and c.storage_class != "approved" for c in vm.copies)
+
+
 def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmFacts]:
     clusters = ctx.fleet.clusters
     approved = {
         cid: frozenset(name for name, cls in c.storage_class.items() if cls == "approved")
         for cid, c in clusters.items()
     }
+    # Most guests have copies, few have a backup off approved storage: only those count.
+    backups = params["check_backups"]
     if params["check_disks"]:
         flagged = [
             vm
             for vm in vms
-            if vm.devices or vm.copies or not vm.disk_storages <= approved[vm.cluster_id]
+            if vm.devices
+            or not vm.disk_storages <= approved[vm.cluster_id]
+            or (backups and vm.copies and _has_unapproved_backup(vm))
         ]
     else:
-        flagged = [vm for vm in vms if vm.devices or vm.copies]
+        flagged = [
+            vm for vm in vms if vm.devices or (backups and vm.copies and _has_unapproved_backup(vm))
+        ]
     if not params["check_backup_jobs"]:
         return flagged
     everyone, listed, pools = set(), set(), set()
@@ -197,6 +207,14 @@ def candidates(vms: list[VmFacts], params: Params, ctx: RuleContext) -> list[VmF
     if not (everyone or listed or pools):
         return flagged
     seen = {vm.id for vm in flagged}
+    if not (everyone or pools):
+        # Jobs that list guests: the vmid alone rules out almost every guest cheaply.
+        vmids = {vmid for _, vmid in listed}
+        return flagged + [
+            vm
+            for vm in vms
+            if vm.vmid in vmids and (vm.cluster_id, vm.vmid) in listed and vm.id not in seen
+        ]
     return flagged + [
         vm
         for vm in vms
