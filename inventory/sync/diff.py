@@ -11,8 +11,11 @@ Invariants:
   (``RemoteState.absent``): PVE hides the guests a token lost its rights on.
 - A vmid PVE lists twice (during a migration) is resolved to one entry: the target of
   the running migration, else the running entry, else the node Steward already knew.
-- Same vmid, different identity (other kind, other SMBIOS UUID, or a fresh destroy
-  task while the vmid still exists) is a reuse: the old row goes, a new row starts.
+- Same vmid, different identity (other kind, a fresh destroy task while the vmid still
+  exists, or another SMBIOS UUID with a fresh create or restore task) is a reuse: the
+  old row goes, a new row starts. Another SMBIOS UUID alone is the same guest whose
+  identity an admin changed: the row stays, an ``inventory.identity_changed`` event
+  records the old and new UUID.
 - A changed storage set on the same node (a moved, added or removed disk) closes the
   residency and opens one with cause ``storage_move`` (task: the fresh move_disk or
   move_volume task, if any).
@@ -28,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from inventory.proxmox.types import GuestEntry
-from inventory.sync import diff_ledgers, diff_residency
+from inventory.sync import diff_ledgers, diff_residency, diff_volumes
 from inventory.sync.diff_mirror import (
     diff_cluster_objects,
     diff_nodes,
@@ -59,6 +62,7 @@ from inventory.sync.state import (
 )
 
 RUNNING = "running"
+CLONE_LOCK = "clone"
 # Above this many appearances in one cycle, one summary event replaces per-guest events.
 EVENT_LIMIT = 50
 # Per-guest audit actions that a mass change (a node lost, a pool wiped) turns into one
@@ -88,7 +92,7 @@ def diff(local: LocalState, remote: RemoteState, *, now: datetime) -> Changeset:
         diff_ledgers.diff_lineage(local, remote, guests, history, cs, fate)
         diff_ledgers.close_copies_of_gone(local, history, cs)
     diff_ledgers.diff_snapshots(local, remote, guests, history, cs, fate)
-    diff_ledgers.diff_volumes(local, remote, guests, cs, fate)
+    diff_volumes.diff_volumes(local, remote, guests, cs, fate)
     diff_ledgers.diff_rollbacks(local, remote, guests, history, cs, fate)
     for action, summary in _SUMMARISED.items():
         _summarise(cs, action, summary, cluster_id=local.cluster_id)
@@ -175,11 +179,33 @@ def _is_reuse(
     """Why the guest behind this vmid is a different one, or "" when it is the same."""
     if known.kind != entry.kind:
         return f"kind changed from {known.kind} to {entry.kind}"
-    if config and known.smbios_uuid and config.smbios_uuid not in ("", known.smbios_uuid):
-        return "SMBIOS UUID changed"
     if history.fresh_for(known.vmid, DESTROY_TYPES):
         return "destroyed and created again"
+    # An admin may set another SMBIOS UUID on the same guest (see ``_identity_event``);
+    # only with a fresh create or restore of the vmid is it another guest.
+    if _uuid_changed(known, config) and history.fresh_for(
+        known.vmid, (*CREATE_TYPES, *RESTORE_TYPES)
+    ):
+        return "SMBIOS UUID changed by a new create or restore"
     return ""
+
+
+def _uuid_changed(known: LocalGuest, config: ConfigFacts | None) -> bool:
+    return bool(config and known.smbios_uuid and config.smbios_uuid not in ("", known.smbios_uuid))
+
+
+def _identity_event(known: LocalGuest, config: ConfigFacts | None, cs: Changeset) -> None:
+    """The same guest (same vmid, never gone, no create, restore or destroy task) now
+    says it is another machine: the record stays and the audit trail keeps the change."""
+    if config is not None and _uuid_changed(known, config):
+        cs.events.append(
+            Event(
+                "inventory.identity_changed",
+                GuestRef(known.vmid, known.id),
+                before={"smbios_uuid": known.smbios_uuid},
+                after={"smbios_uuid": config.smbios_uuid},
+            )
+        )
 
 
 def _diff_guests(
@@ -198,7 +224,16 @@ def _diff_guests(
     }
     if not first_sync:
         new = [e for vmid, e in guests.items() if vmid not in local.guests or vmid in reused]
-        history.clone_pairs = diff_ledgers.pair_clones(new, remote.configs, history)
+        # PVE lists a clone's target, locked ``clone``, from the moment its task starts;
+        # one first seen that way is paired when its lock goes, maybe cycles later.
+        cloned = [
+            e
+            for vmid, e in guests.items()
+            if (known := local.guests.get(vmid)) is not None
+            and vmid not in reused
+            and known.lock == CLONE_LOCK != e.lock
+        ]
+        history.clone_pairs = diff_ledgers.pair_clones([*new, *cloned], remote.configs, history)
     appeared: list[int] = []
     for vmid, entry in guests.items():
         known = local.guests.get(vmid)
@@ -272,6 +307,8 @@ def _create_guest(
                 break
         if entry.vmid in history.clone_pairs:
             cause, task = "clone", history.clone_pairs[entry.vmid]
+        elif entry.lock == CLONE_LOCK:  # its clone task still runs: paired when it ends
+            cause, task = "clone", None
     cs.residencies_open.append(
         ResidencyOpen(
             guest=GuestRef(entry.vmid),
@@ -302,6 +339,7 @@ def _update_guest(
         if config.digest != known.config_digest:
             fields.update(_config_fields(config))
             facts = config
+            _identity_event(known, config, cs)
         elif config.read_at != known.config_read_at:
             # Same config re-read (the rolling re-read): only its age changes.
             fields["config_read_at"] = config.read_at

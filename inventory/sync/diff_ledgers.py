@@ -1,16 +1,18 @@
-"""Diff of the copy, lineage and rollback ledgers (pure; called by ``inventory.sync.diff``).
+"""Diff of the snapshot, lineage and rollback ledgers (pure; called by ``inventory.sync.diff``;
+copies found in storage listings are ``diff_volumes``'s).
 
 Copies are opened when first seen and closed when their source (a snapshot list, a
 storage listing) was read and no longer has them; a source not read this cycle closes
 nothing. Full clones are attributed to fresh clone tasks (whose UPID names only the
 source): a new guest whose disks are linked to the task's source first, then the rest
 in order (tasks by start time, guests by vmid) when the counts match; an ambiguous
-pairing records nothing rather than a wrong parent.
+pairing records nothing rather than a wrong parent. A clone's target that PVE lists,
+locked ``clone``, while its task runs is paired in the cycle its lock goes. A rollback
+task records the snapshot it returned to when the config read after it names it.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from inventory.proxmox.types import GuestEntry, Task
 from inventory.sync.history import (
     CLONE_TYPES,
     CREATE_TYPES,
+    DELETE_SNAPSHOT_TYPES,
     DESTROY_TYPES,
     RESTORE_TYPES,
     ROLLBACK_TYPES,
@@ -41,9 +44,6 @@ from inventory.sync.state import (
     RemoteState,
     RollbackAdd,
 )
-
-_BACKUP_VMID = re.compile(r"vzdump-(?:qemu|lxc|openvz)-(\d+)-")
-_DISK_CONTENT = frozenset({"images", "rootdir"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,11 @@ def _linked_parents(config: ConfigFacts | None) -> set[int]:
 def pair_clones(
     new: Iterable[GuestEntry], configs: Mapping[int, ConfigFacts], history: TaskHistory
 ) -> dict[int, Task]:
-    """Attribute fresh clone tasks to new guests (see the module docstring)."""
+    """Attribute fresh clone tasks to new guests (see the module docstring).
+
+    ``new`` also holds known guests whose ``clone`` lock went this cycle: first listed
+    while their clone task ran, they are paired now that it has ended.
+    """
     pairs: dict[int, Task] = {}
     for kind in ("qemu", "lxc"):
         tasks = [t for t in history.fresh_clones() if CLONE_TYPES[t.type] == kind]
@@ -97,7 +101,9 @@ def pair_clones(
             (
                 e
                 for e in new
-                if e.kind == kind and not history.fresh_for(e.vmid, (*CREATE_TYPES, *RESTORE_TYPES))
+                if e.kind == kind
+                and e.lock != "clone"  # still being cloned: paired once its task ended
+                and not history.fresh_for(e.vmid, (*CREATE_TYPES, *RESTORE_TYPES))
             ),
             key=lambda e: e.vmid,
         )
@@ -150,7 +156,8 @@ def diff_lineage(
         at = _at(task, cs.now)
         upid = task.upid if task else ""
         cs.lineage_add.append(LineageAdd(parent_ref, child_ref, kind, at, upid))
-        if child in new_vmids and ("clone", parent, "", str(child)) not in local.copies:
+        fresh = child in new_vmids or child in pairs
+        if fresh and ("clone", parent, "", str(child)) not in local.copies:
             cs.copies_open.append(
                 CopyOpen(parent_ref, parent, "clone", str(child), at, task_upid=upid)
             )
@@ -210,7 +217,7 @@ def diff_snapshots(
                 )
             )
         removed = [c for name, c in stored.items() if name not in names]
-        deleted = history.latest_fresh(vmid, ("qmdelsnapshot", "vzdelsnapshot"))
+        deleted = history.latest_fresh(vmid, DELETE_SNAPSHOT_TYPES)
         cs.copies_close.extend(CopyClose(c.id, _at(deleted, cs.now)) for c in removed)
 
 
@@ -230,91 +237,6 @@ def close_copies_of_gone(local: LocalState, history: TaskHistory, cs: Changeset)
         if guest is not None:
             task = history.latest_fresh(guest.vmid, DESTROY_TYPES)
             cs.copies_close.append(CopyClose(copy.id, _at(task, cs.now)))
-
-
-# ---- volumes: backups and disk images left where their guest does not use them ----------
-
-
-def _basename(volid: str) -> tuple[str, str]:
-    storage, _, volname = volid.partition(":")
-    return storage, volname.rsplit("/", 1)[-1]
-
-
-def _owner_volumes(
-    vmid: int, local: LocalState, remote: RemoteState, fate: Fate
-) -> set[tuple[str, str]] | None:
-    """The (storage, file name) pairs the live guest ``vmid`` uses, or None if unknown."""
-    config = remote.configs.get(vmid)
-    if config is not None:
-        return {_basename(d.volume) for d in config.disks if d.storage and not d.is_cdrom}
-    known = local.guests.get(vmid)
-    if known is None or known.id in fate.gone or not known.config_digest:
-        return None
-    return {_basename(v) for v in known.volumes}
-
-
-def diff_volumes(
-    local: LocalState,
-    remote: RemoteState,
-    guests: Mapping[int, GuestEntry] | None,
-    cs: Changeset,
-    fate: Fate,
-) -> None:
-    open_by_place: dict[tuple[str, str], dict[tuple[str, str], LocalCopy]] = defaultdict(dict)
-    for copy in local.copies.values():
-        if copy.kind in ("backup", "replica"):
-            open_by_place[(copy.storage, copy.node)][(copy.kind, copy.name)] = copy
-    for ref, volumes in remote.volumes.items():
-        stored = open_by_place.get((ref.storage, ref.node), {})
-        seen: set[tuple[str, str]] = set()
-        for volume in volumes:
-            kind, vmid = _copy_kind(volume.volid, volume.content, volume.vmid)
-            if kind == "image":
-                # A disk image is a copy only where its guest does not use it: a
-                # replica on another node, or the leftover of a destroyed guest.
-                kind = "replica"
-                if guests is None:  # who lives where is unknown: decide nothing
-                    seen.add((kind, volume.volid))
-                    continue
-                owner = guests.get(vmid)
-                if owner is not None:
-                    used = _owner_volumes(vmid, local, remote, fate)
-                    if used is None:
-                        seen.add((kind, volume.volid))
-                        continue
-                    here = not ref.node or owner.node == ref.node
-                    if here and _basename(volume.volid) in used:
-                        continue
-            elif kind == "":
-                continue
-            seen.add((kind, volume.volid))
-            if (kind, volume.volid) not in stored:
-                cs.copies_open.append(
-                    CopyOpen(
-                        guest_ref(vmid, local, fate),
-                        vmid,
-                        kind,
-                        volume.volid,
-                        volume.ctime or cs.now,
-                        storage=ref.storage,
-                        node=ref.node,
-                        size=volume.size,
-                    )
-                )
-        cs.copies_close.extend(
-            CopyClose(copy.id, cs.now) for key, copy in stored.items() if key not in seen
-        )
-
-
-def _copy_kind(volid: str, content: str, vmid: int | None) -> tuple[str, int]:
-    """("backup" | "image" | "", owner vmid) for one storage item."""
-    if content == "backup":
-        match = _BACKUP_VMID.search(volid)
-        owner = vmid if vmid is not None else int(match[1]) if match else None
-        return ("backup", owner) if owner is not None else ("", 0)
-    if content in _DISK_CONTENT and vmid is not None:
-        return "image", vmid
-    return "", 0
 
 
 # ---- rollbacks --------------------------------------------------------------------------
@@ -338,6 +260,7 @@ def diff_rollbacks(
         vmgenid_changed = bool(old and new and old != new)
         tasks = history.fresh_for(vmid, ROLLBACK_TYPES)
         ref = GuestRef(vmid, known.id)
+        returned_to = _rolled_back_to(vmid, remote, history)
         for task in tasks:
             last = task is tasks[-1] and vmgenid_changed
             cs.rollbacks_add.append(
@@ -345,6 +268,7 @@ def diff_rollbacks(
                     ref,
                     _at(task, cs.now),
                     "task",
+                    snapshot_name=returned_to.get(task.upid, ""),
                     task_upid=task.upid,
                     old_vmgenid=old if last else "",
                     new_vmgenid=new if last else "",
@@ -363,6 +287,24 @@ def diff_rollbacks(
                     after={"vmgenid": new or old, "task": tasks[-1].upid if tasks else ""},
                 )
             )
+
+
+def _rolled_back_to(vmid: int, remote: RemoteState, history: TaskHistory) -> dict[str, str]:
+    """The snapshot the latest rollback task returned to, by its UPID (empty if unknown).
+
+    Neither the UPID nor the task log names the snapshot; PVE's rollback makes it the
+    config's ``parent``, so the config read this cycle names it, as long as no snapshot
+    was taken or deleted after that rollback (the parent then moved on).
+    """
+    config = remote.configs.get(vmid)
+    tree = history.fresh_for(vmid, (*ROLLBACK_TYPES, *SNAPSHOT_TYPES, *DELETE_SNAPSHOT_TYPES))
+    if config is None or not tree or tree[-1].type not in ROLLBACK_TYPES:
+        return {}
+    names = {s.name for s in remote.snapshots.get(vmid, ())}
+    parent = config.values.get("parent", "")
+    if not parent or (names and parent not in names):
+        return {}
+    return {tree[-1].upid: parent}
 
 
 def _explained(known: LocalGuest, history: TaskHistory) -> bool:

@@ -22,6 +22,7 @@ CLONE_TYPES = {"qmclone": "qemu", "vzclone": "lxc"}
 DESTROY_TYPES = frozenset({"qmdestroy", "vzdestroy"})
 ROLLBACK_TYPES = frozenset({"qmrollback", "vzrollback"})
 SNAPSHOT_TYPES = frozenset({"qmsnapshot", "vzsnapshot"})
+DELETE_SNAPSHOT_TYPES = frozenset({"qmdelsnapshot", "vzdelsnapshot"})
 BACKUP_TYPES = frozenset({"vzdump"})
 # QEMU move_disk runs as ``qmmove``, LXC move_volume as ``move_volume``.
 MOVE_DISK_TYPES = frozenset({"qmmove", "move_volume"})

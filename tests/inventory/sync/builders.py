@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,10 +69,12 @@ def config(
     smbios_uuid: str = "",
     disks: Iterable[DiskFacts] = (),
     macs: Iterable[str] = (),
+    values: Mapping[str, str] | None = None,
 ) -> ConfigFacts:
+    """A parsed config; ``values`` adds raw keys (``parent``...) beside the disks'."""
     disks = tuple(disks) or (DiskFacts("scsi0", "local-lvm", f"local-lvm:vm-{vmid}-disk-0", 2**30),)
     nics = tuple(NicFacts(f"net{i}", mac) for i, mac in enumerate(macs))
-    values = {d.key: d.volume for d in disks}
+    values = {**{d.key: d.volume for d in disks}, **(values or {})}
     return ConfigFacts(
         vmid=vmid,
         digest=digest,

@@ -214,10 +214,11 @@ def test_vmid_reuse_by_kind_gives_a_new_row() -> None:
     assert changeset.events[0].action == "inventory.vmid_reused"
 
 
-def test_vmid_reuse_by_smbios_uuid() -> None:
+def test_vmid_reuse_by_smbios_uuid_with_a_fresh_create() -> None:
     before = local([local_guest(1, 100, smbios_uuid="aaaa")])
     changed = config(100, "d2", smbios_uuid="bbbb")
-    changeset = diff(before, remote(guests=(guest(100),), configs={100: changed}), now=NOW)
+    state = remote(guests=(guest(100),), configs={100: changed}, tasks=(task("qmcreate", 100),))
+    changeset = diff(before, state, now=NOW)
     assert changeset.guests_gone == [1]
     assert changeset.guests_create
 
