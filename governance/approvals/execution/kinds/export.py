@@ -113,8 +113,9 @@ def _copy(ctx: StepContext) -> StepResult:
     if _method(ctx) != CLUSTER:
         return StepResult.skipped("a backup export")
     if _copy_exists(ctx):
-        # A re-run after the copy was made: PVE would refuse the locked source anyway.
-        return StepResult.skipped(f"guest {ctx.results['target_vmid']} is on the target already")
+        # A re-run after the copy was started (PVE would refuse the locked source anyway):
+        # done once the copy is unlocked there.
+        return remote_arrived(ctx)
     running = ctx.gateway.guest_status(**ctx.vm_target()).status == "running"
     return remote_migrate_start(ctx, online=running, delete=False)
 

@@ -18,6 +18,7 @@ from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_assign
 from inventory.models import Copy, CopyKind, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
+from inventory.services.clusters import cluster_endpoint
 from tests.factories import UserFactory
 from tests.governance.approvals.execution.helpers import (
     Driver,
@@ -45,8 +46,8 @@ def alice():
     return UserFactory(username="alice", roles=[Role.END_USER])
 
 
-def _exported(synced, other, alice, *, running: bool):
-    """Run an approved export copy of a plain guest (sensitive, owned by alice)."""
+def _export_request(synced, other, alice, *, running: bool):
+    """An approved export copy of a plain guest (sensitive, owned by alice)."""
     guest = synced.guest(lambda g: plain_qemu(g) and g.running is running and not g.lock)
     vm = synced.vm(guest.vmid)
     ownership_assign(actor=None, vm=vm, owner=alice, reason="test")
@@ -64,9 +65,18 @@ def _exported(synced, other, alice, *, running: bool):
         target_storage="local-lvm",
         available_days=7,
     )
+    return guest, vm, request
+
+
+def _exported(synced, other, alice, *, running: bool):
+    guest, vm, request = _export_request(synced, other, alice, running=running)
     execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
     return guest, vm, steps_by_name(execution)
+
+
+def _copies_started(synced, vmid: int) -> list[str]:
+    return [t.upid for t in synced.gateway.tasks() if t.type == "qmigrate" and t.id == str(vmid)]
 
 
 def _actions(request_id: int) -> list[str]:
@@ -88,6 +98,8 @@ def test_an_export_copy_lands_on_the_other_cluster_owned_and_recorded(synced, ot
     # PVE keeps the source: stopped, and locked until an admin runs qm unlock.
     kept = synced.sim.cluster.estate.guests[guest.vmid]
     assert (kept.running, kept.config.get("lock")) == (False, "migrate")
+    assert VirtualMachine.objects.get(pk=vm.pk).gone_since is None
+    assert _copies_started(synced, guest.vmid) == [steps["copy"].upid]
     row = VirtualMachine.objects.get(cluster=other.cluster, vmid=vmid, gone_since__isnull=True)
     ownership = Ownership.objects.get(vm=row, until__isnull=True)
     assert ownership.owner == alice
@@ -157,6 +169,39 @@ def test_expiry_of_a_copy_deleted_by_hand_closes_the_row(synced, other, alice):
         target_id=str(steps["ledger"].execution.request_id), action="approvals.export_expired"
     )
     assert event.after["outcome"] == "gone"
+
+
+def test_a_worker_killed_after_starting_the_copy_does_not_start_a_second(synced, other, alice):
+    """The worker died between Proxmox's answer and recording the UPID: the engine adopts
+    the running remote migration instead of copying again."""
+    guest, vm, request = _export_request(synced, other, alice, running=False)
+    execution = execution_begin(request)
+    driver = Driver([synced.sim, other.sim], stride=1)
+    driver.run_until(execution, step="copy_reserve", state=StepState.DONE)
+    step = execution.steps.get(name="copy")
+    step.state, step.attempts, step.claim = StepState.RUNNING, 1, "dead-worker"
+    step.started_at = driver.now
+    step.lease_until = driver.now - timedelta(seconds=1)
+    step.save()
+    execution.current = step.position
+    execution.save(update_fields=["current"])
+    upid = synced.gateway.guest_remote_migrate(
+        node=guest.node,
+        kind="qemu",
+        vmid=guest.vmid,
+        target=cluster_endpoint(other.cluster),
+        target_vmid=steps_by_name(execution)["copy_reserve"].result["target_vmid"],
+        target_storage="local-lvm",
+        target_bridge="1",
+    )
+
+    driver.stride = 120
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    assert steps_by_name(execution)["copy"].upid == upid
+    assert _copies_started(synced, guest.vmid) == [upid]
+    assert Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True).count() == 1
 
 
 def test_a_clone_made_a_template_is_a_template_in_proxmox(synced, alice):
