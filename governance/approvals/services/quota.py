@@ -5,6 +5,10 @@ Invariants:
   a request is changed; a request changed is not counted twice (``revalidation_of``
   names it while its validator runs). A refusal names the limit, the team's use with
   the request, the request's own size and the limit.
+- Inside a transaction the team's quota row is locked (``select_for_update``) before its
+  use is read, and ``request_submit`` checks again with ``quota_hold`` in the transaction
+  that stores the request: two submissions for one team run one after the other, so two
+  requests cannot both squeeze under a limit.
 - ``quota_gate`` runs before the first step of an execution, so a quota lowered after
   approval stops it with the refusal as the failed step's message; nothing was done in
   Proxmox yet.
@@ -27,7 +31,6 @@ from governance.approvals.models import LIMITS, Request, TeamQuota
 from governance.approvals.quota_usage import (
     QUOTA_KINDS,
     charged_team,
-    quota_of,
     request_size,
     team_usage,
 )
@@ -65,7 +68,12 @@ def quota_refusals(
     A limit the request adds nothing to does not refuse it, even when the team is over it
     already (after an admin lowered the quota)."""
     team_id = charged_team(kind, request_team, parameters)
-    quota = quota_of(team_id) if team_id is not None else None
+    if team_id is None:
+        return []
+    quotas = TeamQuota.objects.filter(team_id=team_id)
+    if transaction.get_connection().in_atomic_block:
+        quotas = quotas.select_for_update()
+    quota = quotas.first()
     if quota is None:
         return []
     size = request_size(kind, parameters, vm)
@@ -109,6 +117,21 @@ def quota_check(
     )
     if refusals:
         raise ValidationError({field: refusals})
+
+
+def quota_hold(request: Request) -> None:
+    """In the transaction storing a new ``request``: lock its team's quota and check again
+    (what the validator saw may have changed since), ``ValidationError`` when over."""
+    if request.kind not in QUOTA_KINDS:
+        return
+    refusals = quota_refusals(
+        kind=request.kind,
+        request_team=request.team_id,
+        parameters=request.parameters,
+        vm=request.vm,
+    )
+    if refusals:
+        raise ValidationError({"team": refusals})
 
 
 def quota_gate(ctx: StepContext) -> StepResult | None:

@@ -32,7 +32,7 @@ from governance.approvals.models import (
     RequestState,
 )
 from governance.approvals.services import chains
-from governance.approvals.services.quota import revalidation_of
+from governance.approvals.services.quota import quota_hold, revalidation_of
 from governance.approvals.states import event_add, request_move
 from governance.audit.services import audit_record
 from governance.core.permissions import restrict
@@ -152,6 +152,7 @@ def request_submit(
     request.expires_at = None if auto else _expiry(chain, now)
     try:
         with transaction.atomic():
+            quota_hold(request)  # locks the team's quota until commit: none squeezes past
             request.save()
             chains.steps_build(request, () if auto else chains.plan_for(request, chain))
             event_add(request, kind=RequestEventKind.SUBMITTED, at=now, actor=requester)

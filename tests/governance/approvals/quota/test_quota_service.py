@@ -214,3 +214,13 @@ def test_quota_changes_are_admin_only_checked_and_audited(sized):
     assert (events[1].before["max_cores"], events[1].after["max_cores"]) == (32, 16)
     assert events[1].after["max_vms"] == 10
     assert events[1].actor == sized.admin
+
+
+def test_the_transaction_storing_a_request_checks_again(sized, monkeypatch):
+    # As if another submission for Ops committed after this one's validator had run: the
+    # check inside the storing transaction (quota row locked) still refuses it.
+    limit(sized, sized.ops, max_cores=7)
+    submit(sized, "provision", provision(sized))
+    monkeypatch.setattr("governance.approvals.services.prechecks.quota_check", lambda **_: None)
+    refusal = _refused("team", lambda: submit(sized, "provision", provision(sized)))
+    assert refusal.startswith("Team Ops would use 8 of 7 vCPU cores (this request: 2).")
