@@ -55,7 +55,7 @@ NAVIGATION: tuple[NavEntry, ...] = (
         roles=frozenset({Role.MANAGER, Role.SECURITY_OFFICER, Role.ADMIN}),
     ),
     NavEntry("Approval chains", "approvals:chains", roles=frozenset({Role.ADMIN})),
-    NavEntry("Quotas", "approvals:quotas", roles=_INVENTORY_READERS),
+    NavEntry("Quotas", "approvals:quotas", roles=_INVENTORY_READERS | {Role.MANAGER}),
     NavEntry("Policies", "policy:policies", roles=_INVENTORY_READERS, exact=True),
     NavEntry("Violations", "policy:violations"),
     NavEntry("People & Teams", "accounts:people", roles=frozenset({Role.ADMIN})),

@@ -1,8 +1,8 @@
 """Team quota pages: every team's use against its limits, and an admin's editor per team.
 
 Admins, security officers and auditors read every team's quota (the model-wide view
-right); a team's members read their own team's page; only admins change a quota
-(others who may read it get 403; a team a user may not read answers 404).
+right); everyone else reads the quotas of the teams they belong to (the list shows only
+those; another team's page answers 404); only admins change a quota (403 for readers).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.accounts.models import Team, TeamMembership
+from governance.accounts.models import Team
 from governance.approvals.models import LIMITS, TeamQuota
 from governance.approvals.quota_usage import Usage, quota_of, team_usage, teams_usage
 from governance.approvals.services.quota import quota_set
@@ -52,9 +53,7 @@ def _rows(usage: Usage, quota: TeamQuota | None) -> list[dict]:
 
 @login_required
 def quota_list_view(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("approvals.view_teamquota"):
-        raise PermissionDenied
-    teams = list(Team.objects.order_by("name"))
+    teams = list(_readable_teams(request).order_by("name"))
     quotas = {q.team_id: q for q in TeamQuota.objects.all()}
     usage = teams_usage([team.pk for team in teams])
     rows = [{"team": team, "limits": _rows(usage[team.pk], quotas.get(team.pk))} for team in teams]
@@ -94,13 +93,14 @@ def _shown(value: int | None) -> str:
     return "no limit" if value is None else str(value)
 
 
-def _readable_team(request: HttpRequest, slug: str) -> Team:
-    team = get_object_or_404(Team, slug=slug)
+def _readable_teams(request: HttpRequest) -> QuerySet[Team]:
     if request.user.has_perm("approvals.view_teamquota"):
-        return team
-    if TeamMembership.objects.filter(team=team, user=request.user).exists():
-        return team
-    raise Http404("No such team.")
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=request.user)
+
+
+def _readable_team(request: HttpRequest, slug: str) -> Team:
+    return get_object_or_404(_readable_teams(request), slug=slug)
 
 
 @login_required

@@ -27,7 +27,7 @@ _READER = {
 }
 EXPECTED = {
     "end_user": {"Home", "My VMs", "Violations", "Requests"},
-    "manager": {"Home", "Teams", "My VMs", "Violations", "Requests", "Approvals"},
+    "manager": {"Home", "Teams", "My VMs", "Violations", "Requests", "Approvals", "Quotas"},
     "security_officer": _READER | {"Audit", "Approvals"},
     "auditor": _READER | {"Audit"},
     "admin": _READER | {"People & Teams", "Audit", "API docs", "Approvals", "Approval chains"},

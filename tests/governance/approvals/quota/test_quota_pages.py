@@ -22,7 +22,7 @@ REFUSAL = (
 )
 
 
-def test_the_quota_list_is_for_admins_security_officers_and_auditors(client, sized):
+def test_readers_list_every_team_and_members_their_own(client, sized):
     limit(sized, sized.ops, max_vms=3, max_cores=8)
     url = reverse("approvals:quotas")
     for reader in (sized.admin, sized.security, sized.auditor):
@@ -31,8 +31,14 @@ def test_the_quota_list_is_for_admins_security_officers_and_auditors(client, siz
         assert page.status_code == 200
         assert "1 of 3" in page.content.decode()
         assert "4 of 8" in page.content.decode()
-    client.force_login(sized.alice)
-    assert client.get(url).status_code == 403
+    client.force_login(sized.manager)  # manages Ops, not in Dev
+    page = client.get(url).content.decode()
+    assert "4 of 8" in page
+    assert "Dev" not in page
+    client.force_login(sized.carol)
+    page = client.get(url).content.decode()
+    assert "Dev" in page
+    assert "Ops" not in page
 
 
 def test_only_admins_change_a_quota_and_every_change_is_audited(client, sized):
