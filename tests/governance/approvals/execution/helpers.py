@@ -18,6 +18,7 @@ from governance.approvals.models import (
     ExecutionStep,
     Request,
     RequestState,
+    StepState,
 )
 from pvesim.testing import RunningSim
 from tests.policy.enforce.helpers import Synced, plain_qemu
@@ -129,3 +130,15 @@ def movable(synced: Synced, *, running: bool = True) -> tuple[Any, str]:
 def migrations(synced: Synced, vmid: int, *, types: tuple[str, ...] = ("qmigrate",)) -> list:
     """The migration tasks Proxmox lists for ``vmid``."""
     return [t for t in synced.gateway.tasks() if t.type in types and t.id == str(vmid)]
+
+
+def left_by_dead_worker(execution: Execution, *, step: str, now: datetime) -> ExecutionStep:
+    """What a worker that died mid-call leaves: ``step`` claimed and running, its lease run
+    out, no UPID recorded (the caller then starts the task the worker had started)."""
+    row = execution.steps.get(name=step)
+    row.state, row.attempts, row.claim = StepState.RUNNING, 1, "dead-worker"
+    row.started_at, row.lease_until = now, now - timedelta(seconds=1)
+    row.save()
+    execution.current = row.position
+    execution.save(update_fields=["current"])
+    return row

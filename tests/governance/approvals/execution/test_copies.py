@@ -24,6 +24,7 @@ from tests.governance.approvals.execution.helpers import (
     Driver,
     approved_request,
     execution_begin,
+    left_by_dead_worker,
     steps_by_name,
 )
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
@@ -178,13 +179,7 @@ def test_a_worker_killed_after_starting_the_copy_does_not_start_a_second(synced,
     execution = execution_begin(request)
     driver = Driver([synced.sim, other.sim], stride=1)
     driver.run_until(execution, step="copy_reserve", state=StepState.DONE)
-    step = execution.steps.get(name="copy")
-    step.state, step.attempts, step.claim = StepState.RUNNING, 1, "dead-worker"
-    step.started_at = driver.now
-    step.lease_until = driver.now - timedelta(seconds=1)
-    step.save()
-    execution.current = step.position
-    execution.save(update_fields=["current"])
+    left_by_dead_worker(execution, step="copy", now=driver.now)
     upid = synced.gateway.guest_remote_migrate(
         node=guest.node,
         kind="qemu",

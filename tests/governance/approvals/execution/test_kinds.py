@@ -22,6 +22,7 @@ from tests.governance.approvals.execution.helpers import (
     Driver,
     approved_request,
     execution_begin,
+    left_by_dead_worker,
     steps_by_name,
 )
 from tests.policy.enforce.helpers import plain_qemu, synced_cluster
@@ -353,12 +354,7 @@ def test_a_worker_lost_during_a_cross_cluster_copy_resumes_on_the_source_cluster
     driver = Driver([synced.sim, other.sim], stride=120)
     driver.run_until(execution, step="create", state=StepState.SKIPPED)
     # What the dead worker left: the step claimed (lease run out), the copy started.
-    step = execution.steps.get(name="copy_in")
-    step.state, step.attempts, step.claim = StepState.RUNNING, 1, "dead-worker"
-    step.started_at, step.lease_until = driver.now, driver.now - timedelta(seconds=1)
-    step.save()
-    execution.current = step.position
-    execution.save(update_fields=["current"])
+    left_by_dead_worker(execution, step="copy_in", now=driver.now)
     other_gw = ProxmoxGateway(cluster_endpoint(other.cluster))
     upid = other_gw.guest_remote_migrate(
         node=source.node,

@@ -4,8 +4,6 @@ ledgers where they were and no second migration; a cross-cluster move keeps the 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from governance.approvals.models import ExecutionState, RequestState, StepState
@@ -18,6 +16,7 @@ from tests.governance.approvals.execution.helpers import (
     Driver,
     approved_request,
     execution_begin,
+    left_by_dead_worker,
     migrations,
     movable,
     steps_by_name,
@@ -151,13 +150,7 @@ def test_a_worker_killed_after_starting_the_migration_does_not_start_a_second(sy
     driver = Driver([synced.sim])
     driver.run_until(execution, step="precheck", state=StepState.DONE)
     # What the dead worker left: the step claimed (lease run out), the task started.
-    step = execution.steps.get(name="migrate")
-    step.state, step.attempts, step.claim = StepState.RUNNING, 1, "dead-worker"
-    step.started_at = driver.now
-    step.lease_until = driver.now - timedelta(seconds=1)
-    step.save()
-    execution.current = step.position
-    execution.save(update_fields=["current"])
+    left_by_dead_worker(execution, step="migrate", now=driver.now)
     upid = synced.gateway.guest_migrate(
         node=vm.node.name,
         kind="qemu",
