@@ -53,9 +53,20 @@ class RunningSim:
         return self.cluster.name
 
     @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
     def url(self) -> str:
         """Base URL without the ``/api2/json`` path, as PVE clients are configured."""
-        return f"https://{self.server.host}:{self.server.port}"
+        return f"https://{self.host}:{self.port}"
+
+    def first_node(self) -> str:
+        return next(iter(self.cluster.estate.nodes))
 
     @property
     def cert_file(self) -> Path:
@@ -79,15 +90,22 @@ class RunningSim:
         """Move simulated time forward; due task steps are applied."""
         return float(self.control("POST", "time/advance", seconds=seconds)["now"])
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """A raw API call as the root token (out-of-band admin changes)."""
-        headers = {"Authorization": f"PVEAPIToken={self.root_token_id}={self.root_token_secret}"}
+    def api(
+        self, method: str, path: str, *, auth: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """A raw API call; ``auth`` (an ``Authorization`` value) defaults to root@pam's
+        token, as out-of-band admin changes are made; ``""`` sends none."""
+        headers = dict(kwargs.pop("headers", {}))
+        if auth is None:
+            auth = f"PVEAPIToken={self.root_token_id}={self.root_token_secret}"
+        if auth:
+            headers["Authorization"] = auth
+        kwargs.setdefault("timeout", 30)
         return self.session.request(
             method,
             f"{self.url}/api2/json{path}",
             headers=headers,
             verify=str(self.cert_file),
-            timeout=30,
             **kwargs,
         )
 

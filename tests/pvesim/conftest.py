@@ -1,86 +1,25 @@
-"""Fixtures: pvesim clusters served in-process over real HTTPS on ephemeral ports."""
+"""Fixtures: pvesim clusters served in-process over real HTTPS on ephemeral ports.
+
+The handle is ``pvesim.testing.RunningSim`` (the one the inventory tests use too), read
+here with root@pam's token so tests reach every endpoint.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
-import requests
 
-from pvesim.clock import Clock
-from pvesim.cluster import Cluster
-from pvesim.scenario import generate
-from pvesim.server import RESPONSE_HOOKS, Certificate, ClusterServer, default_certificate
+from pvesim.server import RESPONSE_HOOKS, Certificate, default_certificate
+from pvesim.testing import ROOT_PASSWORD, RunningSim, SimFarm
 from tests.pvesim.pve_schema import check_returns, schema_index
 
-ROOT_PASSWORD = "pvesim-root"
+__all__ = ["ROOT_PASSWORD", "Sim"]
 
-
-@dataclass
-class Sim:
-    """A running simulated cluster and handy clients for it."""
-
-    server: ClusterServer
-    token_secret: str
-    token_id: str = "root@pam!steward"
-    session: requests.Session = field(default_factory=requests.Session)
-
-    @property
-    def cluster(self) -> Cluster:
-        return self.server.cluster
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def base(self) -> str:
-        return f"https://{self.host}:{self.port}"
-
-    def api(
-        self, method: str, path: str, *, auth: str | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """A raw API call; ``auth`` defaults to the root token (pass "" for none)."""
-        headers = dict(kwargs.pop("headers", {}))
-        if auth is None:
-            auth = f"PVEAPIToken={self.token_id}={self.token_secret}"
-        if auth:
-            headers["Authorization"] = auth
-        return self.session.request(
-            method,
-            f"{self.base}/api2/json{path}",
-            headers=headers,
-            verify=str(self.server.certificate.cert_file),
-            **kwargs,
-        )
-
-    def token_auth(self, full: str, secret: str) -> str:
-        return f"PVEAPIToken={full}={secret}"
-
-    def control(self, method: str, name: str, **body: Any) -> Any:
-        response = self.session.request(
-            method,
-            f"{self.base}/_sim/{name}",
-            json=body or None,
-            headers={"X-Pvesim-Key": self.cluster.control_key},
-            verify=str(self.server.certificate.cert_file),
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["data"]
-
-    def advance(self, seconds: float) -> None:
-        self.control("POST", "time/advance", seconds=seconds)
-
-    def first_node(self) -> str:
-        return next(iter(self.cluster.estate.nodes))
+#: The name the pvesim tests annotate their ``sim`` fixtures with.
+Sim = RunningSim
 
 
 @pytest.fixture(scope="session")
@@ -89,29 +28,20 @@ def certificate() -> Certificate:
 
 
 @pytest.fixture
-def make_sim(certificate: Certificate) -> Iterator[Callable[..., Sim]]:
-    """Factory: ``make_sim(scenario="small", pve="9", seed=1)`` -> a started :class:`Sim`.
+def make_sim(certificate: Certificate) -> Iterator[Callable[..., RunningSim]]:
+    """Factory: ``make_sim(scenario="small", pve="9", seed=1, guests=None, nodes=None)``
+    -> a started cluster read as root@pam.
 
-    The clock is frozen (speed 0) so tests move time explicitly with ``sim.advance``.
+    The clusters of one test share a frozen clock (speed 0): tests move time explicitly
+    with ``sim.advance``.
     """
-    servers: list[ClusterServer] = []
-
-    def make(*, scenario: str = "small", pve: str = "9", seed: int = 1, **sizes: Any) -> Sim:
-        clock = Clock(start=time.time(), speed=0.0)
-        estate = generate(scenario, seed=seed, now=clock.now(), clusters=1, **sizes)[0]
-        cluster = Cluster(name=estate.name, estate=estate, clock=clock, profile=pve)
-        secret = cluster.bootstrap_access(root_password=ROOT_PASSWORD)
-        server = ClusterServer(cluster, certificate=certificate).start()
-        servers.append(server)
-        return Sim(server=server, token_secret=secret)
-
-    yield make
-    for server in servers:
-        server.stop()
+    farm = SimFarm(certificate=certificate)
+    yield partial(farm.start, identity="root")
+    farm.stop()
 
 
 @pytest.fixture
-def sim(make_sim: Callable[..., Sim]) -> Sim:
+def sim(make_sim: Callable[..., RunningSim]) -> RunningSim:
     """A small PVE 9 cluster (3 nodes, 30 guests) with a frozen clock."""
     return make_sim()
 

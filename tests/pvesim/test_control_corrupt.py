@@ -36,7 +36,7 @@ def test_duplicate_guest_lists_one_vmid_on_two_nodes(sim):
 
 def test_unknown_mode_is_refused(sim):
     response = sim.session.post(
-        f"{sim.base}/_sim/corrupt",
+        f"{sim.url}/_sim/corrupt",
         json={"mode": "explode"},
         headers={"X-Pvesim-Key": sim.cluster.control_key},
         verify=str(sim.server.certificate.cert_file),

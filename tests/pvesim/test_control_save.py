@@ -27,7 +27,7 @@ def save_hooks() -> Iterator[list[Callable[[], object]]]:
 
 def _save(sim: Sim) -> int:
     response = requests.post(
-        f"{sim.base}/_sim/save",
+        f"{sim.url}/_sim/save",
         headers={"X-Pvesim-Key": sim.cluster.control_key},
         verify=str(sim.server.certificate.cert_file),
         timeout=15,

@@ -89,7 +89,7 @@ def test_policy_survives_save_and_load(sim: Sim) -> None:
     assert restored.tag_policy.user_allow == "list"
     assert restored.tag_policy.user_allow_list == ["a"]
     bad = sim.session.post(
-        f"{sim.base}/_sim/datacenter/tags",
+        f"{sim.url}/_sim/datacenter/tags",
         json={"user_allow": "sometimes"},
         headers={"X-Pvesim-Key": sim.cluster.control_key},
         verify=str(sim.server.certificate.cert_file),

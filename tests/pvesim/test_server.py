@@ -82,7 +82,7 @@ def test_large_bodies_are_gzipped_when_accepted(sim: Sim) -> None:
 
 def test_control_api_needs_key(sim: Sim) -> None:
     response = requests.post(
-        f"{sim.base}/_sim/time/advance",
+        f"{sim.url}/_sim/time/advance",
         json={"seconds": 1},
         verify=str(sim.server.certificate.cert_file),
         timeout=5,
