@@ -213,10 +213,16 @@ class ViolationFilterForm(forms.Form):
     cluster = forms.CharField(required=False, max_length=100)
     team = forms.CharField(required=False, max_length=100, help_text="Team slug")
     q = forms.CharField(label="VM", required=False, max_length=200, help_text="Name or vmid")
+    # The cycle a violation notice links to (``policy.services.notices.cycle_link``).
+    detected = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
     def filters(self) -> dict[str, str]:
         """Non-empty filters (call after ``is_valid``); ``state`` defaults to open."""
-        data = {key: str(value).strip() for key, value in self.cleaned_data.items() if value}
+        data = {
+            key: value.isoformat() if key == "detected" else str(value).strip()
+            for key, value in self.cleaned_data.items()
+            if value
+        }
         data.setdefault("state", "open")
         return data
 

@@ -57,7 +57,8 @@ def _team_q(slug: str) -> Q:
 def violation_list(*, user: Any, filters: dict[str, str] | None = None) -> QuerySet[Violation]:
     """Violations ``user`` may see matching ``filters`` (keys of ``ViolationFilterForm``).
 
-    ``state`` is ``open`` (default), ``resolved`` or ``all``.
+    ``state`` is ``open`` (default), ``resolved`` or ``all``; ``detected`` (ISO time)
+    keeps the violations first detected by the reconcile cycle of that moment.
     """
     filters = filters or {}
     queryset = restrict(Violation.objects.all(), user).select_related(
@@ -76,6 +77,8 @@ def violation_list(*, user: Any, filters: dict[str, str] | None = None) -> Query
         queryset = queryset.filter(cluster__name=filters["cluster"])
     if filters.get("team"):
         queryset = queryset.filter(_team_q(filters["team"]))
+    if filters.get("detected"):
+        queryset = queryset.filter(first_detected=filters["detected"])
     if query := filters.get("q"):
         match = Q(vm__name__icontains=query)
         if query.isdigit():

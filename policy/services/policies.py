@@ -23,7 +23,7 @@ from policy.facts import FleetFacts, exemptions_load, facts_load
 from policy.findings import Action, Finding
 from policy.models import Policy, PolicyMode, PolicyVersion, Violation
 from policy.rules import RULES, PolicySpec
-from policy.services.violations import owners_of
+from policy.services.notices import recipients_of
 from policy.validation import document_clean, scope_queryset
 from policy.yaml_io import document_of
 
@@ -180,6 +180,6 @@ def dry_run_cleaned(
             VmOutcome(vm.id, vm.vmid, vm.name, names.get(vm.cluster_id, ""), vm.node, tuple(found))
         )
     result.vms.sort(key=lambda o: (o.cluster, o.vmid))
-    told = {u.pk: u for people in owners_of(by_vm).values() for u in people if u.is_active}
+    told = {u.pk: u for people in recipients_of(by_vm).values() for u in people if u.is_active}
     result.notify = sorted(told.values(), key=lambda u: u.username)
     return result

@@ -1,5 +1,5 @@
 """Recording findings as violations: open, refresh, resolve (level-triggered), and tell the
-owners and custodians of guests with new violations.
+people concerned about guests with new violations (``policy.services.notices``).
 
 Invariants: at most one open violation per (policy, vm or cluster, rule_key) (a
 constraint); a finding seen again only moves ``last_seen`` (and evidence if it changed);
@@ -17,11 +17,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import transaction
-from django.urls import reverse
 
 from governance.audit.services import audit_record
-from governance.notifications.services import notify_many
-from governance.ownership.models import Ownership
 from policy.findings import Finding
 from policy.models import (
     Remediation,
@@ -29,8 +26,8 @@ from policy.models import (
     RemediationState,
     Violation,
 )
+from policy.services.notices import violations_notify
 
-NOTIFICATION_KIND = "policy.violation"
 AUDIT_DETAIL_LIMIT = 50
 
 Identity = tuple[int, int, int | None, str]
@@ -134,7 +131,7 @@ def violations_record(
         violations_resolve(violation_ids=result.resolved_ids, now=now)
         _audit("opened", result.opened)
         _audit("resolved", resolved)
-        result.notified = _notify([v for v in result.opened if v.remediation_state != "waived"])
+        result.notified = violations_notify(opened=result.opened, now=now)
     return result
 
 
@@ -190,37 +187,3 @@ def _audit(what: str, violations: list[Violation]) -> None:
                 "summary": violation.summary,
             },
         )
-
-
-def owners_of(vm_ids: Iterable[int]) -> dict[int, list]:
-    """Current owner and custodian (users) of each guest that has any."""
-    people: dict[int, list] = defaultdict(list)
-    rows = Ownership.objects.filter(until__isnull=True, vm_id__in=list(vm_ids)).select_related(
-        "owner", "custodian"
-    )
-    for row in rows:
-        people[row.vm_id].extend(u for u in (row.owner, row.custodian) if u is not None)
-    return people
-
-
-def _notify(opened: list[Violation]) -> int:
-    """One notification per guest and person (de-duplicated while unread by the VM link)."""
-    by_vm: dict[int, list[Violation]] = defaultdict(list)
-    for violation in opened:
-        if violation.vm_id is not None:
-            by_vm[violation.vm_id].append(violation)
-    if not by_vm:
-        return 0
-    sent = 0
-    for vm_id, people in owners_of(by_vm).items():
-        found = by_vm[vm_id]
-        subject = found[0].summary if len(found) == 1 else f"{len(found)} policy violations on a VM"
-        created = notify_many(
-            users=people,
-            kind=NOTIFICATION_KIND,
-            subject=f"Policy violation: {subject}",
-            body="\n".join(v.summary for v in found),
-            link=reverse("inventory:vm", kwargs={"pk": vm_id}),
-        )
-        sent += len(created)
-    return sent
