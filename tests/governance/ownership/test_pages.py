@@ -238,3 +238,12 @@ def test_the_matching_count_is_capped(people, owned, monkeypatch):
     assert (
         "(1 matching)" in client_for(people.admin).get("/ownership/vms/?owned=no").content.decode()
     )
+
+
+def test_list_marks_the_sorted_column_and_pages_with_a_cursor(people, owned, monkeypatch):
+    monkeypatch.setattr("governance.ownership.views.vms.PAGE_SIZE", 1)
+    page = client_for(people.admin).get("/ownership/vms/?sort=name").content.decode()
+    assert 'aria-sort="ascending"' in page
+    assert "sort=-name" in page  # clicking the sorted column flips it
+    assert 'rel="next"' in page
+    assert '<span aria-disabled="true">Previous</span>' in page

@@ -117,3 +117,12 @@ def test_storage_page_shows_per_node_status_and_inline_select_for_admins(client_
     assert 'hx-post="/inventory/storage/' in admin_page
     auditor_page = client_for(Role.AUDITOR).get("/inventory/storage/").content.decode()
     assert "hx-post" not in auditor_page
+
+
+def test_vm_list_marks_the_sorted_column_and_pages_with_a_cursor(client_for, estate, monkeypatch):
+    monkeypatch.setattr("inventory.views.guests.PAGE_SIZE", 1)
+    page = client_for(Role.ADMIN).get("/inventory/vms/?sort=-vmid").content.decode()
+    assert 'aria-sort="descending"' in page
+    assert "sort=vmid" in page  # clicking the sorted column flips it
+    assert 'rel="next"' in page
+    assert '<span aria-disabled="true">Previous</span>' in page
