@@ -16,11 +16,12 @@ Parameters (``ExportForm``): ``method`` and ``available_days``, then per method:
   root@pam's, so Steward's API token cannot lift the lock, and the form says so before
   anyone submits. A running VM is copied live (PVE refuses an offline remote migration of
   a running guest), so the copy runs on the target afterwards. PVE places the copy on the
-  node answering the target cluster's API, as for a cross-cluster ``migrate``; the step
-  log names that node. Steps: reserve a vmid there, copy, refresh both clusters, give the
-  copy its owner (the requester, with an ownership lease ending with the availability,
-  and the source's classification, so policies scoped by classification follow the
-  data), record it.
+  node answering the target cluster's API; when that is not ``target_node`` (the node
+  host pinning was checked against) the copy is migrated there within the target
+  cluster. Steps: reserve a vmid there, copy, place, refresh both clusters, give the copy
+  its owner (the requester, with an ownership lease ending with the availability, and the
+  source's classification, so policies scoped by classification follow the data), record
+  it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from governance.approvals.execution.kinds.export_expiry import (  # noqa: F401 -
 from governance.ownership.models import Ownership
 from governance.ownership.services import classification_set, ownership_at_birth
 from inventory.models import Copy, CopyKind, Storage, VirtualMachine
+from inventory.proxmox.types import GuestEntry
 
 BACKUP = "backup"
 CLUSTER = "cluster"
@@ -104,20 +106,58 @@ def _copy_reserve(ctx: StepContext) -> StepResult:
     return target_vmid_reserve(ctx)
 
 
-def _copy_exists(ctx: StepContext) -> bool:
+def _copy_entry(ctx: StepContext) -> GuestEntry | None:
     target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
-    return any(g.vmid == ctx.results["target_vmid"] for g in target_gw.resources().guests)
+    return next(
+        (g for g in target_gw.resources().guests if g.vmid == ctx.results["target_vmid"]), None
+    )
 
 
 def _copy(ctx: StepContext) -> StepResult:
     if _method(ctx) != CLUSTER:
         return StepResult.skipped("a backup export")
-    if _copy_exists(ctx):
+    if _copy_entry(ctx) is not None:
         # A re-run after the copy was started (PVE would refuse the locked source anyway):
         # done once the copy is unlocked there.
         return remote_arrived(ctx)
     running = ctx.gateway.guest_status(**ctx.vm_target()).status == "running"
     return remote_migrate_start(ctx, online=running, delete=False)
+
+
+def _place(ctx: StepContext) -> StepResult:
+    """Move the copy to the requested node of the target cluster if PVE put it elsewhere
+    (a migration within that cluster, followed there)."""
+    if _method(ctx) != CLUSTER:
+        return StepResult.skipped("a backup export")
+    wanted, vmid = ctx.params["target_node"], ctx.results["target_vmid"]
+    entry = _copy_entry(ctx)
+    if entry is None:
+        return StepResult.failed(f"the copy {vmid} is no longer on the target cluster")
+    if entry.node == wanted:
+        return StepResult.done(f"the copy is on {wanted}", target_node=wanted)
+    running = entry.status == "running"
+    upid = ctx.gateway_for(ctx.results["target_cluster_id"]).guest_migrate(
+        node=entry.node,
+        kind=entry.kind,
+        vmid=vmid,
+        target=wanted,
+        online=running,
+        with_local_disks=running,
+    )
+    return StepResult.started(
+        upid,
+        f"moving the copy from {entry.node} to {wanted}",
+        on_cluster=ctx.results["target_cluster_id"],
+    )
+
+
+def _placed(ctx: StepContext) -> StepResult:
+    wanted, entry = ctx.params["target_node"], _copy_entry(ctx)
+    if entry is not None and entry.node == wanted:
+        if entry.lock:
+            return StepResult.retry(f"the copy is still locked on {wanted}", after=5)
+        return StepResult.done(f"the copy is on {wanted}", target_node=wanted)
+    return StepResult.failed(f"the copy is not on {wanted} after its migration")
 
 
 def _copy_sync(ctx: StepContext) -> StepResult:
@@ -230,6 +270,15 @@ kind(
         verify=remote_arrived,
         task_types=("qmigrate", "vzmigrate"),
         task_vmid=_source_vmid,
+    ),
+    StepSpec(
+        "copy_place",
+        "Place the copy on the target node",
+        _place,
+        verify=_placed,
+        task_types=("qmigrate", "vzmigrate"),
+        task_vmid=lambda ctx: ctx.results.get("target_vmid"),
+        task_cluster=lambda ctx: ctx.results.get("target_cluster_id"),
     ),
     StepSpec("copy_sync", "Refresh both clusters", _copy_sync),
     StepSpec("copy_own", "Give the copy its owner", _copy_own, atomic=True),

@@ -47,7 +47,7 @@ def alice():
     return UserFactory(username="alice", roles=[Role.END_USER])
 
 
-def _export_request(synced, other, alice, *, running: bool):
+def _export_request(synced, other, alice, *, running: bool, node: str = ""):
     """An approved export copy of a plain guest (sensitive, owned by alice)."""
     guest = synced.guest(lambda g: plain_qemu(g) and g.running is running and not g.lock)
     vm = synced.vm(guest.vmid)
@@ -62,15 +62,15 @@ def _export_request(synced, other, alice, *, running: bool):
         vm=vm,
         method="cluster",
         target_cluster=other.cluster.name,
-        target_node=next(iter(other.sim.cluster.estate.nodes)),
+        target_node=node or next(iter(other.sim.cluster.estate.nodes)),
         target_storage="local-lvm",
         available_days=7,
     )
     return guest, vm, request
 
 
-def _exported(synced, other, alice, *, running: bool):
-    guest, vm, request = _export_request(synced, other, alice, running=running)
+def _exported(synced, other, alice, *, running: bool, node: str = ""):
+    guest, vm, request = _export_request(synced, other, alice, running=running, node=node)
     execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
     return guest, vm, steps_by_name(execution)
@@ -89,13 +89,17 @@ def _actions(request_id: int) -> list[str]:
 
 
 def test_an_export_copy_lands_on_the_other_cluster_owned_and_recorded(synced, other, alice):
-    guest, vm, steps = _exported(synced, other, alice, running=False)
+    # Not the node PVE puts a remote migration on (the first online one): moved there.
+    nodes = [n.name for n in other.sim.cluster.estate.nodes.values() if n.online]
+    guest, vm, steps = _exported(synced, other, alice, running=False, node=nodes[-1])
 
     assert steps["backup"].state == StepState.SKIPPED
     vmid = steps["copy_reserve"].result["target_vmid"]
     copied = other.sim.cluster.estate.guests[vmid]
     assert copied.config["scsi0"].startswith(f"local-lvm:vm-{vmid}-disk-0")
     assert "lock" not in copied.config
+    assert copied.node == nodes[-1]
+    assert steps["copy_place"].upid.split(":")[1] == nodes[0]
     # PVE keeps the source: stopped, and locked until an admin runs qm unlock.
     kept = synced.sim.cluster.estate.guests[guest.vmid]
     assert (kept.running, kept.config.get("lock")) == (False, "migrate")
@@ -109,6 +113,7 @@ def test_an_export_copy_lands_on_the_other_cluster_owned_and_recorded(synced, ot
     export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True)
     assert export.name == f"{other.cluster.name}/{vmid}"
     assert (export.storage_name, export.storage_class) == ("local-lvm", "approved")
+    assert export.node == nodes[-1]
     assert export.task_upid == steps["copy"].upid
     assert steps["ledger"].result["target_cluster_id"] == other.cluster.pk
 
