@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +21,7 @@ from playwright.sync_api import expect
 from pvesim.clock import Clock
 from pvesim.server import default_certificate
 from pvesim.testing import RunningSim, SimFarm
-from tests.browser.conftest import BROWSER_USERS, REPO
+from tests.browser.conftest import BROWSER_USERS
 from tests.inventory.conftest import fingerprint_of_file
 
 pytestmark = pytest.mark.browser
@@ -33,9 +31,9 @@ pytestmark = pytest.mark.browser
 EXECUTION_TIMEOUT_MS = 90_000
 SIM_SPEED = 20.0
 
-# Runs in the browser stack's environment: register and sync the simulated cluster,
-# classify its storages, put the end user in the manager's team and give the end user
-# one running guest.
+# Runs in the browser stack's environment: register and sync the test's own simulated
+# cluster under its unique name, classify its storages, make the test's own team of its
+# end user and manager and give the end user one running guest.
 _SEED = """
 import django, json, sys
 django.setup()
@@ -44,25 +42,25 @@ from governance.accounts.services import team_create, team_member_add
 from governance.ownership.services import ownership_assign
 from inventory.models import Cluster, Storage, VirtualMachine
 from inventory.sync.service import cluster_sync
-users, sim = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+spec = json.loads(sys.argv[1])
 User = get_user_model()
-admin = User.objects.get(username=users["admin"])
-erin = User.objects.get(username=users["end_user"])
+admin = User.objects.get(username=spec["admin"])
+end_user = User.objects.get(username=spec["end_user"])
 cluster = Cluster.objects.create(
-    name=sim["name"], api_url=sim["url"], token_id=sim["token_id"],
-    token_secret=sim["token_secret"], fingerprint=sim["fingerprint"],
+    name=spec["cluster"], api_url=spec["url"], token_id=spec["token_id"],
+    token_secret=spec["token_secret"], fingerprint=spec["fingerprint"],
 )
 run = cluster_sync(cluster_id=cluster.pk, full=True)
 assert run is not None and run.status in ("ok", "partial"), (run and run.error)
 Storage.objects.filter(cluster=cluster, name="ceph-rbd").update(storage_class="approved")
 Storage.objects.filter(cluster=cluster, name="nfs-iso").update(storage_class="external")
-team = team_create(actor=admin, name="Web team")
-team_member_add(actor=admin, team=team, user=erin)
+team = team_create(actor=admin, name=spec["team"])
+team_member_add(actor=admin, team=team, user=end_user)
 team_member_add(
-    actor=admin, team=team, user=User.objects.get(username=users["manager"]), is_manager=True
+    actor=admin, team=team, user=User.objects.get(username=spec["manager"]), is_manager=True
 )
-guest = VirtualMachine.objects.get(cluster=cluster, vmid=sim["guest"], gone_since__isnull=True)
-ownership_assign(actor=admin, vm=guest, owner=erin, team=team, reason="the web team's guest")
+guest = VirtualMachine.objects.get(cluster=cluster, vmid=spec["guest"], gone_since__isnull=True)
+ownership_assign(actor=admin, vm=guest, owner=end_user, team=team, reason="the team's guest")
 print(guest.pk)
 """
 
@@ -82,20 +80,6 @@ for copy, step in exports_due(now=now):
     assert export_expire(copy=copy, step=step, gateway=gateway), copy
     print(copy.name)
 """
-
-
-def _run(stack, script: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=REPO,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def _movable_guest(sim: RunningSim) -> tuple[int, str]:
@@ -120,29 +104,36 @@ def _movable_guest(sim: RunningSim) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def approvals_sim() -> Iterator[RunningSim]:
+def sim_farm() -> Iterator[SimFarm]:
     farm = SimFarm(certificate=default_certificate(), clock=Clock(speed=SIM_SPEED))
     try:
-        # Steward acts with an admin token: executions write to Proxmox.
-        yield farm.start(identity="root")
+        yield farm
     finally:
         farm.stop()
 
 
-@pytest.fixture(scope="module")
-def estate(browser_stack, approvals_sim) -> dict:
-    sim = approvals_sim
+@pytest.fixture
+def estate(browser_stack, sim_farm, unique_name, make_user) -> dict:
+    """The test's own data: a simulated cluster (Steward acts with an admin token, since
+    executions write to Proxmox) registered under a unique name, a fresh end user and
+    manager in a team of their own, and one running guest the end user owns."""
+    sim = sim_farm.start(identity="root")
     vmid, target = _movable_guest(sim)
+    people = {role: make_user(role) for role in ("end_user", "manager")}
     spec = {
-        "name": sim.name,
+        **people,
+        "admin": BROWSER_USERS["admin"],
+        "cluster": unique_name("pve-appr"),
+        "team": unique_name("web-team"),
         "url": sim.url,
         "token_id": sim.token_id,
         "token_secret": sim.token_secret,
         "fingerprint": fingerprint_of_file(sim.cert_file),
         "guest": vmid,
     }
-    out = _run(browser_stack, _SEED, json.dumps(BROWSER_USERS), json.dumps(spec))
+    out = browser_stack.python(_SEED, json.dumps(spec))
     return {
+        **spec,
         "vm_pk": int(out.strip().splitlines()[-1]),
         "vmid": vmid,
         "target": target,
@@ -150,11 +141,11 @@ def estate(browser_stack, approvals_sim) -> dict:
     }
 
 
-def _second_context(chromium, daphne_server, sign_in, role):
+def _second_context(chromium, daphne_server, sign_in, role, username=None):
     context = chromium.new_context(base_url=daphne_server, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     other = context.new_page()
-    sign_in(other, role)
+    sign_in(other, role, username=username)
     return context, other
 
 
@@ -164,20 +155,26 @@ def _state(page):
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
-    chromium, daphne_server, page, sign_in, estate
+    chromium, daphne_server, page, sign_in, estate, unique_name
 ):
     sim: RunningSim = estate["sim"]
-    sign_in(page, "end_user")
+    node = sorted(sim.cluster.estate.nodes)[1]
+    name = unique_name("shop")
+    sign_in(page, "end_user", username=estate["end_user"])
     page.get_by_role("link", name="Requests").click()
     page.get_by_role("link", name="Request a new VM").click()
     form = page.get_by_test_id("request-form")
-    form.get_by_label("Node").select_option(label="alpha2")
-    form.get_by_label("Name").fill("erin-shop")
+    chooser = page.get_by_text("Choose the cluster first")
+    expect(chooser.or_(form)).to_be_visible()
+    if chooser.is_visible():  # other tests' clusters take requests too
+        page.get_by_role("link", name=estate["cluster"], exact=True).click()
+    form.get_by_label("Node").select_option(label=node)
+    form.get_by_label("Name").fill(name)
     form.get_by_label("Cores").fill("2")
     form.get_by_label("Memory (MiB)").fill("2048")
     form.get_by_label("Disk (GiB)").fill("8")
     form.get_by_label("Storage").select_option(label="ceph-rbd")
-    form.get_by_label("Team").select_option(label="Web team")
+    form.get_by_label("Team").select_option(label=estate["team"])
     form.get_by_label("Justification").fill("the new shop front needs its own VM")
     form.get_by_role("button", name="Submit request").click()
     expect(page).to_have_url(re.compile(r"/approvals/\d+/$"))
@@ -185,12 +182,14 @@ def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
     expect(page.get_by_role("heading", name="Approvals needed")).to_be_visible()
     request_url = page.url
 
-    context, manager = _second_context(chromium, daphne_server, sign_in, "manager")
+    context, manager = _second_context(
+        chromium, daphne_server, sign_in, "manager", estate["manager"]
+    )
     try:
         manager.get_by_role("navigation", name="Main").get_by_role(
             "link", name="Approvals", exact=True
         ).click()
-        manager.get_by_role("link", name="Provision a VM").first.click()
+        manager.get_by_role("link", name="Provision a VM").click()
         expect(manager).to_have_url(request_url)
         manager.get_by_label("Comment").fill("fine, within the team's quota")
         manager.get_by_role("button", name="Approve").click()
@@ -200,13 +199,13 @@ def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
 
     # The requester's page follows the execution live.
     expect(_state(page)).to_contain_text("Succeeded", timeout=EXECUTION_TIMEOUT_MS)
-    created = [g for g in sim.cluster.estate.guests.values() if g.config.get("name") == "erin-shop"]
+    created = [g for g in sim.cluster.estate.guests.values() if g.config.get("name") == name]
     assert len(created) == 1
-    assert created[0].node == "alpha2"
+    assert created[0].node == node
     # Owned from birth: the requester's ownership list has it, with its team.
     page.goto("/ownership/vms/")
-    row = page.locator("table.table tbody tr", has=page.get_by_role("link", name="erin-shop"))
-    expect(row).to_contain_text("Web team")
+    row = page.locator("table.table tbody tr", has=page.get_by_role("link", name=name))
+    expect(row).to_contain_text(estate["team"])
 
 
 @pytest.mark.usefixtures("celery_worker_process")
@@ -215,7 +214,7 @@ def test_manager_approves_a_migration_and_watches_it_complete_live(
 ):
     sim: RunningSim = estate["sim"]
     target = estate["target"]
-    sign_in(page, "end_user")
+    sign_in(page, "end_user", username=estate["end_user"])
     page.goto(f"/inventory/vms/{estate['vm_pk']}/")
     page.get_by_role("link", name="Migrate a VM").click()
     form = page.get_by_test_id("request-form")
@@ -225,7 +224,9 @@ def test_manager_approves_a_migration_and_watches_it_complete_live(
     expect(_state(page)).to_contain_text("Waiting for approval")
     request_url = page.url
 
-    context, manager = _second_context(chromium, daphne_server, sign_in, "manager")
+    context, manager = _second_context(
+        chromium, daphne_server, sign_in, "manager", estate["manager"]
+    )
     try:
         manager.goto(request_url)
         expect(manager.locator("html")).to_have_attribute("data-live", "online")
@@ -246,14 +247,16 @@ def test_manager_approves_a_migration_and_watches_it_complete_live(
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
-    chromium, daphne_server, page, sign_in, estate, browser_stack
+    chromium, daphne_server, page, sign_in, estate, browser_stack, unique_name, make_user
 ):
     sim: RunningSim = estate["sim"]
-    context, admin = _second_context(chromium, daphne_server, sign_in, "admin")
+    chain = unique_name("exports-manager-then-security")
+    approvers = {"manager": estate["manager"], "security_officer": make_user("security_officer")}
+    context, admin = _second_context(chromium, daphne_server, sign_in, "admin", make_user("admin"))
     try:
         admin.get_by_role("link", name="Approval chains").click()
         admin.get_by_role("link", name="New chain").click()
-        admin.get_by_label("Name", exact=True).first.fill("Exports: manager then security")
+        admin.get_by_label("Name", exact=True).first.fill(chain)
         admin.get_by_label("Kind").select_option("export")
         first = admin.get_by_role("group", name="Step 1")
         first.get_by_label("Name").fill("Team manager")
@@ -263,16 +266,16 @@ def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
         second.get_by_label("Approver rule").select_option("role")
         second.get_by_label("Role").select_option("security_officer")
         admin.get_by_role("button", name="Save chain").click()
-        expect(admin.get_by_text("Chain Exports: manager then security saved.")).to_be_visible()
+        expect(admin.get_by_text(f"Chain {chain} saved.")).to_be_visible()
     finally:
         context.close()
 
     before = set(_volumes(sim, "nfs-iso", estate["vmid"]))
-    sign_in(page, "end_user")
+    sign_in(page, "end_user", username=estate["end_user"])
     page.goto(f"/inventory/vms/{estate['vm_pk']}/")
     page.get_by_role("link", name="Export a VM").click()
     form = page.get_by_test_id("request-form")
-    form.get_by_label("Export storage").select_option(label="nfs-iso")
+    form.get_by_label("Export storage", exact=True).select_option(label="nfs-iso")
     form.get_by_label("Available for (days)").fill("1")
     form.get_by_label("Justification").fill("hand the audit firm a copy of the web guest")
     form.get_by_role("button", name="Submit request").click()
@@ -281,8 +284,8 @@ def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
     expect(needed).to_have_count(2)
     request_url = page.url
 
-    for role in ("manager", "security_officer"):
-        context, approver = _second_context(chromium, daphne_server, sign_in, role)
+    for role, username in approvers.items():
+        context, approver = _second_context(chromium, daphne_server, sign_in, role, username)
         try:
             approver.get_by_role("navigation", name="Main").get_by_role(
                 "link", name="Approvals", exact=True
@@ -303,8 +306,8 @@ def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
     assert len(archives) == 1
 
     # Half a day on nothing is due; past the availability the archive is deleted in Proxmox.
-    assert _run(browser_stack, _EXPIRE, "0.5").split() == []
-    expired = _run(browser_stack, _EXPIRE, "2").split()
+    assert browser_stack.python(_EXPIRE, "0.5").split() == []
+    expired = browser_stack.python(_EXPIRE, "2").split()
     assert expired == archives
     assert set(_volumes(sim, "nfs-iso", estate["vmid"])) == before
     page.goto(f"/inventory/vms/{estate['vm_pk']}/")
