@@ -9,13 +9,14 @@ import pytest
 from django.utils import timezone
 
 from governance.accounts.roles import Role
+from governance.approvals.execution.base import MAX_STEP_ATTEMPTS
 from governance.approvals.execution.kinds.export import exports_expire
 from governance.approvals.models import AccessGrant, ExecutionState, GrantState, StepState
 from governance.ownership.models import Ownership
 from inventory.models import Copy, CopyKind, VirtualMachine
 from inventory.proxmox import ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
-from policy.models import Quarantine, QuarantineState
+from policy.models import ActionKind, Quarantine, QuarantineState, Remediation
 from policy.remediation.quarantine import quarantine_group
 from tests.factories import TeamFactory, UserFactory
 from tests.governance.approvals.execution.helpers import (
@@ -175,6 +176,40 @@ def test_an_import_whose_quarantine_cannot_be_applied_is_never_started(synced, a
     vmid = steps_by_name(execution)["reserve"].result["vmid"]
     assert synced.sim.cluster.estate.guests[vmid].status != "running"
     assert steps_by_name(execution)["start"].state == StepState.PENDING
+
+
+def test_an_import_waits_for_its_quarantine_without_using_up_its_attempts(synced, alice):
+    """Policy's remediation is backing off (a lock, say): the start waits for it, however
+    long, instead of failing after the step's retry budget, and starts once it is done."""
+    request = approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_volume="local:import/router-appliance.qcow2",
+        name="router-3",
+        node="alpha1",
+        storage="local-lvm",
+    )
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="quarantine", state=StepState.DONE)
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    applying = Remediation.objects.filter(vm__vmid=vmid, action=ActionKind.QUARANTINE_APPLY)
+    applying.update(next_attempt_at=timezone.now() + timedelta(hours=1))
+
+    for _ in range(MAX_STEP_ATTEMPTS * 2):
+        driver.tick(driver.step(execution) or 0)
+    step = steps_by_name(execution)["quarantine_verify"]
+    assert step.state == StepState.PENDING
+    assert step.attempts == 0
+    assert "waiting for policy to apply the quarantine" in step.log
+    assert synced.sim.cluster.estate.guests[vmid].status != "running"
+
+    applying.update(next_attempt_at=None)
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    _runs_in_quarantine(synced, _new_vm(synced, execution), execution)
 
 
 def test_export_is_recorded_and_deleted_when_it_expires(synced, alice):
