@@ -18,8 +18,9 @@ twice) and the wall time from the workers' start until the last execution ended.
 one JSON object; ``meets_target`` says whether all succeeded, none started twice and no
 run lasted a quarter of a task.
 
-Usage: ``python bench/approvals_bench.py [--executions N] [--task-seconds S]`` (the
-default 1,000 executions takes about 6 minutes on two busy cores; fewer for development).
+Usage: ``python bench/approvals_bench.py [--executions N] [--task-seconds S]``. The
+default 1,000 executions took 13 minutes on two cores shared with other work (3 of
+them seeding and queueing); pass fewer for development.
 """
 
 from __future__ import annotations
