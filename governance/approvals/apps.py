@@ -47,3 +47,8 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the per-kind pre-submission checks in ``VALIDATORS``.
         from governance.approvals.services import prechecks  # noqa: F401
+        from governance.approvals.services.quota import quota_intake
+        from governance.ownership.services_workflows import TEAM_INTAKE_CHECKS
+
+        if quota_intake not in TEAM_INTAKE_CHECKS:
+            TEAM_INTAKE_CHECKS.append(quota_intake)

@@ -13,6 +13,8 @@ when, is audited in its transaction and tells the next person in line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -37,6 +39,16 @@ from governance.ownership.services import (
     vm_link,
 )
 from inventory.models import VirtualMachine
+
+#: Checks a VM must pass to join a team by a claim or a transfer, ``fn(*, vm, team)``
+#: raising ``ValidationError``; apps above this one (approvals: the team's quota) register
+#: theirs from ``AppConfig.ready``, so ownership imports none of them.
+TEAM_INTAKE_CHECKS: list[Callable[..., None]] = []
+
+
+def _intake(vm: VirtualMachine, team: Team) -> None:
+    for check in TEAM_INTAKE_CHECKS:
+        check(vm=vm, team=team)
 
 
 def _member(user: User, team: Team) -> bool:
@@ -75,6 +87,7 @@ def claim_create(*, actor: User, vm: VirtualMachine, team: Team, reason: str = "
             raise ValidationError(
                 f"VM {vm} already has an owner; only its owner can offer it to you."
             )
+        _intake(vm, team)
         try:
             with transaction.atomic():
                 claim = Claim.objects.create(
@@ -108,6 +121,7 @@ def _decide_claim(*, actor: User, claim: Claim, state: str, comment: str) -> Cla
         _move(claim, CLAIM_TRANSITIONS, state)
         claim.decided_by, claim.decided_at, claim.comment = actor, timezone.now(), comment
         if state == ClaimState.APPROVED:
+            _intake(claim.vm, claim.team)
             ownership_change(
                 actor=actor,
                 vm=claim.vm,
@@ -186,6 +200,7 @@ def transfer_offer(
         current = ownership_current(vm_id=vm.pk, lock=True)
         if current is None or current.owner_id != actor.pk:
             raise ValidationError("Only the owner of a VM can offer it to someone else.")
+        _intake(vm, to_team)
         try:
             with transaction.atomic():
                 transfer = Transfer.objects.create(
@@ -273,6 +288,7 @@ def transfer_approve(*, actor: User, transfer: Transfer, comment: str = "") -> T
             )
         if not transfer.to_user.is_active:
             raise ValidationError(f"{transfer.to_user.get_username()} was deactivated.")
+        _intake(transfer.vm, transfer.to_team)
         ownership_change(
             actor=actor,
             vm=transfer.vm,

@@ -12,6 +12,8 @@ Invariants:
 - ``quota_gate`` runs before the first step of an execution, so a quota lowered after
   approval stops it with the refusal as the failed step's message; nothing was done in
   Proxmox yet.
+- Claims and transfers of the ownership app are checked like an ownership-transfer
+  request when offered or claimed and again when approved (``quota_intake``).
 - ``quota_set`` is for admins only and audits every change with before and after.
 """
 
@@ -27,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.accounts.models import Team
-from governance.approvals.models import LIMITS, Request, TeamQuota
+from governance.approvals.models import LIMITS, Request, RequestKind, TeamQuota
 from governance.approvals.quota_usage import (
     QUOTA_KINDS,
     charged_team,
@@ -117,6 +119,19 @@ def quota_check(
     )
     if refusals:
         raise ValidationError({field: refusals})
+
+
+def quota_intake(*, vm: VirtualMachine, team: Team) -> None:
+    """A claim or transfer of the ownership app bringing ``vm`` into ``team`` (registered
+    in ``ownership.services_workflows.TEAM_INTAKE_CHECKS``): checked like a transfer."""
+    refusals = quota_refusals(
+        kind=RequestKind.OWNERSHIP_TRANSFER,
+        request_team=_team_of(vm),
+        parameters={"team": team.pk},
+        vm=vm,
+    )
+    if refusals:
+        raise ValidationError(refusals)
 
 
 def quota_hold(request: Request) -> None:
