@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.html import format_html, format_html_join
 
 from governance.accounts.models import Team
@@ -220,6 +220,12 @@ def _reserved(
     states = (RequestState.EXECUTING,) if executing_only else RESERVING
     open_requests = (
         Request.objects.filter(kind__in=QUOTA_KINDS, state__in=states)
+        # Narrowed in SQL to requests that may charge these teams (``charged_team`` decides;
+        # a team id in the parameters may be stored as a number or as text).
+        .filter(
+            Q(team_id__in=team_ids)
+            | Q(parameters__team__in=[*team_ids, *(str(team) for team in team_ids)])
+        )
         .filter(~Exists(landed))
         .select_related("vm")
         .only("kind", "team_id", "parameters", "vm")

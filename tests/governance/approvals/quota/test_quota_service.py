@@ -224,3 +224,17 @@ def test_the_transaction_storing_a_request_checks_again(sized, monkeypatch):
     monkeypatch.setattr("governance.approvals.services.prechecks.quota_check", lambda **_: None)
     refusal = _refused("team", lambda: submit(sized, "provision", provision(sized)))
     assert refusal.startswith("Team Ops would use 8 of 7 vCPU cores (this request: 2).")
+
+
+def test_a_pending_transfer_reserves_for_the_receiving_team_only(sized):
+    submit(
+        sized,
+        "ownership_transfer",
+        {"owner": sized.carol.pk, "team": sized.dev.pk},
+        vm=sized.web,
+    )
+    assert team_usage(sized.dev.pk).reserved == Size(1, 4, 4 * GIB, 20 * GIB)
+    assert team_usage(sized.ops.pk).reserved == Size()
+    # A team id a caller stored as text is found as well.
+    Request.objects.update(parameters={"owner": sized.carol.pk, "team": str(sized.dev.pk)})
+    assert team_usage(sized.dev.pk).reserved.vms == 1
