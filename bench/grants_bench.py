@@ -242,11 +242,13 @@ class Consoles(threading.Thread):
         return response.json()["data"]["upid"]
 
 
-def _observe(sim) -> tuple[set[tuple[str, str, str]], set[str]]:
-    """Proxmox's ACL entries and running console tasks, read over the API as root."""
+def _observe(sim) -> tuple[set[tuple[str, str, str]], float, set[str], float]:
+    """Proxmox's ACL entries and running console tasks, read over the API as root, each
+    with the moment it was read (a loaded machine makes the reads far apart)."""
     acl = sim.api("GET", "/access/acl")
     acl.raise_for_status()
     entries = {(a["path"], a["ugid"], a["roleid"]) for a in acl.json()["data"]}
+    acl_at = time.time()
     running: set[str] = set()
     for node in sim.cluster.estate.nodes:
         tasks = sim.api(
@@ -254,12 +256,15 @@ def _observe(sim) -> tuple[set[tuple[str, str, str]], set[str]]:
         )
         tasks.raise_for_status()
         running.update(t["upid"] for t in tasks.json()["data"])
-    return entries, running
+    return entries, acl_at, running, time.time()
 
 
-def _poll(args, sim, grants: list[Tracked], consoles: Consoles, worker: Worker, t0: float) -> float:
+def _poll(
+    args, sim, grants: list[Tracked], consoles: Consoles, worker: Worker, t0: float
+) -> tuple[float, list[float]]:
     """Watch Proxmox until every grant's entry is gone (or the deadline); stop the worker
-    for the downtime. Returns the measured downtime in seconds."""
+    for the downtime. Returns the measured downtime and each observation's duration."""
+    periods: list[float] = []
     down_at, down_s = t0 + _down_at(args), 0.0
     deadline = max(g.ends for g in grants) + 2 * TARGET_END_DELAY_S
     stopped_at = None
@@ -273,21 +278,21 @@ def _poll(args, sim, grants: list[Tracked], consoles: Consoles, worker: Worker, 
             print("restarting the worker", file=sys.stderr)
             worker.start()
             down_s = time.time() - stopped_at
-        entries, running = _observe(sim)
-        seen = time.time()
+        entries, acl_at, running, tasks_at = _observe(sim)
+        periods.append(tasks_at - now)
         for grant in grants:
             present = (grant.path, grant.userid, ROLE) in entries
             if grant.seen_at is None and present:
-                grant.seen_at = seen
+                grant.seen_at = acl_at
                 consoles.open_for(grant)
             elif grant.seen_at is not None and grant.gone_at is None and not present:
-                grant.gone_at = seen
+                grant.gone_at = acl_at
             if grant.console and grant.console_stopped_at is None and grant.console not in running:
-                grant.console_stopped_at = seen
+                grant.console_stopped_at = tasks_at
         if all(g.gone_at and (g.console is None or g.console_stopped_at) for g in grants):
             break
         time.sleep(max(0.0, args.poll - (time.time() - now)))
-    return down_s
+    return down_s, periods
 
 
 def _delays(values: list[float]) -> dict[str, float | None]:
@@ -390,7 +395,7 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> dict:
             log=log_dir / "beat.log",
         )
         consoles.start()
-        down_s = _poll(args, sim, grants, consoles, worker, t0)
+        down_s, periods = _poll(args, sim, grants, consoles, worker, t0)
         wall = time.time() - t0
     finally:
         consoles.stopping = True
@@ -399,6 +404,11 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> dict:
             harness.celery_stop([beat])
         farm.stop()
     figures = _report(args, grants, worker.logs, down_s, wall)
+    # Delays are as exact as the observations are frequent.
+    figures["observation_s"] = {
+        "mean": round(statistics.fmean(periods), 2) if periods else None,
+        "max": round(max(periods), 2) if periods else None,
+    }
     figures["console_open_failures"] = consoles.failures[:5]
     return figures
 

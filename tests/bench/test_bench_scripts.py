@@ -1,5 +1,8 @@
-"""The approvals and grants benchmarks run end to end at a tiny size and print figures
-that meet their targets (real Celery processes, pvesim over HTTPS, a scratch database)."""
+"""The approvals benchmark runs end to end at a tiny size and prints figures that meet
+its target (real Celery worker processes, pvesim over HTTPS, a scratch database).
+
+The grants benchmark has no such test: beat's production interval (15 s) puts even a
+tiny run past a minute and a half."""
 
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ def test_approvals_bench_tracks_every_execution_once_without_blocking():
     assert figures["failed"] == 0
     assert figures["delete_tasks_started"] == 3
     assert figures["delete_tasks_per_vm_max"] == 1
-    # Each delete task is polled more than once, and no run lasts as long as a task.
-    assert figures["advances"] > 2 * 3
+    # Start, poll, ledger is 3 runs each: more means a poll found a task still running
+    # and came back later instead of waiting; no run lasts anywhere near a task (4 s).
+    assert figures["advances"] > 3 * 3
     assert figures["advance_max_ms"] < 1000
     assert figures["meets_target"] is True
