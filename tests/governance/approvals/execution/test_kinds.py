@@ -115,16 +115,7 @@ def test_provision_from_scratch_creates_the_disk_on_the_approved_storage(synced,
 
 
 def test_import_copies_the_image_onto_approved_storage_quarantined_and_owned(synced, alice):
-    request = approved_request(
-        kind="import",
-        requester=alice,
-        cluster=synced.cluster,
-        source_volume="local:import/router-appliance.qcow2",
-        name="router",
-        node="alpha1",
-        storage="local-lvm",
-        classification="internal",
-    )
+    request = _image_import(synced, alice, "router", classification="internal")
 
     execution = _run(synced, request)
 
@@ -134,6 +125,20 @@ def test_import_copies_the_image_onto_approved_storage_quarantined_and_owned(syn
     assert "size=2G" in disk
     assert Ownership.objects.get(vm=vm, until__isnull=True).owner == alice
     _runs_in_quarantine(synced, vm, execution)
+
+
+def _image_import(synced, alice, name: str, **parameters):
+    """A request to import the simulator's router image as VM ``name`` on alpha1."""
+    return approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_volume="local:import/router-appliance.qcow2",
+        name=name,
+        node="alpha1",
+        storage="local-lvm",
+        **parameters,
+    )
 
 
 def _runs_in_quarantine(synced, vm, execution) -> None:
@@ -151,18 +156,10 @@ def _runs_in_quarantine(synced, vm, execution) -> None:
     assert steps["start"].upid.split(":")[5] == "qmstart"
 
 
-def test_an_import_whose_quarantine_cannot_be_applied_is_never_started(synced, alice, settings):
-    """Policy cannot apply the quarantine (the guest's firewall refuses changes): the
-    request fails at the check, with the guest stopped and the reason named."""
-    request = approved_request(
-        kind="import",
-        requester=alice,
-        cluster=synced.cluster,
-        source_volume="local:import/router-appliance.qcow2",
-        name="router-2",
-        node="alpha1",
-        storage="local-lvm",
-    )
+def test_an_import_whose_quarantine_cannot_be_applied_is_never_started(synced, alice):
+    """Policy gave up applying the quarantine (its remediation failed): the request fails
+    at the check, with the guest stopped and the reason named."""
+    request = _image_import(synced, alice, "router-2")
     execution = execution_begin(request)
     driver = Driver([synced.sim])
     driver.run_until(execution, step="quarantine", state=StepState.DONE)
@@ -181,15 +178,7 @@ def test_an_import_whose_quarantine_cannot_be_applied_is_never_started(synced, a
 def test_an_import_waits_for_its_quarantine_without_using_up_its_attempts(synced, alice):
     """Policy's remediation is backing off (a lock, say): the start waits for it, however
     long, instead of failing after the step's retry budget, and starts once it is done."""
-    request = approved_request(
-        kind="import",
-        requester=alice,
-        cluster=synced.cluster,
-        source_volume="local:import/router-appliance.qcow2",
-        name="router-3",
-        node="alpha1",
-        storage="local-lvm",
-    )
+    request = _image_import(synced, alice, "router-3")
     execution = execution_begin(request)
     driver = Driver([synced.sim])
     driver.run_until(execution, step="quarantine", state=StepState.DONE)
