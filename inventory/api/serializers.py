@@ -196,6 +196,7 @@ class VirtualMachineDetailSerializer(VirtualMachineListSerializer):
         fields = [
             *VirtualMachineListSerializer.Meta.fields,
             "config",
+            "config_pending",
             "config_digest",
             "config_read_at",
             "agent_enabled",

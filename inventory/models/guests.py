@@ -22,8 +22,9 @@ class VirtualMachine(models.Model):
     """A guest as last seen; at most one live row (``gone_since`` null) per (cluster, vmid).
 
     A destroyed guest keeps its row (``gone_since`` set) so its ledgers survive; a new guest
-    reusing the vmid gets a new row. ``config`` is the raw config as last read, guarded
-    by ``config_digest``; the parsed facts (nics, disks, devices) are rewritten together
+    reusing the vmid gets a new row. ``config`` is the raw config in effect as last read
+    (changes waiting for a cold start apart, in ``config_pending``), guarded by
+    ``config_digest``; the parsed facts (nics, disks, devices) are rewritten together
     with it. So that an unchanged estate costs no writes, ``last_seen`` is stamped when the
     row changes or goes gone (a live row was also seen at its cluster's ``last_sync_at``)
     and ``last_running`` when the guest starts or stops running (for a running guest,
@@ -46,6 +47,9 @@ class VirtualMachine(models.Model):
     lock = models.CharField(max_length=30, blank=True)
     hastate = models.CharField(max_length=30, blank=True)
     config = models.JSONField(default=dict, blank=True)
+    # Changes waiting for the next cold start (key -> new value, null for a removal);
+    # ``config`` and the parsed facts say what is in effect.
+    config_pending = models.JSONField(default=dict, blank=True)
     config_digest = models.CharField(max_length=64, blank=True)
     config_read_at = models.DateTimeField(null=True, blank=True)
     vmgenid = models.CharField(max_length=64, blank=True)

@@ -27,6 +27,7 @@ from inventory.proxmox.types import (
     GUEST_TYPES,
     GuestConfig,
     GuestStatus,
+    PendingChange,
     Resources,
     Snapshot,
     Task,
@@ -202,11 +203,23 @@ class ProxmoxGateway(GuestWrites, ClusterWrites, ProvisioningWrites):
         """The cluster's recent task history (``/cluster/tasks``), newest first as PVE sends it."""
         return self._list("/cluster/tasks", Task.from_api)
 
-    def guest_config(self, *, node: str, kind: str, vmid: int) -> GuestConfig:
+    def guest_config(
+        self, *, node: str, kind: str, vmid: int, current: bool = False
+    ) -> GuestConfig:
+        """A guest's config; PVE shows pending changes as applied unless ``current``."""
         self._check_kind(kind)
         path = f"/nodes/{node}/{kind}/{vmid}/config"
-        data = self._call("GET", path, f"/nodes/{{node}}/{kind}/{{vmid}}/config")
+        template = f"/nodes/{{node}}/{kind}/{{vmid}}/config"
+        data = self._call("GET", path, template, **({"current": 1} if current else {}))
         return self._typed(GuestConfig.from_api, data, method="GET", path=path)
+
+    def guest_pending(self, *, node: str, kind: str, vmid: int) -> dict[str, str | None]:
+        """Changes waiting for the guest's next cold start: key -> new value, or None for
+        a pending removal (``GET .../pending``); empty when everything is applied."""
+        self._check_kind(kind)
+        path = f"/nodes/{node}/{kind}/{vmid}/pending"
+        items = self._list(path, PendingChange.from_api, f"/nodes/{{node}}/{kind}/{{vmid}}/pending")
+        return {i.key: i.value for i in items if i.pending}
 
     def guest_status(self, *, node: str, kind: str, vmid: int) -> GuestStatus:
         """``status/current`` of one guest on ``node``: the cheapest read that tells whether

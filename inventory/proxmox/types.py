@@ -207,6 +207,25 @@ class GuestConfig:
 
 
 @dataclass(frozen=True)
+class PendingChange:
+    """One item of ``GET .../pending``: ``value`` is what applies at the next cold start
+    (None for a removal); ``pending`` is False for keys already in effect."""
+
+    key: str
+    value: str | None
+    pending: bool
+
+    @classmethod
+    def from_api(cls, data: Any) -> PendingChange:
+        key = str(_require(data, "key", "pending change"))
+        if data.get("delete"):
+            return cls(key, None, True)
+        if "pending" in data:
+            return cls(key, str(data["pending"]), True)
+        return cls(key, str(data.get("value", "")), False)
+
+
+@dataclass(frozen=True)
 class GuestStatus:
     """``GET /nodes/{node}/{kind}/{vmid}/status/current``: the guest's run state now."""
 

@@ -92,6 +92,7 @@ def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:
     tasks = tasks_for(vm)[:TASK_LIMIT]
     return {
         "config_items": sorted(vm.config.items()) if isinstance(vm.config, dict) else [],
+        "pending_items": sorted((vm.config_pending or {}).items()),
         "nics": GuestNic.objects.filter(vm=vm).order_by("key"),
         "disks": GuestDisk.objects.filter(vm=vm).select_related("storage").order_by("key"),
         "devices": GuestDevice.objects.filter(vm=vm).order_by("key"),

@@ -155,6 +155,7 @@ def _entry_fields(entry: GuestEntry) -> dict[str, Any]:
 def _config_fields(config: ConfigFacts) -> dict[str, Any]:
     return {
         "config": dict(config.values),
+        "config_pending": dict(config.pending),
         "config_digest": config.digest,
         "config_read_at": config.read_at,
         "vmgenid": config.vmgenid,

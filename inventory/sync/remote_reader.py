@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -137,7 +138,8 @@ class Reader:
 
         def read_one(entry: GuestEntry) -> None:
             ref = {"node": entry.node, "kind": entry.kind, "vmid": entry.vmid}
-            config = self.gateway.guest_config(**ref)
+            # What is in effect: PVE would otherwise show pending changes as applied.
+            config = self.gateway.guest_config(**ref, current=True)
             facts = config_facts(
                 vmid=entry.vmid,
                 kind=entry.kind,
@@ -146,9 +148,11 @@ class Reader:
                 read_at=now,
             )
             known = local.guests.get(entry.vmid)
-            # Taking or deleting a snapshot rewrites the config file, so its digest moves.
+            # Snapshots and pending changes live in the config file: while its digest
+            # stays, they do too (the diff only uses them when the digest moved).
             if full or known is None or known.config_digest != config.digest:
                 snapshots[entry.vmid] = tuple(self.gateway.snapshots(**ref))
+                facts = replace(facts, pending=self.gateway.guest_pending(**ref))
             configs[entry.vmid] = facts
 
         failures = self._run("configs", entries, read_one, label=lambda e: f"guest {e.vmid}")

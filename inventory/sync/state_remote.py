@@ -65,7 +65,9 @@ class DeviceFacts:
 class ConfigFacts:
     """One guest config as read this cycle, raw and parsed.
 
-    ``values`` is the raw key -> string config (without ``digest``), stored as-is.
+    ``values`` is the raw key -> string config in effect (without ``digest`` and without
+    pending changes), stored as-is; the parsed facts come from it. ``pending`` holds the
+    changes waiting for the next cold start (key -> new value, None for a removal).
     """
 
     vmid: int
@@ -80,6 +82,7 @@ class ConfigFacts:
     nics: tuple[NicFacts, ...] = ()
     disks: tuple[DiskFacts, ...] = ()
     devices: tuple[DeviceFacts, ...] = ()
+    pending: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
     @property
     def storage_names(self) -> tuple[str, ...]:

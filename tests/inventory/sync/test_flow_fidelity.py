@@ -122,7 +122,15 @@ def test_an_admin_setting_a_new_smbios_uuid_keeps_the_guest_record(sim, cluster_
     old = vm.smbios_uuid
     assert old
     new = str(uuid.uuid4())
-    _root(sim, "POST", f"/nodes/{guest.node}/qemu/{guest.vmid}/config", smbios1=f"uuid={new}")
+    base = f"/nodes/{guest.node}/qemu/{guest.vmid}"
+    _root(sim, "POST", f"{base}/config", smbios1=f"uuid={new}")
+    sim.advance(60)
+    synced(cluster)
+    # The guest runs: the new UUID waits for its next cold start.
+    assert live(cluster).get(vmid=guest.vmid).smbios_uuid == old
+    _root(sim, "POST", f"{base}/status/stop")
+    sim.advance(60)
+    _root(sim, "POST", f"{base}/status/start")
     sim.advance(60)
     synced(cluster)
 
@@ -133,3 +141,41 @@ def test_an_admin_setting_a_new_smbios_uuid_keeps_the_guest_record(sim, cluster_
     event = AuditEvent.objects.get(action="inventory.identity_changed")
     assert (event.before, event.after) == ({"smbios_uuid": old}, {"smbios_uuid": new})
     assert not AuditEvent.objects.filter(action="inventory.vmid_reused").exists()
+
+
+def test_pending_changes_are_kept_apart_from_the_config_in_effect(
+    sim, cluster_for, admin_client
+) -> None:
+    cluster = cluster_for(sim)
+    synced(cluster)
+    guest, _ = _movable(sim)
+    applied = dict(sim.cluster.estate.guests[guest.vmid].config)
+    assert "ostype" in applied
+    agent = "0" if applied.get("agent", "0").startswith("1") else "1"
+    base = f"/nodes/{guest.node}/qemu/{guest.vmid}"
+    # Neither key is hot-pluggable: on a running guest both wait for a cold start.
+    _root(sim, "POST", f"{base}/config", agent=agent, delete="ostype")
+    sim.advance(60)
+    synced(cluster)
+
+    vm = live(cluster).get(vmid=guest.vmid)
+    assert vm.config_pending == {"agent": agent, "ostype": None}
+    assert vm.config.get("agent") == applied.get("agent")
+    assert vm.config["ostype"] == applied["ostype"] == vm.ostype
+    assert vm.agent_enabled == applied.get("agent", "0").startswith("1")
+    page = admin_client.get(f"/inventory/vms/{vm.pk}/").content.decode()
+    assert 'id="config-pending"' in page
+    assert "removed" in page
+
+    _root(sim, "POST", f"{base}/status/stop")
+    sim.advance(60)
+    _root(sim, "POST", f"{base}/status/start")
+    sim.advance(60)
+    synced(cluster)
+    vm.refresh_from_db()
+    assert vm.config_pending == {}
+    assert vm.config["agent"] == agent
+    assert "ostype" not in vm.config
+    assert vm.agent_enabled == (agent == "1")
+    page = admin_client.get(f"/inventory/vms/{vm.pk}/").content.decode()
+    assert 'id="config-pending"' not in page

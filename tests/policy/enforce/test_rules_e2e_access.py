@@ -59,8 +59,10 @@ def test_unowned_stopped_and_expired_lease_quarantined_after_grace(synced, clock
 
 
 def test_duplicate_mac_and_uuid_reported_on_both_guests(synced, recorder):
-    first, second = [g for g in synced.sim.cluster.estate.guests.values() if plain_qemu(g)][:2]
-    # Scoped to the cluster: a guest whose SMBIOS UUID changes is a new inventory record.
+    first, *others = [g for g in synced.sim.cluster.estate.guests.values() if plain_qemu(g)]
+    # Stopped, so the copied SMBIOS UUID is in effect at once; on a running guest it would
+    # wait for a cold start as a pending change, which the inventory keeps apart.
+    second = next(g for g in others if not g.running)
     policy_make("identity_conflicts")
     mac = first.config["net0"].split(",", 1)[0].split("=", 1)[1]
     # The admin copied a config by hand: same MAC on net0, same SMBIOS UUID.
