@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils.html import format_html, format_html_join
 
 from governance.accounts.models import Team
@@ -170,41 +171,32 @@ def request_size(kind: str, parameters: Mapping[str, Any], vm: VirtualMachine | 
 
 
 def _owned(team_ids: list[int]) -> dict[int, Size]:
-    current = Ownership.objects.filter(
-        until__isnull=True,
-        team_id__in=team_ids,
-        vm__gone_since__isnull=True,
-        vm__template=False,
-    )
-    rows = current.values("team_id").annotate(
-        vms=Count("id"), cores=Sum("vm__maxcpu"), memory=Sum("vm__maxmem")
-    )
-    on_team = {
-        "vm__ownerships__until__isnull": True,
-        "vm__ownerships__team_id__in": team_ids,
-        "vm__gone_since__isnull": True,
-        "vm__template": False,
-    }
-    disk_by_team = dict(
-        GuestDisk.objects.filter(is_cdrom=False, **on_team)
-        .values("vm__ownerships__team_id")
+    """One grouped pass over the teams' current ownership rows; each guest's disks are
+    summed by an index lookup (``maxdisk`` when none was parsed)."""
+    disks = (
+        GuestDisk.objects.filter(vm_id=OuterRef("vm_id"), is_cdrom=False)
+        .values("vm_id")
         .annotate(total=Sum("size"))
-        .values_list("vm__ownerships__team_id", "total")
+        .values("total")
     )
-    no_disks = ~Exists(GuestDisk.objects.filter(vm_id=OuterRef("vm_id"), is_cdrom=False))
-    boot_by_team = dict(
-        current.filter(no_disks)
+    disk = Coalesce(Subquery(disks), F("vm__maxdisk"), output_field=BigIntegerField())
+    rows = (
+        Ownership.objects.filter(
+            until__isnull=True,
+            team_id__in=team_ids,
+            vm__gone_since__isnull=True,
+            vm__template=False,
+        )
         .values("team_id")
-        .annotate(total=Sum("vm__maxdisk"))
-        .values_list("team_id", "total")
+        .annotate(
+            vms=Count("id"),
+            cores=Sum("vm__maxcpu"),
+            memory=Sum("vm__maxmem"),
+            disk=Sum(disk),
+        )
     )
     return {
-        row["team_id"]: Size(
-            row["vms"],
-            row["cores"] or 0,
-            row["memory"] or 0,
-            (disk_by_team.get(row["team_id"]) or 0) + (boot_by_team.get(row["team_id"]) or 0),
-        )
+        row["team_id"]: Size(row["vms"], row["cores"] or 0, row["memory"] or 0, row["disk"] or 0)
         for row in rows
     }
 
