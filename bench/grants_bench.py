@@ -8,14 +8,14 @@ runs one real Celery worker and celery beat with the production schedule (its
 ``approvals-grants-reconcile`` entry, every 15 s, does the work; broker on Redis database
 ``--redis-db``). Nothing else moves the grants.
 
-Every ``--poll`` seconds this process reads Proxmox's ACL list and the running console
-tasks over the API, and records for each grant when its entry appeared (start delay:
-after ``starts_at``) and disappeared (end delay: after ``ends_at``). Each grantee opens a
-VNC console with their own token once the entry is there; its proxy task must be
-stopped at the end. A second group of ``--downtime-grants`` ends while the worker is
-stopped for ``--downtime`` seconds (beat keeps queueing); their end delay is the
-catch-up after a restart. Prints one JSON object; the target: no grant of the first
-group removed later than 60 s after its end.
+Every ``--poll`` seconds this process reads Proxmox's ACL list over the API and records
+for each grant when its entry appeared (start delay: after ``starts_at``) and
+disappeared (end delay: after ``ends_at``). Each grantee opens a VNC console with their
+own token once the entry is there; its proxy task must be stopped at the end (its end
+time read from the simulator's task table). A second group of ``--downtime-grants``
+ends while the worker is stopped for ``--downtime`` seconds (beat keeps queueing); their
+end delay is the catch-up after a restart. Prints one JSON object; the target: no grant
+of the first group removed later than 60 s after its end.
 
 Usage: ``python bench/grants_bench.py [--grants N] [--downtime-grants M] [--downtime S]``.
 """
@@ -166,27 +166,6 @@ def _down_at(args) -> float:
     return args.first_end + args.end_spread + 20
 
 
-class Worker:
-    """The one Celery worker, as production runs it (prefork, two processes here);
-    stopped and started again for the downtime."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir = env, log_dir
-        self.logs: list[Path] = []
-        self.process = None
-
-    def start(self) -> None:
-        log = self.log_dir / f"worker{len(self.logs) + 1}.log"
-        self.logs.append(log)
-        arguments = harness.worker_arguments("grants", pool="prefork", concurrency=2)
-        self.process = harness.celery_start(arguments, env=self.env, log=log)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            harness.celery_stop([self.process])
-            self.process = None
-
-
 class Consoles(threading.Thread):
     """Each grantee opens a VNC console with a token of their own once their entry is
     there (what a user with the grant does); runs beside the poller so the poll keeps
@@ -229,7 +208,8 @@ class Consoles(threading.Thread):
         )
         if token.status_code != 200:
             raise RuntimeError(f"token: {token.status_code} {token.text}")
-        node = sim.cluster.estate.guests[grant.vmid].node
+        with sim.cluster.lock:
+            node = sim.cluster.estate.guests[grant.vmid].node
         secret = token.json()["data"]["value"]
         response = session.post(
             f"{api}/nodes/{node}/qemu/{grant.vmid}/vncproxy",
@@ -242,25 +222,26 @@ class Consoles(threading.Thread):
         return response.json()["data"]["upid"]
 
 
-def _observe(sim) -> tuple[set[tuple[str, str, str]], float, set[str], float]:
-    """Proxmox's ACL entries and running console tasks, read over the API as root, each
-    with the moment it was read (a loaded machine makes the reads far apart)."""
+def _acl(sim) -> set[tuple[str, str, str]]:
+    """Proxmox's ACL entries, read over the API as root."""
     acl = sim.api("GET", "/access/acl")
     acl.raise_for_status()
-    entries = {(a["path"], a["ugid"], a["roleid"]) for a in acl.json()["data"]}
-    acl_at = time.time()
-    running: set[str] = set()
-    for node in sim.cluster.estate.nodes:
-        tasks = sim.api(
-            "GET", f"/nodes/{node}/tasks", params={"source": "active", "typefilter": "vncproxy"}
-        )
-        tasks.raise_for_status()
-        running.update(t["upid"] for t in tasks.json()["data"])
-    return entries, acl_at, running, time.time()
+    return {(a["path"], a["ugid"], a["roleid"]) for a in acl.json()["data"]}
+
+
+def _consoles_ended(sim, grants: list[Tracked]) -> None:
+    """Record when each console task ended, from the simulator's own task table (its
+    clock is real time; ``endtime`` has whole seconds): exact, whatever the poll rate."""
+    with sim.cluster.lock:
+        tasks = sim.cluster.tasks.tasks
+        for grant in grants:
+            task = tasks.get(grant.console) if grant.console else None
+            if task is not None and task.endtime is not None:
+                grant.console_stopped_at = float(task.endtime)
 
 
 def _poll(
-    args, sim, grants: list[Tracked], consoles: Consoles, worker: Worker, t0: float
+    args, sim, grants: list[Tracked], consoles: Consoles, worker: harness.Worker, t0: float
 ) -> tuple[float, list[float]]:
     """Watch Proxmox until every grant's entry is gone (or the deadline); stop the worker
     for the downtime. Returns the measured downtime and each observation's duration."""
@@ -278,19 +259,21 @@ def _poll(
             print("restarting the worker", file=sys.stderr)
             worker.start()
             down_s = time.time() - stopped_at
-        entries, acl_at, running, tasks_at = _observe(sim)
-        periods.append(tasks_at - now)
+        entries = _acl(sim)
+        seen = time.time()
+        periods.append(seen - now)
         for grant in grants:
             present = (grant.path, grant.userid, ROLE) in entries
             if grant.seen_at is None and present:
-                grant.seen_at = acl_at
+                grant.seen_at = seen
                 consoles.open_for(grant)
             elif grant.seen_at is not None and grant.gone_at is None and not present:
-                grant.gone_at = acl_at
-            if grant.console and grant.console_stopped_at is None and grant.console not in running:
-                grant.console_stopped_at = tasks_at
-        if all(g.gone_at and (g.console is None or g.console_stopped_at) for g in grants):
-            break
+                grant.gone_at = seen
+        if all(g.gone_at for g in grants):
+            # The consoles are stopped right after the entry is deleted, in the same run.
+            _consoles_ended(sim, grants)
+            if all(g.console is None or g.console_stopped_at for g in grants):
+                break
         time.sleep(max(0.0, args.poll - (time.time() - now)))
     return down_s, periods
 
@@ -381,7 +364,7 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> dict:
     app.control.purge()
     log_dir = Path(tempfile.mkdtemp(prefix="grants-bench-"))
     farm, sim, vmids = _estate((args.grants + args.downtime_grants + 1) // 2)
-    worker, beat = Worker(env, log_dir), None
+    worker, beat = harness.Worker("grants", env=env, log_dir=log_dir), None
     consoles = Consoles(sim)
     try:
         grants = _seed(args, sim, vmids)
@@ -396,6 +379,7 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> dict:
         )
         consoles.start()
         down_s, periods = _poll(args, sim, grants, consoles, worker, t0)
+        _consoles_ended(sim, grants)
         wall = time.time() - t0
     finally:
         consoles.stopping = True

@@ -6,7 +6,9 @@ Not a benchmark itself (``bench/run.py`` runs only ``*_bench.py``).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +34,9 @@ def use_services(redis_db: int | None) -> None:
     data folder. Set before Django starts so this process and the Celery ones agree."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     if redis_db is None:
-        os.environ["STEWARD_DATA_DIR"] = tempfile.mkdtemp(prefix="steward-bench-")
+        data_dir = tempfile.mkdtemp(prefix="steward-bench-")
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+        os.environ["STEWARD_DATA_DIR"] = data_dir
         os.environ.pop("REDIS_URL", None)
         os.environ.pop("CELERY_BROKER_URL", None)
         return
@@ -132,3 +136,24 @@ def celery_stop(processes: list[subprocess.Popen], *, timeout: float = 30) -> No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class Worker:
+    """One Celery worker as production runs it (prefork, two processes here) that can be
+    stopped and started again; each life logs to a file of its own in ``log_dir``."""
+
+    def __init__(self, name: str, *, env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.env, self.log_dir = name, env, log_dir
+        self.logs: list[Path] = []
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log_dir / f"{self.name}{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        arguments = worker_arguments(self.name, pool="prefork", concurrency=2)
+        self.process = celery_start(arguments, env=self.env, log=log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            celery_stop([self.process])
+            self.process = None
