@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 
-from governance.accounts.models import TeamMembership
+from governance.accounts.models import TeamMembership, User
 from governance.notifications.models import Notification
 from governance.notifications.services import notify_many
 from governance.ownership.models import Ownership
@@ -43,24 +43,24 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 def recipients_of(vm_ids: Iterable[int], *, managers: bool = True) -> dict[int, list]:
     """The people told about each guest: current owner, custodian and (``managers``) the
     managers of its team; guests nobody answers for are left out."""
-    people: dict[int, dict[int, object]] = defaultdict(dict)
+    people: dict[int, set[int]] = defaultdict(set)
     by_team: dict[int, list[int]] = defaultdict(list)
+    # Plain ids, then each person once: a big estate has far more guests than people.
     for chunk in _chunks(vm_ids):
-        rows = Ownership.objects.filter(until__isnull=True, vm_id__in=chunk).select_related(
-            "owner", "custodian"
+        rows = Ownership.objects.filter(until__isnull=True, vm_id__in=chunk).values_list(
+            "vm_id", "owner_id", "custodian_id", "team_id"
         )
-        for row in rows:
-            for user in (row.owner, row.custodian):
-                if user is not None:
-                    people[row.vm_id][user.pk] = user
-            if row.team_id is not None:
-                by_team[row.team_id].append(row.vm_id)
+        for vm_id, owner_id, custodian_id, team_id in rows:
+            people[vm_id].update(i for i in (owner_id, custodian_id) if i is not None)
+            if team_id is not None:
+                by_team[team_id].append(vm_id)
     if managers and by_team:
         leads = TeamMembership.objects.filter(team_id__in=list(by_team), is_manager=True)
-        for membership in leads.select_related("user"):
-            for vm_id in by_team[membership.team_id]:
-                people[vm_id][membership.user_id] = membership.user
-    return {vm_id: list(users.values()) for vm_id, users in people.items()}
+        for team_id, user_id in leads.values_list("team_id", "user_id"):
+            for vm_id in by_team[team_id]:
+                people[vm_id].add(user_id)
+    users = User.objects.in_bulk(list(set().union(*people.values())))
+    return {vm_id: [users[i] for i in sorted(ids)] for vm_id, ids in people.items()}
 
 
 def cycle_link(detected: datetime) -> str:
@@ -124,23 +124,28 @@ def _vm_link(vm_id: int) -> str:
 
 def _already_told(user_ids: list[int], vm_ids: Iterable[int]) -> dict[int, set[int]]:
     """Per person, the guests of ``vm_ids`` an unread notice of theirs already covers."""
-    links = {_vm_link(vm_id): vm_id for vm_id in vm_ids}
-    cycles_prefix = reverse("policy:violations") + "?"
+    cycles_path = reverse("policy:violations")
     told: dict[int, set[int]] = defaultdict(set)
     cycles: dict[int, set[datetime]] = defaultdict(set)
     unread = Notification.objects.filter(
         user_id__in=user_ids, kind=NOTIFICATION_KIND, read_at__isnull=True
     ).values_list("user_id", "link")
     for user_id, link in unread:
-        if (vm_id := links.get(link)) is not None:
-            told[user_id].add(vm_id)
-        elif link.startswith(cycles_prefix):
-            stamps = parse_qs(urlsplit(link).query).get("detected", ())
+        parts = urlsplit(link)
+        if parts.path == cycles_path:
+            stamps = parse_qs(parts.query).get("detected", ())
             cycles[user_id].update(datetime.fromisoformat(s) for s in stamps)
+            continue
+        try:
+            match = resolve(parts.path)
+        except Resolver404:
+            continue
+        if match.view_name == "inventory:vm":
+            told[user_id].add(match.kwargs["pk"])
     if cycles:
         covered: dict[datetime, set[int]] = defaultdict(set)
         moments = list(set().union(*cycles.values()))
-        for chunk in _chunks(links.values()):
+        for chunk in _chunks(vm_ids):
             rows = Violation.objects.filter(first_detected__in=moments, vm_id__in=chunk)
             for vm_id, moment in rows.values_list("vm_id", "first_detected"):
                 covered[moment].add(vm_id)
