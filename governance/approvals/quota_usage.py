@@ -73,24 +73,26 @@ class Size:
             self.disk + other.disk,
         )
 
+    def raw(self, limit: str) -> int:
+        """The figure behind ``limit`` (a ``LIMITS`` key): a count, or bytes."""
+        return getattr(self, _MEASURES[limit][0])
+
     def amount(self, limit: str) -> int:
-        """The figure ``limit`` (a ``LIMITS`` key) is compared with, in the limit's unit."""
-        return {
-            "max_vms": self.vms,
-            "max_cores": self.cores,
-            "max_memory_mib": -(-self.memory // MIB),
-            "max_disk_gib": -(-self.disk // GIB),
-        }[limit]
+        """The figure in ``limit``'s unit, rounded up (32.1 GiB shows as 33)."""
+        return -(-self.raw(limit) // _MEASURES[limit][1])
 
     def exceeds(self, limit: str, value: int) -> bool:
-        unit = {"max_memory_mib": MIB, "max_disk_gib": GIB}.get(limit, 1)
-        raw = {"max_vms": self.vms, "max_cores": self.cores}.get(limit)
-        if raw is None:
-            raw = self.memory if limit == "max_memory_mib" else self.disk
-        return raw > value * unit
+        """Whether this is more than ``value`` of ``limit``'s unit (compared unrounded)."""
+        return self.raw(limit) > value * _MEASURES[limit][1]
 
-    def describe(self) -> str:
-        return ", ".join(f"{self.amount(limit)} {words}" for limit, words in LIMITS.items())
+
+#: Per limit: the ``Size`` field it measures and that field's amount per unit of the limit.
+_MEASURES: dict[str, tuple[str, int]] = {
+    "max_vms": ("vms", 1),
+    "max_cores": ("cores", 1),
+    "max_memory_mib": ("memory", MIB),
+    "max_disk_gib": ("disk", GIB),
+}
 
 
 @dataclass(frozen=True)
