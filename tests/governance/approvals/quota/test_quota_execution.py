@@ -1,6 +1,7 @@
 """Just before execution the quota is checked again (against pvesim): a quota lowered
 after approval fails the first step with the refusal and nothing happens in Proxmox; an
-admin who raises it retries; the request approved first runs first."""
+admin who raises it retries; the request approved first runs first; a transfer (one
+atomic step) is stopped the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from governance.approvals.models import ExecutionState, Request, RequestState, S
 from governance.approvals.quota_usage import Size, team_usage
 from governance.approvals.services.executions import execution_retry
 from governance.approvals.services.quota import quota_set
+from governance.ownership.models import Ownership
 from tests.factories import TeamFactory, UserFactory
 from tests.governance.approvals.execution.helpers import (
     Driver,
@@ -102,3 +104,25 @@ def test_the_request_that_runs_first_wins_and_a_pending_one_does_not_block_it(sy
     assert refused.error == (
         f"Quota exceeded: Team Payments would use 2 of 1 VMs (this request: 1). {ASK}"
     )
+
+
+def test_a_transfer_stops_when_the_receiving_team_is_full_at_execution(sized):
+    # The transfer is one atomic step, run in the claiming transaction: the gate there too.
+    request = approved_request(
+        kind="ownership_transfer",
+        requester=sized.alice,
+        vm=sized.web,
+        team=sized.ops,
+        owner=sized.carol.pk,
+    )
+    request.parameters["team"] = sized.dev.pk
+    request.save(update_fields=["parameters"])
+    quota_set(actor=sized.admin, team=sized.dev, limits={"max_vms": 0})
+
+    execution = Driver([]).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.FAILED
+    assert (
+        execution.error == f"Quota exceeded: Team Dev would use 1 of 0 VMs (this request: 1). {ASK}"
+    )
+    assert Ownership.objects.get(vm=sized.web, until__isnull=True).team == sized.ops
