@@ -208,21 +208,27 @@ def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
     expect(row).to_contain_text(estate["team"])
 
 
+def _migration_requested(page, sign_in, estate) -> str:
+    """The end user asks to move their guest to the estate's target node; the request's
+    URL."""
+    sign_in(page, "end_user", username=estate["end_user"])
+    page.goto(f"/inventory/vms/{estate['vm_pk']}/")
+    page.get_by_role("link", name="Migrate a VM").click()
+    form = page.get_by_test_id("request-form")
+    form.get_by_label("Target node").select_option(label=f"{estate['target']} (online)")
+    form.get_by_label("Justification").fill("drain the source node for its firmware update")
+    form.get_by_role("button", name="Submit request").click()
+    expect(_state(page)).to_contain_text("Waiting for approval")
+    return page.url
+
+
 @pytest.mark.usefixtures("celery_worker_process")
 def test_manager_approves_a_migration_and_watches_it_complete_live(
     chromium, daphne_server, page, sign_in, estate
 ):
     sim: RunningSim = estate["sim"]
     target = estate["target"]
-    sign_in(page, "end_user", username=estate["end_user"])
-    page.goto(f"/inventory/vms/{estate['vm_pk']}/")
-    page.get_by_role("link", name="Migrate a VM").click()
-    form = page.get_by_test_id("request-form")
-    form.get_by_label("Target node").select_option(label=f"{target} (online)")
-    form.get_by_label("Justification").fill("drain the source node for its firmware update")
-    form.get_by_role("button", name="Submit request").click()
-    expect(_state(page)).to_contain_text("Waiting for approval")
-    request_url = page.url
+    request_url = _migration_requested(page, sign_in, estate)
 
     context, manager = _second_context(
         chromium, daphne_server, sign_in, "manager", estate["manager"]
@@ -243,6 +249,59 @@ def test_manager_approves_a_migration_and_watches_it_complete_live(
     finally:
         context.close()
     assert sim.cluster.estate.guests[estate["vmid"]].node == target
+
+
+@pytest.mark.usefixtures("celery_worker_process")
+def test_an_admin_cancels_a_running_migration_after_confirming(
+    chromium, daphne_server, page, sign_in, estate, make_user
+):
+    """The simulated clock stands still, so the migration task runs until stopped: the
+    admin confirms the cancel with a reason, Proxmox's task is stopped, the guest stays
+    where it was and the request ends cancelled on the page, live."""
+    sim: RunningSim = estate["sim"]
+    source = sim.cluster.estate.guests[estate["vmid"]].node
+    request_url = _migration_requested(page, sign_in, estate)
+    sim.cluster.clock.set_speed(0)
+    try:
+        context, manager = _second_context(
+            chromium, daphne_server, sign_in, "manager", estate["manager"]
+        )
+        try:
+            manager.goto(request_url)
+            manager.get_by_role("button", name="Approve").click()
+            expect(manager.get_by_text(re.compile(r"Approved request #\d+"))).to_be_visible()
+        finally:
+            context.close()
+        migrate = page.locator("[data-execution-step=migrate]")
+        expect(migrate).to_have_attribute(
+            "data-state", "waiting_task", timeout=EXECUTION_TIMEOUT_MS
+        )
+        # The requester may not cancel an execution.
+        expect(page.get_by_test_id("cancel-execution")).to_have_count(0)
+
+        context, admin = _second_context(
+            chromium, daphne_server, sign_in, "admin", make_user("admin")
+        )
+        try:
+            admin.goto(request_url)
+            confirm = admin.get_by_test_id("cancel-execution")
+            confirm.get_by_text("Cancel execution").click()
+            expect(confirm).to_contain_text("will be stopped")
+            confirm.get_by_label("Reason").fill("the maintenance window was moved")
+            confirm.get_by_role("button", name="Yes, cancel the execution").click()
+            expect(admin.get_by_text(re.compile(r"cancel accepted"))).to_be_visible()
+            expect(_state(admin)).to_contain_text("Cancelled", timeout=EXECUTION_TIMEOUT_MS)
+        finally:
+            context.close()
+        expect(_state(page)).to_contain_text("Cancelled", timeout=EXECUTION_TIMEOUT_MS)
+        expect(page.get_by_test_id("timeline")).to_contain_text("the maintenance window was moved")
+    finally:
+        sim.cluster.clock.set_speed(SIM_SPEED)
+    guest = sim.cluster.estate.guests[estate["vmid"]]
+    assert guest.node == source
+    assert not guest.lock
+    stopped = [t for t in sim.cluster.tasks.tasks.values() if t.type == "qmigrate"]
+    assert [t.exitstatus for t in stopped] == ["received interrupt"]
 
 
 @pytest.mark.usefixtures("celery_worker_process")

@@ -1,6 +1,7 @@
 """Live progress of executions: who is told, and what they receive.
 
-The requester and everyone who decided on the request receive ``approvals.execution``
+The requester, everyone who decided on the request and an admin who asked to cancel its
+execution receive ``approvals.execution``
 events (``{"request", "execution", "position", "step", "state", "lines"}``); every move of
 the request's own state sends ``approvals.request`` (``{"request", "from", "state"}``) to
 the requester and to every approver of its chain, those still to decide included. Pages
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from governance.approvals.models import Approval, Request
+from governance.approvals.models import Approval, Execution, Request
 from governance.core.realtime import publish_to_user
 
 EVENT = "approvals.execution"
@@ -22,9 +23,13 @@ STATE_EVENT = "approvals.request"
 
 
 def audience(request: Request) -> set[int]:
-    """User ids following a request: its requester and its approvers (voided ones too)."""
+    """User ids following a request: its requester, its approvers (voided ones too) and
+    whoever asked to cancel its execution (they watch it stop)."""
     approvers = Approval.objects.filter(request=request).values_list("approver_id", flat=True)
-    return {request.requester_id, *approvers}
+    cancellers = Execution.objects.filter(
+        request=request, cancel_requested_by__isnull=False
+    ).values_list("cancel_requested_by_id", flat=True)
+    return {request.requester_id, *approvers, *cancellers}
 
 
 def publish_on_commit(request: Request, payload: dict[str, Any]) -> None:

@@ -207,3 +207,25 @@ def test_the_request_page_offers_admins_a_confirmed_cancel_of_a_running_executio
     page = client.get(page_url).content.decode()
     assert 'data-testid="cancel-execution"' not in page
     assert "Cancelling at the request of" in page
+
+
+def test_the_admin_who_cancels_sees_the_execution_end_live(
+    synced, admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The canceller is neither requester nor approver, yet follows the request live."""
+    pushed: list[tuple[int, str, dict]] = []
+    monkeypatch.setattr(
+        "governance.approvals.execution.live.publish_to_user",
+        lambda user_id, event, payload: pushed.append((user_id, event, payload)),
+    )
+    _vm, _target, request, execution = _migration(synced)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="migrate", state=StepState.WAITING_TASK)
+    execution_cancel(actor=admin, execution=execution, reason="postponed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        driver.run(execution)
+
+    states = {(user, p["state"]) for user, event, p in pushed if event == "approvals.request"}
+    assert (admin.pk, "cancelled") in states
+    assert (request.requester_id, "cancelled") in states
