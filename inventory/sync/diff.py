@@ -62,7 +62,6 @@ from inventory.sync.state import (
 )
 
 RUNNING = "running"
-CLONE_LOCK = "clone"
 # Above this many appearances in one cycle, one summary event replaces per-guest events.
 EVENT_LIMIT = 50
 # Per-guest audit actions that a mass change (a node lost, a pool wiped) turns into one
@@ -232,7 +231,7 @@ def _diff_guests(
             for vmid, e in guests.items()
             if (known := local.guests.get(vmid)) is not None
             and vmid not in reused
-            and known.lock == CLONE_LOCK != e.lock
+            and known.lock == diff_ledgers.CLONE_LOCK != e.lock
         ]
         history.clone_pairs = diff_ledgers.pair_clones([*new, *cloned], remote.configs, history)
     appeared: list[int] = []
@@ -308,8 +307,8 @@ def _create_guest(
                 break
         if entry.vmid in history.clone_pairs:
             cause, task = "clone", history.clone_pairs[entry.vmid]
-        elif entry.lock == CLONE_LOCK:  # its clone task still runs: paired when it ends
-            cause, task = "clone", None
+        elif entry.lock == diff_ledgers.CLONE_LOCK:
+            cause, task = "clone", None  # its clone task still runs: paired when it ends
     cs.residencies_open.append(
         ResidencyOpen(
             guest=GuestRef(entry.vmid),

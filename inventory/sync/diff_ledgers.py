@@ -45,6 +45,9 @@ from inventory.sync.state import (
     RollbackAdd,
 )
 
+#: The lock PVE holds on a clone's target while the clone task runs.
+CLONE_LOCK = "clone"
+
 
 @dataclass(frozen=True)
 class Fate:
@@ -102,7 +105,7 @@ def pair_clones(
                 e
                 for e in new
                 if e.kind == kind
-                and e.lock != "clone"  # still being cloned: paired once its task ended
+                and e.lock != CLONE_LOCK  # still being cloned: paired once its task ended
                 and not history.fresh_for(e.vmid, (*CREATE_TYPES, *RESTORE_TYPES))
             ),
             key=lambda e: e.vmid,
