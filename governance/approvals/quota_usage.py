@@ -14,7 +14,8 @@ A request's size: provision its cores, memory and disk (from a template: the tem
 disks, which a full clone copies); import from an image ``IMPORT_CORES`` cores and
 ``IMPORT_MEMORY_MIB`` (the image's disk counts once the guest is in the inventory, as
 Proxmox reports its size only then); import from another cluster, clone and ownership
-transfer the size of the guest concerned, charged to the team that will own it.
+transfer the size of the guest concerned, charged to the team that will own it (nothing
+for a clone made a template or a template handed over: templates are not counted).
 """
 
 from __future__ import annotations
@@ -167,6 +168,11 @@ def request_size(kind: str, parameters: Mapping[str, Any], vm: VirtualMachine | 
             if source is not None:
                 return vm_size(source)
         return Size(1, IMPORT_CORES, IMPORT_MEMORY_MIB * MIB, 0)
+    # Templates count against no quota: a clone made one, or a template handed over.
+    if kind == RequestKind.CLONE and parameters.get("template"):
+        return Size()
+    if kind == RequestKind.OWNERSHIP_TRANSFER and vm is not None and vm.template:
+        return Size()
     if kind in (RequestKind.CLONE, RequestKind.OWNERSHIP_TRANSFER) and vm is not None:
         return vm_size(vm)
     return Size()

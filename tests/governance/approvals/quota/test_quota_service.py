@@ -238,3 +238,17 @@ def test_a_pending_transfer_reserves_for_the_receiving_team_only(sized):
     # A team id a caller stored as text is found as well.
     Request.objects.update(parameters={"owner": sized.carol.pk, "team": str(sized.dev.pk)})
     assert team_usage(sized.dev.pk).reserved.vms == 1
+
+
+def test_templates_count_against_no_quota(sized):
+    limit(sized, sized.ops, max_vms=1)
+    limit(sized, sized.dev, max_vms=0)
+    made_template = {"name": "web-gold", "target_node": "node1", "full": True, "template": True}
+    assert submit(sized, "clone", made_template, vm=sized.web).pk is not None
+    template = _owned_by(sized, sized.ops, vmid=905, template=True)
+    to_dev = {"owner": sized.carol.pk, "team": sized.dev.pk}
+    assert submit(sized, "ownership_transfer", to_dev, vm=template).pk is not None
+    refusal = _refused(
+        "vm", lambda: submit(sized, "clone", {**made_template, "template": False}, vm=sized.web)
+    )
+    assert refusal.startswith("Team Ops would use 2 of 1 VMs (this request: 1).")
