@@ -325,6 +325,7 @@ def _proxmox_writes_noop() -> dict:
 def _timed(fn, repeat: int) -> tuple[list[float], object]:
     samples, result = [], None
     for _ in range(repeat):
+        result = None  # free the previous run's facts or findings outside the clock
         started = time.perf_counter()
         result = fn()
         samples.append(time.perf_counter() - started)

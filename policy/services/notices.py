@@ -103,7 +103,8 @@ def violations_notify(*, opened: Sequence[Violation], now: datetime) -> int:
         elif fresh:
             subject = f"Policy violations on {len(fresh)} VMs"
             lines = [
-                f"{names.get(vm_id, vm_id)}: " + "; ".join(v.summary for v in by_vm[vm_id])
+                f"{names.get(vm_id) or f'VM {vm_id}'}: "
+                + "; ".join(v.summary for v in by_vm[vm_id])
                 for vm_id in fresh[:LISTED]
             ]
             if len(fresh) > LISTED:
