@@ -4,7 +4,9 @@
  *   idempotency key covers a second click that gets through anyway).
  * - A request page's #request-live part is fetched again whenever a live event names
  *   this request (payload.request): execution steps and every request state change
- *   (approvals.request) are pushed; events are hints, the server renders the truth.
+ *   (approvals.request) are pushed; events are hints, the server renders the truth. It is
+ *   also fetched once each time the live socket comes online (events sent before that
+ *   are not delivered).
  */
 (function () {
   "use strict";
@@ -39,6 +41,13 @@
       // Several events in a burst (step done, next step started) cost one fetch.
       if (timer === null) timer = window.setTimeout(refresh, 150);
     });
+    // What was pushed between rendering and the socket coming up (or while it was
+    // down) never arrives: catch up once whenever it comes online.
+    new MutationObserver(function () {
+      if (document.documentElement.getAttribute("data-live") === "online" && timer === null) {
+        timer = window.setTimeout(refresh, 0);
+      }
+    }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-live"] });
   }
 
   function start() {

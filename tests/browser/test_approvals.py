@@ -103,21 +103,22 @@ def _movable_guest(sim: RunningSim) -> tuple[int, str]:
     raise AssertionError("the simulated estate has no movable guest")
 
 
-@pytest.fixture(scope="module")
-def sim_farm() -> Iterator[SimFarm]:
+@pytest.fixture
+def sim() -> Iterator[RunningSim]:
+    """The test's own simulated cluster and clock (a test may stop its clock)."""
     farm = SimFarm(certificate=default_certificate(), clock=Clock(speed=SIM_SPEED))
     try:
-        yield farm
+        # Steward acts with an admin token: executions write to Proxmox.
+        yield farm.start(identity="root")
     finally:
         farm.stop()
 
 
 @pytest.fixture
-def estate(browser_stack, sim_farm, unique_name, make_user) -> dict:
-    """The test's own data: a simulated cluster (Steward acts with an admin token, since
-    executions write to Proxmox) registered under a unique name, a fresh end user and
-    manager in a team of their own, and one running guest the end user owns."""
-    sim = sim_farm.start(identity="root")
+def estate(browser_stack, sim, unique_name, make_user) -> dict:
+    """The test's own data: its simulated cluster registered under a unique name, a fresh
+    end user and manager in a team of their own, and one running guest the end user
+    owns."""
     vmid, target = _movable_guest(sim)
     people = {role: make_user(role) for role in ("end_user", "manager")}
     spec = {
@@ -261,7 +262,7 @@ def test_an_admin_cancels_a_running_migration_after_confirming(
     sim: RunningSim = estate["sim"]
     source = sim.cluster.estate.guests[estate["vmid"]].node
     request_url = _migration_requested(page, sign_in, estate)
-    sim.cluster.clock.set_speed(0)
+    sim.cluster.clock.set_speed(0)  # the test's own clock: no other test waits on it
     try:
         context, manager = _second_context(
             chromium, daphne_server, sign_in, "manager", estate["manager"]
