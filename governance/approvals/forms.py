@@ -133,7 +133,13 @@ class ProvisionForm(RequestForm):
     memory_mib = forms.IntegerField(
         label="Memory (MiB)", min_value=256, max_value=524288, initial=2048
     )
-    disk_gib = forms.IntegerField(label="Disk (GiB)", min_value=1, max_value=4096, initial=16)
+    disk_gib = forms.IntegerField(
+        label="Disk (GiB)",
+        min_value=1,
+        max_value=4096,
+        initial=16,
+        help_text="For a VM from scratch; a VM from a template gets the template's disks.",
+    )
     storage = forms.ModelChoiceField(
         queryset=Storage.objects.none(), help_text="Approved storage only."
     )
@@ -500,6 +506,8 @@ class ImportForm(RequestForm):
         return volume
 
 
+from governance.approvals.forms_backup import BackupDeleteForm  # noqa: E402 - subclasses RequestForm
+
 FORMS: dict[str, type[RequestForm]] = {
     form.kind: form
     for form in (
@@ -510,6 +518,7 @@ FORMS: dict[str, type[RequestForm]] = {
         CloneForm,
         RollbackForm,
         SnapshotDeleteForm,
+        BackupDeleteForm,
         OwnershipTransferForm,
         ExceptionForm,
         AccessForm,

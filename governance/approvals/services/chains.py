@@ -4,6 +4,9 @@ Invariants:
 - ``chain_for`` is deterministic: among enabled chains of the kind whose set scope fields
   all match, the lowest (priority, id) wins; none matching means ``DEFAULT_STEPS`` (the
   team's manager; admins when there is no team).
+- Auto-approval compares a chain's size thresholds with what the request really produces
+  or acts on (``request_footprint``): the source VM from the inventory for kinds on a VM,
+  the template's disks for a provision from a template; a size not known is never within.
 - A request's steps are copied at submission (``steps_build``); eligibility is decided
   against those copies, never against the live chain.
 """
@@ -17,15 +20,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from governance.accounts.roles import Role, has_role
+from governance.approvals.execution.kinds.imports import IMPORT_CORES, IMPORT_MEMORY_MIB
 from governance.approvals.models import (
     ApprovalChain,
     ApproverRule,
     Request,
+    RequestKind,
     RequestStep,
     StepMode,
 )
+from governance.approvals.quota_usage import MIB, Size, request_size, vm_size
 from governance.ownership.services import is_team_manager, managers_of
-from inventory.models import Classification
+from inventory.models import Classification, VirtualMachine
 
 _CLASSIFICATION_RANK = {
     Classification.PUBLIC: 0,
@@ -114,32 +120,83 @@ def plan_for(request: Request, chain: ApprovalChain | None) -> tuple[StepPlan, .
     )
 
 
-def _size_within(chain: ApprovalChain, parameters: dict[str, Any]) -> bool:
-    limits = (
-        (chain.auto_max_cores, "cores"),
-        (chain.auto_max_memory_mib, "memory_mib"),
-        (chain.auto_max_disk_gib, "disk_gib"),
-    )
-    for limit, key in limits:
-        if limit is None:
+#: Per auto-approval threshold of a chain: the quota limit whose measure and unit it uses.
+_THRESHOLDS = (
+    ("auto_max_cores", "max_cores"),
+    ("auto_max_memory_mib", "max_memory_mib"),
+    ("auto_max_disk_gib", "max_disk_gib"),
+)
+_ALL_LIMITS = frozenset(limit for _field, limit in _THRESHOLDS)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The size a request produces or moves, and the limits it cannot be measured against."""
+
+    size: Size
+    unknown: frozenset[str] = frozenset()
+
+
+def request_footprint(request: Request) -> Footprint:
+    """What ``request`` will really produce or act on, as the size thresholds judge it.
+
+    - provision: the requested cores and memory (a clone from a template is given them
+      too) and the disk it will have: ``disk_gib`` from scratch, the template's disks from
+      a template (a full clone copies them as they are; ``disk_gib`` is not used);
+    - import of a guest of another cluster: that guest as the inventory saw it; of an
+      image: ``IMPORT_CORES`` and ``IMPORT_MEMORY_MIB``, its disk unknown (Proxmox reports
+      an image's size only once it is imported);
+    - every kind on an existing VM (clone, migrate, export, rollback, ...): that VM's
+      cores, memory and disks as the inventory last saw them, whatever the parameters say;
+    - anything else: unknown, so a size threshold never lets it through.
+    """
+    params = request.parameters or {}
+    if request.kind == RequestKind.PROVISION:
+        return Footprint(request_size(RequestKind.PROVISION, params, None))
+    if request.kind == RequestKind.IMPORT:
+        if params.get("source_cluster"):
+            source = VirtualMachine.objects.filter(
+                cluster__name=params["source_cluster"],
+                vmid=int(params.get("source_vmid") or 0),
+                gone_since__isnull=True,
+            ).first()
+            if source is None:
+                return Footprint(Size(), _ALL_LIMITS)
+            return Footprint(vm_size(source))
+        return Footprint(
+            Size(1, IMPORT_CORES, IMPORT_MEMORY_MIB * MIB, 0), frozenset({"max_disk_gib"})
+        )
+    if request.vm is not None:
+        return Footprint(vm_size(request.vm))
+    return Footprint(Size(), _ALL_LIMITS)
+
+
+def _size_within(chain: ApprovalChain, footprint: Footprint) -> bool:
+    for field, limit in _THRESHOLDS:
+        value = getattr(chain, field)
+        if value is None:
             continue
-        try:
-            if int(parameters.get(key) or 0) > limit:
-                return False
-        except (TypeError, ValueError):
+        if limit in footprint.unknown or footprint.size.exceeds(limit, value):
             return False
     return True
 
 
 def auto_approvable(request: Request, chain: ApprovalChain | None) -> bool:
-    """Below the chain's thresholds: no human needs to decide."""
+    """Below the chain's thresholds: no human needs to decide. Sizes are those the request
+    really produces or acts on (``request_footprint``), not what its parameters claim."""
     if chain is None or not chain.auto_approve:
         return False
     if chain.auto_max_classification:
         rank = _CLASSIFICATION_RANK.get(request_classification(request), 2)
         if rank > _CLASSIFICATION_RANK[chain.auto_max_classification]:
             return False
-    return _size_within(chain, request.parameters)
+    if all(getattr(chain, field) is None for field, _limit in _THRESHOLDS):
+        return True
+    try:
+        footprint = request_footprint(request)
+    except (TypeError, ValueError):
+        return False
+    return _size_within(chain, footprint)
 
 
 def approvals_needed(request: Request) -> tuple[bool, tuple[StepPlan, ...]]:

@@ -7,6 +7,11 @@ Parameters (``ProvisionForm``): ``source`` clone|scratch, ``template`` (VM id, f
 
 Steps: reserve a vmid; clone the template onto the node and storage, or create the guest
 there; set its size (clone); refresh the inventory; record the owner.
+
+Size: the new guest gets ``cores`` and ``memory_mib`` either way. Its disks are one disk of
+``disk_gib`` from scratch; from a template they are the template's disks as they are (a
+full clone; ``disk_gib`` is not used). ``services.chains.request_footprint`` judges the
+auto-approval thresholds by exactly this size.
 """
 
 from __future__ import annotations
@@ -76,14 +81,16 @@ def _new_guest_settled(ctx: StepContext) -> StepResult:
 
 
 def _size(ctx: StepContext) -> StepResult:
-    """Give a clone the requested CPU and memory (a template's own size is a default)."""
+    """Give a clone the requested CPU and memory (a template's own size is a default);
+    a container's ``memory`` is in MiB like a VM's."""
     if not _is_clone(ctx):
         return StepResult.skipped("created with its size")
     target = {"node": ctx.params["node"], "kind": _template(ctx).kind, "vmid": ctx.results["vmid"]}
     config = ctx.gateway.guest_config(**target)
-    wanted = {"cores": str(int(ctx.params["cores"]))}
-    if target["kind"] == "qemu":
-        wanted["memory"] = str(int(ctx.params["memory_mib"]))
+    wanted = {
+        "cores": str(int(ctx.params["cores"])),
+        "memory": str(int(ctx.params["memory_mib"])),
+    }
     changes = {k: v for k, v in wanted.items() if str(config.values.get(k, "")) != v}
     if not changes:
         return StepResult.skipped("the clone already has the requested size")
