@@ -46,7 +46,7 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the per-kind pre-submission checks in ``VALIDATORS``.
-        from governance.approvals.services import prechecks  # noqa: F401
+        from governance.approvals.services import backup_delete, prechecks  # noqa: F401
         from governance.approvals.services.quota import quota_intake
         from governance.ownership.services_workflows import TEAM_INTAKE_CHECKS
 

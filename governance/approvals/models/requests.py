@@ -29,6 +29,7 @@ class RequestKind(models.TextChoices):
     CLONE = "clone", "Clone a VM"
     ROLLBACK = "rollback", "Roll back to a snapshot"
     SNAPSHOT_DELETE = "snapshot_delete", "Delete a snapshot"
+    BACKUP_DELETE = "backup_delete", "Delete a backup"
     OWNERSHIP_TRANSFER = "ownership_transfer", "Transfer ownership"
     EXCEPTION = "exception", "Policy exception"
     ACCESS = "access", "Time-limited access"

@@ -32,6 +32,8 @@ from inventory.models import VirtualMachine
 from inventory.selectors.guests import vm_get
 
 PAGE_SIZE = 50
+#: Query parameters that pick the target or identify a submission, never a field's value.
+_NOT_PREFILLED = frozenset({"vm", "cluster", "idempotency_key"})
 
 
 def _target(request: HttpRequest, form_class: type[RequestForm]) -> dict[str, Any]:
@@ -64,7 +66,16 @@ def request_new_view(request: HttpRequest, kind: str) -> HttpResponse:
         # A new guest on one of several clusters: choose the cluster first.
         return render(request, "approvals/request_cluster.html", context)
     data = request.POST if request.method == "POST" else None
-    form = form_class(data, user=request.user, vm=target["vm"], cluster=target["cluster"])
+    # An empty form takes its initial values from the link that opened it (a violation's
+    # "Request deletion" names the backup).
+    initial = (
+        {}
+        if data is not None
+        else {k: v for k, v in request.GET.items() if k not in _NOT_PREFILLED}
+    )
+    form = form_class(
+        data, user=request.user, vm=target["vm"], cluster=target["cluster"], initial=initial
+    )
     if request.method == "POST" and form.is_valid() and "preview" in request.POST:
         context["preview"] = _preview(request, kind, form)
     elif request.method == "POST" and form.is_valid():

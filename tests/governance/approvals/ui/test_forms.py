@@ -43,6 +43,7 @@ def test_every_request_kind_has_a_form_and_vm_kinds_exclude_creation():
         "clone",
         "rollback",
         "snapshot_delete",
+        "backup_delete",
         "ownership_transfer",
         "exception",
         "access",
