@@ -30,6 +30,8 @@ class RemediationState(models.TextChoices):
     FAILED = "failed", "Failed"
     NOT_POSSIBLE = "not_possible", "Not possible"
     WAIVED = "waived", "Waived (exempted)"
+    # Proxmox took the removal but applies it only when the guest next starts cold.
+    REMOVAL_PENDING = "removal_pending", "Removal pending until the guest's next cold start"
 
 
 class Violation(models.Model):

@@ -8,6 +8,7 @@ import re
 from inventory.proxmox import ProxmoxNotFound
 from policy.models import ActionKind
 from policy.remediation.base import Context, Outcome, executor
+from policy.remediation.pending import PENDING_NOTE
 
 _DEVICE_KEY = re.compile(r"^(usb|hostpci|serial|parallel)\d+$")
 _MEDIA_KEY = re.compile(r"^(ide|sata|scsi)\d+$")
@@ -25,11 +26,23 @@ def remove_device(ctx: Context) -> Outcome:
     if not _DEVICE_KEY.match(key):
         return Outcome.failed(f"{key!r} is not a passthrough device key")
     guest = ctx.target.guest()
-    config = ctx.gateway.guest_config(**guest)
+    # What is in effect: PVE's default view shows a pending removal as done already.
+    config = ctx.gateway.guest_config(**guest, current=True)
     if key not in config.values:
         return Outcome.done(f"{key} is already gone")
+    if _removal_pending(ctx, key):
+        return Outcome.done(f"removal of {key} is {PENDING_NOTE}", removal_pending=True)
     ctx.gateway.guest_config_update(**guest, digest=config.digest, delete=[key])
+    if _removal_pending(ctx, key):  # a running guest that cannot hot-unplug it
+        return Outcome.done(
+            f"removal of {key} ({config.values[key]}) is {PENDING_NOTE}", removal_pending=True
+        )
     return Outcome.done(f"removed {key} ({config.values[key]})")
+
+
+def _removal_pending(ctx: Context, key: str) -> bool:
+    waiting = ctx.gateway.guest_pending(**ctx.target.guest())
+    return key in waiting and waiting[key] is None
 
 
 def _is_cdrom(value: str) -> bool:

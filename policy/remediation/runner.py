@@ -121,9 +121,10 @@ def _move(remediation: Remediation, state: str) -> None:
 def _mirror(remediation: Remediation) -> None:
     """The violation shows its newest remediation's state; quarantines follow theirs."""
     if remediation.violation_id and remediation.state in _VIOLATION_STATE:
-        Violation.objects.filter(pk=remediation.violation_id).update(
-            remediation_state=_VIOLATION_STATE[remediation.state]
-        )
+        state = _VIOLATION_STATE[remediation.state]
+        if state == RemediationState.DONE and remediation.params.get("removal_pending"):
+            state = RemediationState.REMOVAL_PENDING  # the device goes at the next cold start
+        Violation.objects.filter(pk=remediation.violation_id).update(remediation_state=state)
 
 
 def _claim(remediation_id: int, now: datetime) -> tuple[Remediation | None, Step | None]:

@@ -9,6 +9,10 @@ there. Running it again changes nothing more: an open violation is refreshed, a 
 with an active remediation waits, an action that failed or was not possible is not
 retried before ``RETRY_AFTER``. ``dry_run`` computes the same plan and writes nothing.
 
+A passthrough device whose removal Proxmox already holds pending (a running guest that
+cannot hot-unplug it) is not written again: its violation shows ``removal_pending`` until
+the guest's next cold start (``policy.remediation.pending``).
+
 Quarantines follow the findings: a guest whose enforced findings ask for one and that has
 none gets ``quarantine_apply``; a guest with an open quarantine (not manual) that no
 enforced finding asks for any more gets ``quarantine_lift``.
@@ -39,6 +43,7 @@ from policy.models import (
     RemediationState,
     Violation,
 )
+from policy.remediation.pending import removals_pending, removals_pending_record
 from policy.rules import PolicySpec, facets_for
 from policy.services.violations import RecordResult, violations_record, violations_resolve
 from policy.signals import remediations_planned_send
@@ -93,6 +98,7 @@ def reconcile(
         return ReconcileResult(findings=[], planned=[], dry_run=dry_run)
     facts = facts_load(cluster_id=cluster_id, now=now, facets=facets_for(specs))
     findings = evaluate_fleet(specs, facts, exemptions_load(now=now), now)
+    pending = removals_pending(findings)
     if dry_run:
         busy, held = _busy(cluster_id), _held(cluster_id, now)
         open_ids = {
@@ -111,6 +117,7 @@ def reconcile(
         if policy is None:
             _resolve_disabled(cluster_id=cluster_id, now=now)
         violation_ids = record.open
+        removals_pending_record(pending, violation_ids)
         planned = plan(
             findings,
             facts,
