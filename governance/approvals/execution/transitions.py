@@ -37,8 +37,13 @@ def execution_end(execution: Execution, state: str, *, now: datetime, error: str
     )
     link = request_link(request.pk)
     # In this transaction: the notification goes if the outcome is recorded, not otherwise.
+    # One kind per outcome: an unread "failed" does not swallow the "succeeded" of a retry.
     notify(
-        user=request.requester, kind="approvals.finished", subject=subject, body=error, link=link
+        user=request.requester,
+        kind=f"approvals.{outcome!s}",
+        subject=subject,
+        body=error,
+        link=link,
     )
 
 
@@ -65,7 +70,7 @@ def execution_cancelled(execution: Execution, *, now: datetime) -> None:
     )
     notify(
         user=request.requester,
-        kind="approvals.finished",
+        kind="approvals.cancelled",
         subject=f"Request #{request.pk} ({request.get_kind_display()}) was cancelled",
         body=reason,
         link=request_link(request.pk),

@@ -10,12 +10,16 @@ Invariants (each refusal says why, and nothing is recorded):
 - A decision names the revision it was made on; a request changed since answers
   ``StaleRevision`` instead of approving something the approver did not see.
 - The last needed approval approves the request and starts its execution in the same
-  transaction; a rejection ends it. The requester hears of every decision; the next
-  step's approvers are told it waits for them.
+  transaction; a rejection ends it. The requester hears of each step approved
+  (``approvals.decision``), of the request approved (``approvals.approved``) and of a
+  rejection (``approvals.rejected``): outcomes have kinds of their own, so an unread
+  progress notice never swallows one (one unread row per person, kind and request).
+  The next step's approvers are told it waits for them (``approvals.pending``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,15 +55,21 @@ def current_step(request: Request) -> RequestStep | None:
     return request.steps.filter(satisfied_at__isnull=True).order_by("position").first()
 
 
-def notify_next(request: Request) -> None:
-    """Tell the current step's approvers (not the requester, not who decided) it waits."""
+def notify_next(request: Request, *, told: Iterable[int] = ()) -> None:
+    """Tell the current step's approvers it waits for them: not the requester, not who
+    already decided, not the people in ``told`` (just told otherwise)."""
     step = current_step(request)
     if step is None:
         return
     decided = Approval.objects.filter(request=request, voided_at__isnull=True).values_list(
         "approver_id", flat=True
     )
-    users = chains.step_approvers(step).exclude(pk=request.requester_id).exclude(pk__in=decided)
+    users = (
+        chains.step_approvers(step)
+        .exclude(pk=request.requester_id)
+        .exclude(pk__in=decided)
+        .exclude(pk__in=list(told))
+    )
     notify_many(
         users=list(users),
         kind="approvals.pending",
@@ -167,18 +177,26 @@ def request_approve(
             step.satisfied_at = now
             step.save(update_fields=["satisfied_at"])
         link = request_link(request.pk)
-        notify(
-            user=request.requester,
-            kind="approvals.decision",
-            subject=f"Request #{request.pk}: {actor.get_username()} approved “{step.name}”",
-            body=comment,
-            link=link,
-        )
         if current_step(request) is None:
             from governance.approvals.services.executions import request_approved
 
+            notify(
+                user=request.requester,
+                kind="approvals.approved",
+                subject=f"Request #{request.pk} ({request.get_kind_display()}) was approved; "
+                "its execution is queued",
+                body=f"Last approval: {actor.get_username()} on “{step.name}”. {comment}".strip(),
+                link=link,
+            )
             request_approved(request, actor=actor, now=now, message="all approvals given")
         else:
+            notify(
+                user=request.requester,
+                kind="approvals.decision",
+                subject=f"Request #{request.pk}: {actor.get_username()} approved “{step.name}”",
+                body=comment,
+                link=link,
+            )
             notify_next(request)
     return request
 
@@ -207,7 +225,7 @@ def request_reject(
         request_move(request, RequestState.REJECTED, actor=actor, at=now, message=comment)
         notify(
             user=request.requester,
-            kind="approvals.decision",
+            kind="approvals.rejected",
             subject=f"Request #{request.pk} was rejected by {actor.get_username()}",
             body=comment,
             link=request_link(request.pk),

@@ -10,7 +10,9 @@ Invariants:
   the first step's approvers (who are notified) or, below the chain's thresholds, is
   approved at once and its execution queued.
 - ``request_update`` bumps ``revision`` and voids every still-valid approval (they approved
-  something else); only the requester changes a pending request.
+  something else); only the requester changes a pending request. Those whose approval was
+  voided are told to decide again (``approvals.voided``); the current step's other
+  approvers are told it waits for them.
 """
 
 from __future__ import annotations
@@ -229,9 +231,9 @@ def request_update(
         request.revision += 1
         request.updated_at = now
         request.save(update_fields=["parameters", "justification", "revision", "updated_at"])
-        voided = Approval.objects.filter(request=request, voided_at__isnull=True).update(
-            voided_at=now
-        )
+        valid = Approval.objects.filter(request=request, voided_at__isnull=True)
+        voided_approvers = list(valid.values_list("approver_id", flat=True))
+        voided = valid.update(voided_at=now)
         request.steps.update(satisfied_at=None)
         event_add(
             request,
@@ -255,10 +257,29 @@ def request_update(
             before=before,
             after={**after, "revision": request.revision, "voided": voided},
         )
+        _notify_voided(request, voided_approvers)
         from governance.approvals.services.decisions import notify_next
 
-        notify_next(request)
+        notify_next(request, told=voided_approvers)
     return request
+
+
+def _notify_voided(request: Request, approver_ids: list[int]) -> None:
+    """Tell whoever approved an earlier revision that it no longer counts."""
+    if not approver_ids:
+        return
+    from django.contrib.auth import get_user_model
+
+    from governance.approvals.execution.transitions import request_link
+    from governance.notifications.services import notify_many
+
+    notify_many(
+        users=get_user_model().objects.filter(pk__in=approver_ids),
+        kind="approvals.voided",
+        subject=f"Request #{request.pk} changed after your decision: please decide again",
+        body=f"It is now revision {request.revision}; your earlier decision no longer counts.",
+        link=request_link(request.pk),
+    )
 
 
 def request_cancel(*, actor: Any, request: Request, now: datetime | None = None) -> Request:

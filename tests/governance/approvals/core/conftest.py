@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from governance.approvals.models import ApprovalChain, ApprovalStep
+from governance.approvals.models import ApprovalChain, ApprovalStep, Request
+from governance.approvals.services.requests import request_submit
 from tests.governance.ownership.conftest import estate, owned, people  # noqa: F401 - fixtures
 
 
@@ -36,3 +37,15 @@ def chain_make(kind: str, *steps: dict[str, Any], **fields: Any) -> ApprovalChai
     for position, step in enumerate(steps):
         ApprovalStep.objects.create(chain=chain, position=position, **step)
     return chain
+
+
+def transfer(who: Any, vms: dict, **extra: Any) -> Request:
+    """alice asks to hand ``web`` (ops) to bob; ``extra`` adds parameters."""
+    return request_submit(
+        requester=who.alice,
+        kind="ownership_transfer",
+        vm=vms["web"],
+        parameters={"owner": who.bob.pk, **extra},
+        justification="bob runs it now",
+        idempotency_key=key(),
+    )

@@ -34,7 +34,7 @@ from governance.approvals.services.requests import (
 )
 from governance.audit.models import AuditEvent
 from governance.notifications.models import Notification
-from tests.governance.approvals.core.conftest import chain_make, key
+from tests.governance.approvals.core.conftest import chain_make, key, transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -42,21 +42,10 @@ SECURITY_STEP = {"name": "Security", "approver_rule": "role", "role": Role.SECUR
 MANAGER_STEP = {"name": "Manager", "approver_rule": "team_manager"}
 
 
-def _transfer(people, owned, **extra):
-    return request_submit(
-        requester=people.alice,
-        kind="ownership_transfer",
-        vm=owned["web"],
-        parameters={"owner": people.bob.pk, **extra},
-        justification="bob runs it now",
-        idempotency_key=key(),
-    )
-
-
 def test_the_team_manager_approves_and_the_execution_is_queued(
     people, owned, queued, django_capture_on_commit_callbacks
 ):
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     assert request.state == RequestState.PENDING
     assert [s.name for s in request.steps.all()] == ["Team manager"]
     assert Notification.objects.filter(user=people.manager, kind="approvals.pending").exists()
@@ -101,7 +90,7 @@ def test_nobody_approves_their_own_request(people, owned):
 def test_one_person_cannot_fill_two_steps(people, owned):
     chain_make("ownership_transfer", MANAGER_STEP, SECURITY_STEP)
     people.manager.groups.add(*people.security.groups.filter(name=Role.SECURITY_OFFICER))
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     request_approve(actor=people.manager, request=request)
 
     with pytest.raises(PermissionDenied, match="already decided"):
@@ -115,7 +104,7 @@ def test_one_person_cannot_fill_two_steps(people, owned):
 
 def test_approvers_must_match_the_current_step(people, owned):
     chain_make("ownership_transfer", MANAGER_STEP, SECURITY_STEP)
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     # The security officer's step comes second; the other team's manager is not ops'.
     for outsider in (people.security, people.other_manager, people.bob):
         with pytest.raises(PermissionDenied, match="not an approver"):
@@ -128,7 +117,7 @@ def test_an_all_of_step_needs_distinct_people(people, owned):
 
     second = UserFactory(username="security2", roles=[Role.SECURITY_OFFICER])
     chain_make("ownership_transfer", {**SECURITY_STEP, "mode": "all_of", "required": 2})
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     assert approvals_needed(request)[1][0].describe().startswith("Security: 2 people")
     request_approve(actor=people.security, request=request)
     request.refresh_from_db()
@@ -139,7 +128,7 @@ def test_an_all_of_step_needs_distinct_people(people, owned):
 
 
 def test_deciding_an_already_decided_request_says_so_and_records_nothing(people, owned):
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     request_reject(actor=people.manager, request=request, comment="not now")
     request.refresh_from_db()
     assert request.state == RequestState.REJECTED
@@ -147,14 +136,14 @@ def test_deciding_an_already_decided_request_says_so_and_records_nothing(people,
     with pytest.raises(AlreadyDecided, match="already rejected"):
         request_approve(actor=people.admin, request=request)
     with pytest.raises(ValidationError, match="Say why"):
-        request_reject(actor=people.admin, request=_transfer(people, owned), comment=" ")
+        request_reject(actor=people.admin, request=transfer(people, owned), comment=" ")
     assert Approval.objects.filter(request=request).count() == 1
     assert not Execution.objects.filter(request=request).exists()
 
 
 def test_a_change_after_an_approval_voids_it(people, owned):
     chain_make("ownership_transfer", MANAGER_STEP, SECURITY_STEP)
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     request_approve(actor=people.manager, request=request, revision=1)
 
     request_update(actor=people.alice, request=request, parameters={"owner": people.carol.pk})
@@ -176,7 +165,7 @@ def test_a_change_after_an_approval_voids_it(people, owned):
 
 
 def test_only_the_requester_changes_a_pending_request(people, owned):
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     with pytest.raises(PermissionDenied):
         request_update(actor=people.manager, request=request, justification="mine now")
     request_cancel(actor=people.alice, request=request)
@@ -215,11 +204,11 @@ def test_a_vm_the_requester_cannot_see_is_not_found(people, owned):
 def test_an_expired_lease_is_refused(people, owned):
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     with pytest.raises(ValidationError, match="in the past"):
-        _transfer(people, owned, lease_end=yesterday)
+        transfer(people, owned, lease_end=yesterday)
 
 
 def test_requests_nobody_decides_expire(people, owned):
-    request = _transfer(people, owned)
+    request = transfer(people, owned)
     assert request.expires_at is not None
     assert requests_expire(now=request.expires_at - timedelta(seconds=1)) == 0
     assert requests_expire(now=request.expires_at + timedelta(seconds=1)) == 1
@@ -275,7 +264,7 @@ def test_sensitive_vms_need_the_sensitive_chain(people, owned):
 
 
 def test_the_vms_team_decides_a_transfer_not_the_receiving_team(people, owned):
-    request = _transfer(people, owned, team=people.dev.pk)
+    request = transfer(people, owned, team=people.dev.pk)
     assert request.team == people.ops
     with pytest.raises(PermissionDenied, match="not an approver"):
         request_approve(actor=people.other_manager, request=request)
