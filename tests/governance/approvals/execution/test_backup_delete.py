@@ -25,7 +25,7 @@ from governance.ownership.services import ownership_assign
 from inventory.models import Copy, CopyKind, Storage, StorageClass, VirtualMachine
 from policy.models import Remediation
 from tests.governance.approvals.core import conftest as approvals_fixtures
-from tests.governance.approvals.execution.helpers import Driver, steps_by_name
+from tests.governance.approvals.execution.helpers import Driver, left_by_dead_worker, steps_by_name
 from tests.governance.ownership import conftest as ownership_fixtures
 from tests.policy.enforce import e2e
 from tests.policy.enforce.e2e import cycle, open_violation, policy_on, vzdump
@@ -240,3 +240,23 @@ def test_a_protected_backup_fails_with_what_to_do_and_is_kept(synced, backed_up,
     assert Copy.objects.get(vm=vm, name=volid).deleted_at is None
     request.refresh_from_db()
     assert request.state == RequestState.FAILED
+
+
+def test_a_worker_killed_mid_delete_adopts_its_task_and_deletes_once(synced, backed_up, people):
+    _, vm, volid = backed_up
+    request = _approved(people, vm, volid)
+    execution = Execution.objects.get(request=request)
+    driver = Driver([synced.sim])
+    left_by_dead_worker(execution, step="delete", now=driver.now)
+    # What the dead worker had done before it could store the UPID.
+    started = synced.gateway.storage_volume_delete(node="alpha1", storage=USB_STORAGE, volid=volid)
+
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    delete = steps_by_name(execution)["delete"]
+    assert delete.upid == started
+    assert "adopted task" in delete.log
+    assert [t.upid for t in synced.gateway.tasks() if t.type == "imgdel"] == [started]
+    assert volid not in _volumes(synced)
+    assert Copy.objects.get(vm=vm, name=volid).deleted_at is not None
