@@ -20,6 +20,7 @@ from datetime import datetime
 from policy.facts import FleetFacts, VmFacts, gc_paused
 from policy.findings import Finding
 from policy.rules import RULES, PolicySpec, RuleContext, clean_params
+from policy.rules.pinning_conflicts import pinning_contradictions
 
 SCOPE_KEYS = ("clusters", "pools", "tags", "classifications", "teams", "vms")
 
@@ -104,12 +105,13 @@ def _evaluate_fleet(
     policies: Iterable[PolicySpec], facts: FleetFacts, exemptions: Exemptions, now: datetime
 ) -> list[Finding]:
     findings: list[Finding] = []
+    policies = list(policies)  # read twice: the contradiction check below looks again
     # Policies often share a scope ("every sensitive VM"): select it once.
     scopes: dict[tuple, list[VmFacts]] = {}
     for policy in policies:
         if not policy.enabled:
             continue
-        key = tuple(sorted((k, tuple(v)) for k, v in policy.scope.items() if v))
+        key = _scope_key(policy)
         if key not in scopes:
             scopes[key] = in_scope(policy.scope, facts)
         for finding in evaluate_policy(policy, facts, now, scopes[key]):
@@ -117,4 +119,9 @@ def _evaluate_fleet(
             if keys and ("" in keys or finding.rule_key in keys):
                 finding.exempt = True
             findings.append(finding)
-    return findings
+    # Two pinning policies with no common node on one guest: one finding, no remedy.
+    return pinning_contradictions(policies, facts, findings, now, lambda p: scopes[_scope_key(p)])
+
+
+def _scope_key(policy: PolicySpec) -> tuple:
+    return tuple(sorted((k, tuple(v)) for k, v in policy.scope.items() if v))
