@@ -17,6 +17,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.test import Client
+from rest_framework.test import APIClient
 
 from governance.approvals.models import Execution, ExecutionState, Request, RequestState
 from governance.approvals.services.requests import request_submit
@@ -34,6 +35,7 @@ from tests.policy.enforce.helpers import plain_qemu, synced_cluster
 pytestmark = pytest.mark.django_db(transaction=True)
 
 USB_STORAGE = "usb-backup"  # pvesim's USB disk on alpha1
+API = "/api/approvals/requests/"
 
 # Fixtures of the ownership and policy suites: people in teams, Proxmox writes counted.
 people = ownership_fixtures.people
@@ -180,6 +182,7 @@ def test_bad_input_is_refused_with_what_to_fix(synced, backed_up, people):
     # carol (another team) cannot see the VM: 404 on the form, the post and the service.
     carol = _client(people.carol)
     assert carol.get(f"/approvals/new/backup_delete/?vm={vm.pk}").status_code == 404
+    assert carol.get(f"/policy/violations/{violation.pk}/").status_code == 404
     assert _form_post(carol, vm, volid=volid).status_code == 404
     with pytest.raises(Http404):
         _submit(people.carol, vm, volid)
@@ -260,3 +263,34 @@ def test_a_worker_killed_mid_delete_adopts_its_task_and_deletes_once(synced, bac
     assert [t.upid for t in synced.gateway.tasks() if t.type == "imgdel"] == [started]
     assert volid not in _volumes(synced)
     assert Copy.objects.get(vm=vm, name=volid).deleted_at is not None
+
+
+def test_a_security_officer_submits_through_the_api(synced, backed_up, people):
+    _, vm, volid = backed_up
+    api = APIClient()
+    api.force_authenticate(people.security)
+    body = {
+        "kind": "backup_delete",
+        "vm": vm.pk,
+        "justification": "USB backups of governed VMs go",
+        "idempotency_key": str(uuid.uuid4()),
+    }
+
+    refused = api.post(API, {**body, "parameters": {"volid": "usb-backup:nope"}}, format="json")
+    assert refused.status_code == 400
+    assert "not an existing backup of this VM" in str(refused.json())
+    created = api.post(API, {**body, "parameters": {"volid": volid}}, format="json")
+    assert created.status_code == 201, created.json()
+    request = Request.objects.get(pk=created.json()["id"])
+    assert (request.requester, request.parameters["volid"]) == (people.security, volid)
+    # The team manager decides; the security officer who asked cannot.
+    assert [s.approver_rule for s in request.steps.all()] == ["team_manager"]
+    assert request.team == people.ops
+    carol = APIClient()
+    carol.force_authenticate(people.carol)
+    hidden = carol.post(
+        API,
+        {**body, "idempotency_key": str(uuid.uuid4()), "parameters": {"volid": volid}},
+        format="json",
+    )
+    assert hidden.status_code == 404
