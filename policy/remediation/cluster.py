@@ -102,12 +102,14 @@ def backup_delete(ctx: Context) -> Outcome:
 def deletion_request(ctx: Context) -> Outcome:
     """A copy Steward may not delete on its own: recorded for a person to decide.
 
-    The remediation row itself is the request (listed under remediation runs with its
-    evidence); owners and custodians were told when the violation opened.
+    The person asks through a backup deletion request from the violation page ("Request
+    deletion"), whose id this row then records; owners and custodians were told when the
+    violation opened.
     """
     return Outcome.not_possible(
         f"{ctx.params['volid']} on {ctx.params['storage']} needs a person's decision to "
-        f"delete ({ctx.params.get('reason', 'copy outside approved storage')})"
+        f"delete ({ctx.params.get('reason', 'copy outside approved storage')}): use "
+        "Request deletion on the violation's page"
     )
 
 
