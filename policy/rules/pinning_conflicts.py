@@ -38,13 +38,32 @@ def pinning_contradictions(
     )
     if len(pinning) < 2:
         return findings
+    allowed = [
+        frozenset(str(n) for n in policy.parameters.get("allowed_nodes") or ())
+        for policy in pinning
+    ]
+    # A node every pinning policy allows is common to any guest's set of them.
+    if frozenset.intersection(*allowed):
+        return findings
+    members = [
+        (policy, nodes, scope_of(policy)) for policy, nodes in zip(pinning, allowed, strict=True)
+    ]
+    # Only guests under two or more pinning policies can be contradicted: find them with
+    # set intersections before looking at any guest one by one.
+    ids = [{vm.id for vm in vms} for _, _, vms in members]
+    shared: set[int] = set()
+    for i, first in enumerate(ids):
+        for second in ids[i + 1 :]:
+            shared |= first & second
+    if not shared:
+        return findings
     under: dict[int, list[tuple[PolicySpec, frozenset[str]]]] = {}
     guests: dict[int, VmFacts] = {}
-    for policy in pinning:
-        nodes = frozenset(str(n) for n in policy.parameters.get("allowed_nodes") or ())
-        for vm in scope_of(policy):
-            under.setdefault(vm.id, []).append((policy, nodes))
-            guests[vm.id] = vm
+    for policy, nodes, vms in members:
+        for vm in vms:
+            if vm.id in shared:
+                under.setdefault(vm.id, []).append((policy, nodes))
+                guests[vm.id] = vm
     clashes = {
         vm_id: entries
         for vm_id, entries in under.items()
