@@ -29,6 +29,7 @@ from governance.approvals.lists import (
     request_visible,
 )
 from governance.approvals.models import Request, RequestEvent, RequestKind, RequestStep
+from governance.approvals.models.chains import step_needs
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.requests import request_cancel, request_submit
 from governance.core.permissions import get_object_or_404_for
@@ -36,9 +37,23 @@ from inventory.models import Cluster, VirtualMachine
 
 
 class StepSerializer(serializers.ModelSerializer):
+    needs = serializers.SerializerMethodField(help_text="e.g. '2 of the eligible approvers'")
+
     class Meta:
         model = RequestStep
-        fields = ["position", "name", "approver_rule", "role", "mode", "required", "satisfied_at"]
+        fields = [
+            "position",
+            "name",
+            "approver_rule",
+            "role",
+            "mode",
+            "required",
+            "needs",
+            "satisfied_at",
+        ]
+
+    def get_needs(self, step: RequestStep) -> str:
+        return step_needs(step.mode, step.required)
 
 
 class RequestSerializer(serializers.ModelSerializer):

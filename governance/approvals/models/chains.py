@@ -5,7 +5,10 @@ Invariants:
   it sets (``classification``, ``cluster``, ``cross_cluster``) matches; among matching
   enabled chains the lowest ``priority`` wins (ties: lowest id). No matching chain means
   the built-in default (one step: the team's manager).
-- ``any_of`` steps need one approval; ``all_of`` steps need ``required`` distinct people.
+- ``any_of`` steps need one approval from any one of the eligible approvers (whoever
+  decides first; the others cannot also decide it). ``all_of`` steps need ``required``
+  distinct eligible approvers ("N of the eligible approvers"), not every eligible person:
+  steps name approvers by rule (team managers, a role, a group), never a fixed list.
 - Separation of duties, enforced by the services and backed by constraints here: nobody
   approves their own request (``approver != requester``) and one person holds at most
   one valid (not voided) decision per request, so cannot fill two steps.
@@ -28,8 +31,15 @@ class ApproverRule(models.TextChoices):
 
 
 class StepMode(models.TextChoices):
-    ANY_OF = "any_of", "Any one of"
-    ALL_OF = "all_of", "Several of"
+    ANY_OF = "any_of", "Any one of the eligible approvers"
+    ALL_OF = "all_of", "N of the eligible approvers (N: Required)"
+
+
+def step_needs(mode: str, required: int) -> str:
+    """What a step needs, in the words the pages, the API and the form preview use."""
+    if mode == StepMode.ALL_OF and required > 1:
+        return f"{required} of the eligible approvers"
+    return "any one of the eligible approvers"
 
 
 class ApprovalChain(models.Model):
@@ -99,7 +109,11 @@ class ApprovalStep(models.Model):
         Team, on_delete=models.PROTECT, null=True, blank=True, related_name="chain_steps"
     )
     mode = models.CharField(max_length=10, choices=StepMode.choices, default=StepMode.ANY_OF)
-    required = models.PositiveSmallIntegerField(default=1)
+    required = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="How many different eligible approvers must approve: 1 for any one; "
+        "N for N of them (not necessarily all of them).",
+    )
 
     class Meta:
         ordering = ["chain", "position"]

@@ -29,6 +29,7 @@ from governance.approvals.models import (
     RequestStep,
     StepMode,
 )
+from governance.approvals.models.chains import step_needs
 from governance.approvals.quota_usage import MIB, Size, request_size, vm_size
 from governance.ownership.services import is_team_manager, managers_of
 from inventory.models import Classification, VirtualMachine
@@ -53,14 +54,13 @@ class StepPlan:
     required: int = 1
 
     def describe(self) -> str:
+        """``"Security: 2 of the eligible approvers (holders of role security_officer)"``."""
         who = {
-            ApproverRule.TEAM_MANAGER: "a manager of the team",
-            ApproverRule.ROLE: f"a holder of role {self.role}",
-            ApproverRule.GROUP: f"a member of group {self.group_name}",
+            ApproverRule.TEAM_MANAGER: "the team's managers",
+            ApproverRule.ROLE: f"holders of role {self.role}",
+            ApproverRule.GROUP: f"members of group {self.group_name}",
         }.get(self.approver_rule, self.approver_rule)
-        if self.required > 1:
-            who = f"{self.required} people, each {who}"
-        return f"{self.name}: {who}"
+        return f"{self.name}: {step_needs(self.mode, self.required)} ({who})"
 
 
 DEFAULT_STEPS = (StepPlan(name="Team manager", approver_rule=ApproverRule.TEAM_MANAGER),)
