@@ -42,8 +42,9 @@ class PolicyConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from policy import live, signals, visibility
+        from policy import live, rights_follow, signals, visibility
 
         visibility.register()
         signals.connect()
         live.connect()
+        rights_follow.connect()

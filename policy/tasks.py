@@ -79,6 +79,8 @@ def exemptions_expire() -> int:
 def rights_sync_cluster(cluster_id: int) -> dict[str, int]:
     from policy.services.rights import rights_sync
 
+    if not Cluster.objects.filter(pk=cluster_id, enabled=True).exists():
+        return {}  # removed or disabled since the sync was queued
     return rights_sync(cluster_id=cluster_id).counts()
 
 
