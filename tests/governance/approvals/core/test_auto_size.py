@@ -175,7 +175,8 @@ def test_the_judged_size_is_the_size_proxmox_really_gives_a_provision_from_a_tem
     synced, alice, kind
 ):
     template = _guest(synced, template=True) if kind == "qemu" else _container_template(synced)
-    assert template.template and template.kind == kind
+    assert template.template
+    assert template.kind == kind
     request = approved_request(
         kind="provision",
         requester=alice,
