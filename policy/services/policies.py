@@ -22,6 +22,7 @@ from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import FleetFacts, exemptions_load, facts_load
 from policy.findings import Action, Finding
 from policy.models import Policy, PolicyMode, PolicyVersion, Violation
+from policy.remediation.pending import removals_pending
 from policy.rules import RULES, PolicySpec
 from policy.services.notices import recipients_of
 from policy.validation import document_clean, scope_queryset
@@ -147,6 +148,7 @@ def dry_run_cleaned(
         scoped = scope_queryset(cleaned["scope"]).values("pk")
         facts = facts_load(vm_ids=scoped, now=now, facets=RULES[spec.kind].facets)
     findings = evaluate_policy(spec, facts, now)
+    removals_pending(findings)  # a removal Proxmox already holds is not run again
     exemptions = exemptions_load(now=now) if policy else {}
     by_vm: dict[int, list[Finding]] = {}
     result = DryRun(cleaned["name"], cleaned["kind"], cleaned["mode"], in_scope=0)

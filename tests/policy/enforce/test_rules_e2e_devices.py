@@ -18,6 +18,8 @@ import pytest
 
 from inventory.models import Storage, StorageClass
 from policy.models import Remediation, Violation
+from policy.services import policy_dry_run
+from policy.yaml_io import document_of
 from tests.policy.enforce.admin import RootAdmin
 from tests.policy.enforce.e2e import cycle, open_violation, policy_on
 from tests.policy.enforce.helpers import plain_qemu, remediation_make, run_to_end, synced_cluster
@@ -118,8 +120,12 @@ def _running_with_pending_pci_removal(synced):
 
 def test_pending_removal_is_shown_not_rewritten_and_resolves_after_a_cold_start(synced, recorder):
     admin, guest = _running_with_pending_pci_removal(synced)
+    synced.sync()
     vm = synced.vm(guest.vmid)
-    _media_policy(vm)
+    policy = _media_policy(vm)
+    preview = policy_dry_run(document=document_of(policy), policy=policy)
+    assert [f.rule_key for f in preview.findings] == ["hostpci0"]
+    assert preview.remediations == []  # the dry run says nothing would be written
     writes = len(recorder.writes)
 
     assert cycle(synced) == []  # nothing to write: Proxmox already has the removal
