@@ -142,3 +142,19 @@ def left_by_dead_worker(execution: Execution, *, step: str, now: datetime) -> Ex
     execution.current = row.position
     execution.save(update_fields=["current"])
     return row
+
+
+def run_succeeded(synced: Synced, request: Request, **driver: Any) -> Execution:
+    """Run ``request``'s execution to its end on ``synced`` and insist it succeeded."""
+    execution = Driver([synced.sim], **driver).run(execution_begin(request))
+    assert execution.state == "succeeded", execution.error
+    request.refresh_from_db()
+    return execution
+
+
+def new_vm(synced: Synced, execution: Execution) -> Any:
+    """The live inventory row of the guest the execution's ``reserve`` step named."""
+    from inventory.models import VirtualMachine
+
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    return VirtualMachine.objects.get(cluster=synced.cluster, vmid=vmid, gone_since__isnull=True)

@@ -1,0 +1,194 @@
+"""Import requests run by the engine against pvesim: an image or a guest of another
+cluster comes in on approved storage, owned from birth, and starts only once its
+quarantine is applied, verified and read back; a copy from another cluster is followed
+on the source cluster, also after a lost worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from governance.approvals.execution.base import MAX_STEP_ATTEMPTS
+from governance.approvals.models import ExecutionState, StepState
+from governance.ownership.models import Ownership
+from inventory.proxmox import ProxmoxGateway
+from inventory.services.clusters import cluster_endpoint
+from policy.models import ActionKind, Quarantine, QuarantineState, Remediation
+from policy.remediation.quarantine import quarantine_group
+from tests.governance.approvals.execution.helpers import (
+    Driver,
+    approved_request,
+    execution_begin,
+    left_by_dead_worker,
+    new_vm,
+    run_succeeded,
+    steps_by_name,
+)
+from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def test_import_copies_the_image_onto_approved_storage_quarantined_and_owned(synced, alice):
+    request = _image_import(synced, alice, "router", classification="internal")
+
+    execution = run_succeeded(synced, request)
+
+    vm = new_vm(synced, execution)
+    disk = synced.sim.cluster.estate.guests[vm.vmid].config["scsi0"]
+    assert disk.startswith(f"local-lvm:vm-{vm.vmid}-disk-0")
+    assert "size=2G" in disk
+    assert Ownership.objects.get(vm=vm, until__isnull=True).owner == alice
+    _runs_in_quarantine(synced, vm, execution)
+
+
+def _image_import(synced, alice, name: str, **parameters):
+    """A request to import the simulator's router image as VM ``name`` on alpha1."""
+    return approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_volume="local:import/router-appliance.qcow2",
+        name=name,
+        node="alpha1",
+        storage="local-lvm",
+        **parameters,
+    )
+
+
+def _runs_in_quarantine(synced, vm, execution) -> None:
+    """Started only after policy applied the quarantine and the engine read it back:
+    Proxmox shows the guest running behind the quarantine group."""
+    quarantine = Quarantine.objects.get(vm=vm, lifted_at__isnull=True)
+    assert quarantine.applied_state == QuarantineState.VERIFIED
+    guest = {"node": vm.node.name, "kind": "qemu", "vmid": vm.vmid}
+    assert synced.gateway.guest_status(**guest).status == "running"
+    rules = synced.gateway.guest_firewall_rules(**guest)
+    assert (rules[0].type, rules[0].action) == ("group", quarantine_group())
+    assert synced.gateway.guest_firewall_options(**guest).enabled
+    steps = steps_by_name(execution)
+    assert steps["quarantine_verify"].finished_at <= steps["start"].started_at
+    assert steps["start"].upid.split(":")[5] == "qmstart"
+
+
+def test_an_import_whose_quarantine_cannot_be_applied_is_never_started(synced, alice):
+    """Policy gave up applying the quarantine (its remediation failed): the request fails
+    at the check, with the guest stopped and the reason named."""
+    request = _image_import(synced, alice, "router-2")
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="quarantine", state=StepState.DONE)
+    quarantine = Quarantine.objects.get(vm__vmid=steps_by_name(execution)["reserve"].result["vmid"])
+    Quarantine.objects.filter(pk=quarantine.pk).update(applied_state=QuarantineState.FAILED)
+
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.FAILED
+    assert "could not be applied" in execution.error
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    assert synced.sim.cluster.estate.guests[vmid].status != "running"
+    assert steps_by_name(execution)["start"].state == StepState.PENDING
+
+
+def test_an_import_waits_for_its_quarantine_without_using_up_its_attempts(synced, alice):
+    """Policy's remediation is backing off (a lock, say): the start waits for it, however
+    long, instead of failing after the step's retry budget, and starts once it is done."""
+    request = _image_import(synced, alice, "router-3")
+    execution = execution_begin(request)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="quarantine", state=StepState.DONE)
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    applying = Remediation.objects.filter(vm__vmid=vmid, action=ActionKind.QUARANTINE_APPLY)
+    applying.update(next_attempt_at=timezone.now() + timedelta(hours=1))
+
+    for _ in range(MAX_STEP_ATTEMPTS * 2):
+        driver.tick(driver.step(execution) or 0)
+    step = steps_by_name(execution)["quarantine_verify"]
+    assert step.state == StepState.PENDING
+    assert step.attempts == 0
+    assert "waiting for policy to apply the quarantine" in step.log
+    assert synced.sim.cluster.estate.guests[vmid].status != "running"
+
+    applying.update(next_attempt_at=None)
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    _runs_in_quarantine(synced, new_vm(synced, execution), execution)
+
+
+def _remote_import(make_sim, cluster_for, synced, alice):
+    """A second cluster, a stopped guest on it, and the request to import that guest."""
+    other = synced_cluster(make_sim, cluster_for, seed=2)
+    source = other.guest(lambda g: plain_qemu(g) and not g.running and not g.lock)
+    request = approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_cluster=other.cluster.name,
+        source_vmid=source.vmid,
+        name=source.name,
+        storage="local-lvm",
+    )
+    return other, source, request
+
+
+def test_import_of_a_guest_from_another_cluster_copies_it_in_quarantined(
+    make_sim, cluster_for, synced, alice
+):
+    other, source, request = _remote_import(make_sim, cluster_for, synced, alice)
+
+    execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    steps = steps_by_name(execution)
+    assert steps["create"].state == StepState.SKIPPED
+    # The copy is followed on the source cluster, its receiving end on this one.
+    assert steps["copy_in"].upid.split(":")[5] == "qmigrate"
+    assert steps["copy_in"].task_cluster == other.cluster
+    assert steps["copy_in"].upid.split(":")[1] in other.sim.cluster.estate.nodes
+    assert steps["receive"].upid.split(":")[5] == "qmtunnel"
+    assert steps["receive"].task_cluster == synced.cluster
+    vm = new_vm(synced, execution)
+    assert synced.sim.cluster.estate.guests[vm.vmid].config["scsi0"].startswith("local-lvm:")
+    assert Ownership.objects.get(vm=vm, until__isnull=True).owner == alice
+    _runs_in_quarantine(synced, vm, execution)
+    assert source.vmid in other.sim.cluster.estate.guests  # the source cluster keeps it
+
+
+def test_a_worker_lost_during_a_cross_cluster_copy_resumes_on_the_source_cluster(
+    make_sim, cluster_for, synced, alice
+):
+    """The worker died between the source cluster's answer and recording the UPID: the
+    restarted engine finds the copy task on the source cluster (not the request's),
+    adopts it, polls it there, and never starts a second copy."""
+    from governance.approvals.execution import proxmox
+
+    other, source, request = _remote_import(make_sim, cluster_for, synced, alice)
+    execution = execution_begin(request)
+    driver = Driver([synced.sim, other.sim], stride=120)
+    driver.run_until(execution, step="create", state=StepState.SKIPPED)
+    # What the dead worker left: the step claimed (lease run out), the copy started.
+    left_by_dead_worker(execution, step="copy_in", now=driver.now)
+    other_gw = ProxmoxGateway(cluster_endpoint(other.cluster))
+    upid = other_gw.guest_remote_migrate(
+        node=source.node,
+        kind="qemu",
+        vmid=source.vmid,
+        target=cluster_endpoint(synced.cluster),
+        target_vmid=steps_by_name(execution)["reserve"].result["vmid"],
+        target_storage="local-lvm",
+        target_bridge="1",
+    )
+    proxmox._GATEWAYS.clear()  # a new worker process: no cached clients
+
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    copy_in = steps_by_name(execution)["copy_in"]
+    assert copy_in.upid == upid
+    assert copy_in.task_cluster == other.cluster
+    copies = [t for t in other_gw.tasks() if t.type == "qmigrate" and t.id == str(source.vmid)]
+    assert [t.upid for t in copies] == [upid]
+    assert "adopted" in copy_in.log
