@@ -44,7 +44,10 @@ class ChainForm(forms.ModelForm):
         help_texts = {
             "priority": "Among chains matching a request, the lowest number wins.",
             "cross_cluster": "Only moves or copies to another cluster (yes), only within one (no).",
-            "auto_approve": "Skip the steps when the request is within every threshold below.",
+            "auto_approve": "Skip the steps when the request is within every threshold below. "
+            "Sizes are what the request really produces or acts on: the VM's own cores, memory "
+            "and disks for a request on a VM, the template's disks for a new VM from a "
+            "template; a size not known (an image import's disk) is never within a threshold.",
             "expire_after_hours": "A request nobody decides in this time expires; empty: never.",
         }
 
