@@ -33,13 +33,9 @@ def removals_pending(findings: Sequence[Finding]) -> set[tuple]:
     ]
     if not devices:
         return set()
-    pending: dict[int, Mapping] = {
-        pk: waiting
-        for pk, waiting in VirtualMachine.objects.filter(
-            pk__in={f.vm_id for f in devices}
-        ).values_list("pk", "config_pending")
-        if waiting
-    }
+    # Few guests have anything pending: read those (no IN list of every finding's guest).
+    waiting_rows = VirtualMachine.objects.filter(gone_since__isnull=True).exclude(config_pending={})
+    pending: dict[int, Mapping] = dict(waiting_rows.values_list("pk", "config_pending"))
     marked: set[tuple] = set()
     for finding in devices:
         waiting = pending.get(finding.vm_id or 0, {})
