@@ -156,7 +156,11 @@ def execution_advance(
         elif work.action == "recover" or step.attempts > 1:
             # A crash, or an earlier attempt that erred (a timeout may hide a task that
             # did start): look for what it achieved before running it again.
-            result = task_recover(ctx, spec, step) or spec.run(ctx)
+            result = task_recover(ctx, spec, step) or (
+                StepResult.retry("not run again: the execution is being cancelled")
+                if execution.cancel_requested_at is not None
+                else spec.run(ctx)
+            )
         else:
             result = quota_gate(ctx) or spec.run(ctx)
     except ProxmoxError as exc:
@@ -196,11 +200,12 @@ def _claim(
         if step is None:
             execution_end(execution, ExecutionState.SUCCEEDED, now=now)
             return None, _schedule(execution, now, None)
-        if execution.cancel_requested_at is not None and (
-            step.state not in (StepState.WAITING_TASK, StepState.RUNNING)
-            or (step.state == StepState.RUNNING and not _leased(step, now))
+        if execution.cancel_requested_at is not None and step.state not in (
+            StepState.WAITING_TASK,
+            StepState.RUNNING,
         ):
-            # Between steps (a crashed step is left as its dead worker left it).
+            # Between steps. A step in flight (or left running by a dead worker, which is
+            # recovered below but never run again) is recorded first.
             execution_cancelled(execution, now=now)
             return None, _schedule(execution, now, None)
         if step.state in (StepState.DONE, StepState.SKIPPED):

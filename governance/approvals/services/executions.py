@@ -160,17 +160,12 @@ def execution_cancel(
             update_fields=["cancel_requested_at", "cancel_requested_by", "cancel_reason"]
         )
         step = execution.steps.filter(position=execution.current).first()
+        # A step left running by a dead worker counts too: the engine first finds out
+        # what it started (and stops or follows it), never running it again.
         in_flight = (
             execution.state == ExecutionState.RUNNING
             and step is not None
-            and (
-                step.state == StepState.WAITING_TASK
-                or (
-                    step.state == StepState.RUNNING
-                    and step.lease_until is not None
-                    and step.lease_until > now
-                )
-            )
+            and step.state in (StepState.WAITING_TASK, StepState.RUNNING)
         )
         audit_record(
             actor=actor,

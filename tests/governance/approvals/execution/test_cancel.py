@@ -16,6 +16,7 @@ from tests.governance.approvals.execution.helpers import (
     Driver,
     approved_request,
     execution_begin,
+    left_by_dead_worker,
     migrations,
     movable,
     steps_by_name,
@@ -229,3 +230,25 @@ def test_the_admin_who_cancels_sees_the_execution_end_live(
     states = {(user, p["state"]) for user, event, p in pushed if event == "approvals.request"}
     assert (admin.pk, "cancelled") in states
     assert (request.requester_id, "cancelled") in states
+
+
+def test_a_cancel_after_a_worker_died_mid_call_finds_and_stops_its_task(synced, admin):
+    """The worker died after Proxmox started the migration but before recording it: the
+    cancel does not leave that task unaccounted for; the engine adopts it, stops it and
+    never starts the step again."""
+    vm, target, _request, execution = _migration(synced)
+    driver = Driver([synced.sim])
+    driver.run_until(execution, step="precheck", state=StepState.DONE)
+    left_by_dead_worker(execution, step="migrate", now=driver.now)
+    upid = synced.gateway.guest_migrate(
+        node=vm.node.name, kind="qemu", vmid=vm.vmid, target=target, online=True
+    )
+
+    execution_cancel(actor=admin, execution=execution, reason="abandon")
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.CANCELLED
+    assert steps_by_name(execution)["migrate"].upid == upid
+    (task,) = migrations(synced, vm.vmid)
+    assert "interrupt" in task.status
+    assert steps_by_name(execution)["sync"].state == StepState.PENDING
