@@ -6,8 +6,8 @@ without waiting for the nightly ``rights_sync_all``.
 Every new ``Ownership`` row (``post_save``) queues, after its transaction commits, one
 ``policy.tasks.rights_sync`` for the guest's cluster ``RIGHTS_SYNC_DELAY`` seconds later.
 Changes to the same cluster inside that window share the one sync (a cache key per
-cluster), which reads everything afresh when it runs. Bulk assignments write their rows
-without ``post_save``; the scheduled sync covers those.
+cluster), which reads everything afresh when it runs. Bulk assignments and ownership
+rules write their rows without ``post_save`` and send ``holders_changed`` instead.
 """
 
 from __future__ import annotations
@@ -50,11 +50,22 @@ def on_ownership_saved(sender: Any, *, instance: Any, created: bool = False, **_
         transaction.on_commit(lambda: rights_sync_soon(cluster_id))
 
 
+def on_holders_changed(sender: Any, *, vm_ids: list[int], **_: Any) -> None:
+    """Receiver of ``governance.ownership.events.holders_changed`` (sent after commit)."""
+    from inventory.models import VirtualMachine
+
+    clusters = VirtualMachine.objects.filter(pk__in=vm_ids).values_list("cluster_id", flat=True)
+    for cluster_id in sorted(set(clusters)):
+        rights_sync_soon(cluster_id)
+
+
 def connect() -> None:
     from django.db.models.signals import post_save
 
+    from governance.ownership.events import holders_changed
     from governance.ownership.models import Ownership
 
     post_save.connect(
         on_ownership_saved, sender=Ownership, dispatch_uid="policy_rights_follow_ownership"
     )
+    holders_changed.connect(on_holders_changed, dispatch_uid="policy_rights_follow_bulk")

@@ -26,6 +26,7 @@ from django.utils import timezone
 from governance.accounts.models import Team, User
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
+from governance.ownership.events import holders_changed_send
 from governance.ownership.mirror import PREFIXES as MIRROR_PREFIXES
 from governance.ownership.mirror import mirror_after_commit
 from governance.ownership.models import Ownership, OwnershipRule, OwnershipSource
@@ -265,6 +266,7 @@ def _assign(
         batch_size=1000,
     )
     mirror_after_commit(matched)
+    holders_changed_send(matched)
     audit_record(
         actor=actor,
         action="ownership.rule_apply",

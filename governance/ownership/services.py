@@ -31,6 +31,7 @@ from django.utils import timezone
 from governance.accounts.models import Team, User
 from governance.audit.services import audit_record
 from governance.notifications.services import notify_many
+from governance.ownership.events import holders_changed_send
 from governance.ownership.mirror import mirror_after_commit
 from governance.ownership.models import Ownership, OwnershipSource
 from governance.ownership.services_ledger import (
@@ -157,6 +158,7 @@ def ownership_assign_bulk(
             after={**sample.as_audit(), "vms": sorted(changes), "reason": reason},
         )
         _notify_bulk(changes)
+        holders_changed_send(changes)
         mirror_after_commit(
             vm_id
             for vm_id, (before, after) in changes.items()

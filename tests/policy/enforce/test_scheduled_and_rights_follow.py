@@ -138,3 +138,25 @@ def test_ownership_changes_queue_one_rights_sync_per_cluster_and_it_follows_them
     assert (path, "alice@pve", "StewardUser") not in acl  # the old owner's entry is gone
     assert (path, "carol@pve", "StewardUser") in acl
     assert (path, "bob@pve", "StewardUser") in acl
+
+
+def test_a_bulk_assignment_queues_one_rights_sync_for_its_cluster(make_sim, cluster_for, queued):
+    from governance.ownership.services import ownership_assign_bulk
+    from inventory.models import VirtualMachine
+
+    synced = synced_cluster(make_sim, cluster_for)
+    cluster_id = synced.cluster.pk
+    cache.delete(rights_follow._key(cluster_id))
+    admin, dora = UserFactory(username="admin-bulk"), UserFactory(username="dora")
+    vmids = sorted(g.vmid for g in synced.sim.cluster.estate.guests.values() if plain_qemu(g))[:3]
+    vms = VirtualMachine.objects.filter(cluster_id=cluster_id, vmid__in=vmids)
+
+    changed = ownership_assign_bulk(
+        actor=admin, vms_qs=vms, custodian=dora, reason="night shift covers these"
+    )
+
+    assert changed == 3
+    assert queued == [(cluster_id, rights_follow.RIGHTS_SYNC_DELAY)]
+    rights_sync_cluster.apply(args=[cluster_id]).get()
+    acl = _acl(synced)
+    assert {(f"/vms/{vmid}", "dora@pve", "StewardUser") for vmid in vmids} <= acl
