@@ -152,7 +152,11 @@ def request_footprint(request: Request) -> Footprint:
     """
     params = request.parameters or {}
     if request.kind == RequestKind.PROVISION:
-        return Footprint(request_size(RequestKind.PROVISION, params, None))
+        size = request_size(RequestKind.PROVISION, params, None)
+        template = params.get("template")
+        if template and not VirtualMachine.objects.filter(pk=int(template)).exists():
+            return Footprint(size, frozenset({"max_disk_gib"}))
+        return Footprint(size)
     if request.kind == RequestKind.IMPORT:
         if params.get("source_cluster"):
             source = VirtualMachine.objects.filter(

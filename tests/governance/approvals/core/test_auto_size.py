@@ -150,6 +150,14 @@ def test_a_provision_from_a_template_is_not_judged_by_its_typed_disk(synced, ali
     assert approvals_needed(request)[0]
 
 
+def test_a_template_missing_from_the_inventory_is_never_within_a_disk_limit(synced, alice):
+    request = _request(
+        "provision", alice, synced.cluster, source="clone", template=987654, disk_gib=1
+    )
+    chain_make("provision", STEP, auto_approve=True, auto_max_disk_gib=4096)
+    assert not approvals_needed(request)[0]
+
+
 def test_an_image_import_of_unknown_disk_size_is_never_within_a_disk_limit(synced, alice):
     request = _request(
         "import", alice, synced.cluster, source_volume="import:import/disk.qcow2", name="in-1"
