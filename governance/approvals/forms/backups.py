@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from governance.approvals.forms import RequestForm
+from governance.approvals.forms.base import RequestForm
 from governance.approvals.services.backup_delete import backups_open
 
 
