@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pvesim.model.appliances import import_source_size
 from pvesim.model.errors import ModelError
 from pvesim.model.estate import Estate
 from pvesim.model.guest import Guest
@@ -44,6 +45,8 @@ def _used_indexes(guest: Guest) -> set[int]:
 
 def _source_size(estate: Estate, node: str, volid: str) -> int:
     """Size of an import source: a stored volume or another guest's disk."""
+    if (size := import_source_size(estate, node, volid)) is not None:
+        return size
     storage_id, _ = split_volid(volid)
     storage = estate.storage(storage_id)
     for volume in estate.stored_volumes(storage, node):
@@ -82,6 +85,8 @@ def allocate_disks(estate: Estate, guest: Guest, values: dict[str, str]) -> list
         source = parsed.pop("import-from", None)
         if source is not None:
             size = _source_size(estate, guest.node, source)
+            if ".ova/" in source:
+                logs.append(f"extracting {source}")
             logs.append(f"importing disk '{source}' to VM {guest.vmid} ...")
         index = 0
         while index in used:

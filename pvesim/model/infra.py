@@ -72,6 +72,9 @@ class Volume:
     notes: str | None = None
     protected: bool = False
     verified: bool | None = None
+    #: The OVF descriptor inside an ``.ova`` import source (see ``model/appliances.py``);
+    #: None for other volumes and for an archive without a readable descriptor.
+    ovf: dict | None = None
 
     def as_api(self) -> dict[str, object]:
         item: dict[str, object] = {

@@ -15,6 +15,20 @@ if TYPE_CHECKING:
     from pvesim.scenario import ClusterPlan
 
 _GIB = 1024**3
+#: OVF descriptors of the appliances on the import storage (``model/appliances.py``).
+_APPLIANCES = {
+    "legacy-erp.ova": {
+        "name": "legacy-erp",
+        "cores": 4,
+        "memory": 6144,
+        "ostype": "l26",
+        "disks": [
+            {"bus": "scsi0", "file": "legacy-erp-disk1.vmdk", "size": 32 * _GIB},
+            {"bus": "scsi1", "file": "legacy-erp-disk2.vmdk", "size": 8 * _GIB},
+        ],
+        "nets": [{"key": "net0", "model": "vmxnet3"}],
+    }
+}
 
 
 class InfraBuilder:
@@ -215,7 +229,9 @@ class InfraBuilder:
             ("router-appliance.qcow2", 2 * _GIB, "qcow2"),
         ):
             est.add_volume(
-                est.storages["local"], first, Volume(f"local:import/{name}", "import", size, fmt)
+                est.storages["local"],
+                first,
+                Volume(f"local:import/{name}", "import", size, fmt, ovf=_APPLIANCES.get(name)),
             )
 
     def _pools(self) -> None:

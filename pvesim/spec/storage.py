@@ -116,6 +116,11 @@ METHODS = [
     ),
     Method(
         "GET",
+        "/nodes/{node}/storage/{storage}/import-metadata",
+        {"node": NODE, "storage": "str fmt:pve-storage-id", "volume": "str"},
+    ),
+    Method(
+        "GET",
         "/nodes/{node}/storage/{storage}/content/{volume}",
         {"node": NODE, "storage": "?str fmt:pve-storage-id", "volume": "str"},
     ),

@@ -36,6 +36,18 @@ def schema_index() -> dict[tuple[str, str], dict[str, Any]]:
     nextid = index.get(("GET", "/cluster/nextid"))
     if nextid is not None:
         index[("GET", "/cluster/nextid")] = {**nextid, "returns": {"type": "string"}}
+    # PVE's schema lists only "esxi" as import-metadata's source, but its OVA/OVF importer
+    # (pve-storage DirPlugin::get_import_metadata) answers with the volume name there.
+    metadata = index.get(("GET", "/nodes/{node}/storage/{storage}/import-metadata"))
+    if metadata is not None:
+        returns = metadata["returns"]
+        source = {**returns["properties"]["source"]}
+        source.pop("enum", None)
+        returns = {**returns, "properties": {**returns["properties"], "source": source}}
+        index[("GET", "/nodes/{node}/storage/{storage}/import-metadata")] = {
+            **metadata,
+            "returns": returns,
+        }
     return index
 
 

@@ -4,9 +4,6 @@ task lists and user mappings each start the task PVE starts and leave what PVE l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from inventory.proxmox import ProxmoxError, ProxmoxGateway, ProxmoxNotFound
@@ -14,16 +11,6 @@ from inventory.proxmox.provisioning import import_disk_option, remote_endpoint_s
 from inventory.proxmox.types import Upid
 from pvesim.model import Guest
 from pvesim.testing import RunningSim
-
-
-@pytest.fixture
-def root_sim(make_sim: Callable[..., RunningSim]) -> RunningSim:
-    return make_sim(identity="root")
-
-
-@pytest.fixture
-def gw(root_sim: RunningSim, endpoint_for: Callable[..., Any]) -> ProxmoxGateway:
-    return ProxmoxGateway(endpoint_for(root_sim))
 
 
 def _finish(gw: ProxmoxGateway, sim: RunningSim, upid: str, seconds: float = 3600) -> str:

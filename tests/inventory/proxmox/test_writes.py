@@ -4,7 +4,6 @@ back, digests refuse stale writes, locks and unknown objects become Steward's er
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -39,16 +38,6 @@ def _plain_vm(guest: Guest) -> bool:
         and not guest.config.get("template")
         and not any(k.startswith(("usb", "hostpci", "serial")) for k in guest.config)
     )
-
-
-@pytest.fixture
-def root_sim(make_sim: Callable[..., RunningSim]) -> RunningSim:
-    return make_sim(identity="root")
-
-
-@pytest.fixture
-def gw(root_sim: RunningSim, endpoint_for: Callable[..., Any]) -> ProxmoxGateway:
-    return ProxmoxGateway(endpoint_for(root_sim))
 
 
 def _finish(gw: ProxmoxGateway, sim: RunningSim, upid: str, seconds: float = 600) -> str:

@@ -1,0 +1,103 @@
+"""OVA appliances on import storages, as ``PVE::Storage::DirPlugin::get_import_metadata``
+reads them: the archive's OVF descriptor gives the guest's create arguments, its disks
+(each addressed inside the archive as ``<storage>:import/<file>.ova/<disk>``) and NICs.
+
+An ``.ova`` volume carries its descriptor in ``Volume.ovf``::
+
+    {"name": "legacy-erp", "cores": 4, "memory": 8192, "ostype": "l26",
+     "disks": [{"bus": "scsi0", "file": "legacy-erp-disk1.vmdk", "size": 34359738368}],
+     "nets": [{"key": "net0", "model": "vmxnet3"}]}
+
+A disk inside an archive is only usable as ``import-from`` through its inner volid: PVE
+extracts it first. The bare archive is no disk image and is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pvesim.model.errors import ModelError
+from pvesim.model.estate import Estate
+from pvesim.model.infra import Volume
+from pvesim.model.volumes import split_volid
+
+_INNER_RE = re.compile(
+    r"^import/(?P<archive>[\w.+-]+\.ova)/(?P<file>[\w.+-]+\.(?:vmdk|qcow2|raw))$"
+)
+_ARCHIVE_RE = re.compile(r"^import/[\w.+-]+\.(?P<fmt>ova|ovf)$")
+
+
+def _stored(estate: Estate, node: str, volid: str) -> Volume | None:
+    storage_id, _ = split_volid(volid)
+    storage = estate.storage(storage_id)
+    return next((v for v in estate.stored_volumes(storage, node) if v.volid == volid), None)
+
+
+def _descriptor(volume: Volume) -> dict[str, Any]:
+    """The archive's OVF descriptor; as best known, PVE's OVF parser dies with this when
+    the archive holds no readable ``.ovf``."""
+    if not volume.ovf:
+        raise ModelError(f"could not find an OVF descriptor in '{volume.volid}'")
+    return volume.ovf
+
+
+def import_metadata(estate: Estate, *, node: str, volid: str) -> dict[str, Any]:
+    """The ``import-metadata`` answer for an ``.ova`` (or ``.ovf``) on an import storage."""
+    _storage, volname = split_volid(volid)
+    if not volname.startswith("import/"):
+        raise ModelError(f"invalid content type '{volname.split('/', 1)[0]}'")
+    if _ARCHIVE_RE.match(volname) is None:
+        raise ModelError("invalid format")
+    volume = _stored(estate, node, volid)
+    if volume is None:
+        raise ModelError(f"volume '{volid}' does not exist")
+    ovf = _descriptor(volume)
+    args: dict[str, Any] = {
+        key: ovf[key] for key in ("name", "cores", "memory", "ostype", "bios") if key in ovf
+    }
+    disks = {
+        disk["bus"]: {"volid": f"{volid}/{disk['file']}", "size": disk["size"]}
+        for disk in ovf.get("disks", [])
+    }
+    warnings: list[dict[str, str]] = [{"type": "ova-needs-extracting"}]
+    if ovf.get("bios") == "ovmf":
+        warnings.append({"type": "efi-state-lost", "key": "bios", "value": "ovmf"})
+    nets = {net["key"]: {"model": net["model"]} for net in ovf.get("nets", [])}
+    return {
+        "type": "vm",
+        "source": volname,
+        "create-args": args,
+        "disks": disks,
+        "net": nets,
+        "warnings": warnings,
+    }
+
+
+def import_source_size(estate: Estate, node: str, volid: str) -> int | None:
+    """Size of an ``import-from`` source on an import storage, None for other volumes.
+
+    A disk inside an archive is sized from the descriptor; the archive itself is refused
+    (PVE can only extract its disks; wording as best known)."""
+    storage_id, volname = split_volid(volid)
+    if not volname.startswith("import/"):
+        return None
+    if (archive := _ARCHIVE_RE.match(volname)) is not None and archive.group("fmt") == "ova":
+        raise ModelError(
+            f"cannot import from '{volid}' - an OVA archive is no disk image; import its "
+            f"disks as '{volid}/<disk>' (see import-metadata)"
+        )
+    inner = _INNER_RE.match(volname)
+    if inner is None:
+        return None
+    volume = _stored(estate, node, f"{storage_id}:import/{inner.group('archive')}")
+    if volume is None:
+        raise ModelError(f"volume '{volid}' does not exist")
+    disk = next(
+        (d for d in _descriptor(volume).get("disks", []) if d["file"] == inner.group("file")), None
+    )
+    if disk is None:
+        raise ModelError(
+            f"error during extraction: '{inner.group('file')}' is not in '{volume.volid}'"
+        )
+    return int(disk["size"])

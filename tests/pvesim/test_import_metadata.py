@@ -1,0 +1,96 @@
+"""OVA appliances on an import storage: ``import-metadata`` reads the appliance (create
+arguments, each disk as a volid inside the archive, NICs, warnings); a qemu create imports
+those inner disks, and refuses the bare archive as ``import-from``."""
+
+from __future__ import annotations
+
+import pytest
+from proxmoxer import ResourceException
+
+from pvesim.model.infra import Volume
+from tests.pvesim.conftest import Sim
+from tests.pvesim.guest_helpers import finish, prox
+
+OVA = "local:import/legacy-erp.ova"
+
+
+def _metadata(sim: Sim, volume: str) -> dict:
+    node = sim.first_node()
+    return prox(sim).nodes(node).storage("local")("import-metadata").get(volume=volume)
+
+
+def test_import_metadata_reads_the_appliance(sim: Sim) -> None:
+    meta = _metadata(sim, OVA)
+
+    assert meta["type"] == "vm"
+    assert meta["source"] == "import/legacy-erp.ova"
+    assert meta["create-args"] == {
+        "name": "legacy-erp",
+        "cores": 4,
+        "memory": 6144,
+        "ostype": "l26",
+    }
+    assert meta["disks"]["scsi0"] == {
+        "volid": f"{OVA}/legacy-erp-disk1.vmdk",
+        "size": 32 * 1024**3,
+    }
+    assert meta["disks"]["scsi1"]["volid"] == f"{OVA}/legacy-erp-disk2.vmdk"
+    assert meta["net"] == {"net0": {"model": "vmxnet3"}}
+    assert {"type": "ova-needs-extracting"} in meta["warnings"]
+
+
+def test_the_volume_may_be_named_without_its_storage(sim: Sim) -> None:
+    assert _metadata(sim, "import/legacy-erp.ova")["create-args"]["name"] == "legacy-erp"
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        ("local:import/nothing-here.ova", "volume 'local:import/nothing-here.ova' does not exist"),
+        ("local:import/router-appliance.qcow2", "invalid format"),
+        ("local:iso/debian-12.8.0-amd64-netinst.iso", "invalid content type 'iso'"),
+    ],
+)
+def test_import_metadata_refuses_what_is_no_appliance(sim: Sim, volume: str, message: str) -> None:
+    with pytest.raises(ResourceException, match=message):
+        _metadata(sim, volume)
+
+
+def test_an_archive_without_a_descriptor_is_refused(sim: Sim) -> None:
+    estate = sim.cluster.estate
+    volid = "local:import/broken.ova"
+    estate.add_volume(estate.storages["local"], sim.first_node(), Volume(volid, "import", 1, "ova"))
+
+    with pytest.raises(ResourceException, match="could not find an OVF descriptor"):
+        _metadata(sim, volid)
+
+
+def _create(sim: Sim, vmid: int, **disks: str) -> str:
+    node = sim.first_node()
+    return prox(sim).nodes(node).qemu.post(vmid=vmid, name="erp", cores=4, memory=6144, **disks)
+
+
+def test_a_create_imports_the_disks_inside_the_archive(sim: Sim) -> None:
+    upid = _create(
+        sim,
+        4100,
+        scsi0=f"local-lvm:0,import-from={OVA}/legacy-erp-disk1.vmdk",
+        scsi1=f"local-lvm:0,import-from={OVA}/legacy-erp-disk2.vmdk",
+    )
+    finish(sim, upid)
+
+    config = sim.cluster.estate.guests[4100].config
+    assert config["scsi0"].startswith("local-lvm:vm-4100-disk-0")
+    assert "size=32G" in config["scsi0"]
+    assert "size=8G" in config["scsi1"]
+    log = prox(sim).nodes(sim.first_node()).tasks(upid).log.get(limit=50)
+    assert any(f"extracting {OVA}/legacy-erp-disk1.vmdk" in line["t"] for line in log)
+
+
+def test_a_create_refuses_the_bare_archive_and_unknown_inner_disks(sim: Sim) -> None:
+    with pytest.raises(ResourceException, match="OVA archive is no disk image"):
+        _create(sim, 4101, scsi0=f"local-lvm:0,import-from={OVA}")
+    with pytest.raises(ResourceException, match="is not in"):
+        _create(sim, 4102, scsi0=f"local-lvm:0,import-from={OVA}/other.vmdk")
+    assert 4101 not in sim.cluster.estate.guests
+    assert 4102 not in sim.cluster.estate.guests
