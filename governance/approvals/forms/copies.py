@@ -22,7 +22,8 @@ EXPORT_METHODS = (
 
 class ExportForm(RequestForm):
     """Take a copy of the guest out, kept for a while: a backup onto an export storage,
-    or a copy on another registered cluster (PVE's remote migration keeping the source)."""
+    or a copy on another registered cluster (a full clone moved there by PVE's remote
+    migration; the VM itself keeps running)."""
 
     kind = "export"
     title = "Request an export"
@@ -31,9 +32,9 @@ class ExportForm(RequestForm):
         choices=EXPORT_METHODS,
         initial="backup",
         widget=forms.RadioSelect,
-        help_text="A copy to another cluster leaves this VM stopped and locked (migrate) "
-        "on its cluster, as Proxmox does after a remote migration that keeps the source, "
-        "until an administrator unlocks it (qm unlock); a running VM is copied live.",
+        help_text="A copy to another cluster: the VM keeps running; a full clone is made "
+        "on this cluster (onto its approved storage) and moved to the other cluster, so "
+        "nothing of it stays here. The copy there is stopped.",
     )
     storage = forms.ModelChoiceField(
         queryset=Storage.objects.none(),

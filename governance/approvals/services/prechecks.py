@@ -15,9 +15,10 @@ is expressed as policy facts and handed to ``policy.evaluation.in_scope`` and
 - storage classes: provision, import and a cross-cluster migration write to approved
   storage only; an export backup goes to external storage only, an export copy to
   approved or external storage of the other cluster;
-- copy limits: a clone (or a provision from a template) may not take its source past
-  ``max_clones``, and a clone made a template is refused where ``no_templates`` holds
-  (the rule's ``template`` finding on the source with one more template made from it);
+- copy limits: a clone, an export copy to another cluster (made from a temporary full
+  clone) or a provision from a template may not take its source past ``max_clones``,
+  and a clone made a template is refused where ``no_templates`` holds (the rule's
+  ``template`` finding on the source with one more template made from it);
 - leases: a VM whose lease has ended is not cloned, migrated or exported.
 
 - quota: provision, import, clone and a transfer to another team may not take the team
@@ -32,11 +33,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.accounts.models import Team
+from governance.approvals.execution.kinds.export import clone_storage_for
 from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.core.permissions import restrict
 from governance.ownership.selectors import is_lease_expired
-from inventory.models import Cluster, HAResource, Node, Storage, VirtualMachine
+from inventory.models import Cluster, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
 from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import ClusterFacts, FleetFacts, VmFacts, facts_load
@@ -248,19 +250,23 @@ def clone_check(
 
 
 def _copyable(vm: VirtualMachine) -> None:
-    """What PVE refuses before a remote migration starts, said before submission."""
+    """What PVE refuses before the export's full clone starts, said before submission
+    (an HA-managed VM can be cloned: only the clone moves, and it is outside HA)."""
     if vm.lock:
         raise ValidationError(
             {
-                "vm": f"{vm.name or vm.vmid} is locked ({vm.lock}); Proxmox copies it only "
-                "once an administrator has unlocked it."
+                "vm": f"{vm.name or vm.vmid} is locked ({vm.lock}); Proxmox does not clone a "
+                "locked VM. Submit the export once the lock is gone (an administrator can "
+                "remove a stale one)."
             }
         )
-    if HAResource.objects.filter(cluster_id=vm.cluster_id, vmid=vm.vmid).exists():
+    if clone_storage_for(vm) is None:
         raise ValidationError(
             {
-                "vm": f"{vm.name or vm.vmid} is HA-managed; Proxmox does not copy an HA-managed "
-                "VM to another cluster. Remove it from HA first."
+                "vm": f"{vm.cluster.name} has no approved storage on "
+                f"{vm.node.name if vm.node else 'its node'} for the "
+                "temporary full clone an export copy is made from. Ask an admin to classify "
+                "one as approved."
             }
         )
 
@@ -269,7 +275,9 @@ def _copyable(vm: VirtualMachine) -> None:
 def export_check(
     *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
 ) -> dict[str, Any]:
-    """A backup goes to external storage of the VM's cluster. A copy goes to another
+    """A backup goes to external storage of the VM's cluster. A copy (made from a full
+    clone of the VM, which must be unlocked, onto approved storage of its cluster, named
+    in ``clone_storage``; copy limits must allow one more copy) goes to another
     registered, enabled cluster the requester may see, onto its approved or external
     storage, on a node host pinning allows for the VM (whose classification and team the
     copy keeps)."""
@@ -277,7 +285,6 @@ def export_check(
     if parameters.get("method", "backup") != "cluster":
         _storage(cluster, parameters.get("storage"), StorageClass.EXTERNAL, "storage")
         return parameters
-    _copyable(vm)
     name = str(parameters.get("target_cluster") or "")
     visible = restrict(Cluster.objects.filter(enabled=True), requester).exclude(pk=cluster.pk)
     target = visible.filter(name=name).first()
@@ -297,6 +304,10 @@ def export_check(
         )
     node = _node(target, parameters.get("target_node"), "target_node")
     _pinned(_existing(vm), target, node, "target_node")
+    _copyable(vm)
+    # The export's clone is counted as one more copy of the VM while it exists.
+    _copy_allowed(vm, "vm")
+    parameters["clone_storage"] = clone_storage_for(vm)
     return parameters
 
 

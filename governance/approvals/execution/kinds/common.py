@@ -122,12 +122,15 @@ def target_vmid_reserve(ctx: StepContext) -> StepResult:
     )
 
 
-def remote_migrate_start(ctx: StepContext, *, online: bool, delete: bool) -> StepResult:
-    """Start PVE's remote migration of the request's VM to ``target_cluster`` under the
-    reserved vmid, disks onto ``target_storage``; ``delete`` False keeps the source."""
+def remote_migrate_start(
+    ctx: StepContext, *, online: bool, delete: bool, guest: dict[str, Any] | None = None
+) -> StepResult:
+    """Start PVE's remote migration of the request's VM (or ``guest``: gateway kwargs of
+    another guest of its cluster) to ``target_cluster`` under the reserved vmid, disks
+    onto ``target_storage``; ``delete`` False keeps the source."""
     target = cluster_by_name(ctx.params["target_cluster"])
     upid = ctx.gateway.guest_remote_migrate(
-        **ctx.vm_target(),
+        **(guest or ctx.vm_target()),
         target=cluster_endpoint(target),
         target_vmid=ctx.results["target_vmid"],
         target_storage=ctx.params.get("target_storage", ""),

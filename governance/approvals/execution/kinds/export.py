@@ -7,32 +7,43 @@ Parameters (``ExportForm``): ``method`` and ``available_days``, then per method:
 - ``backup`` (the default): a vzdump archive on ``storage``, an external-class storage of
   the VM's cluster. Steps: back up, find the archive, record it.
 - ``cluster``: a copy on another registered, enabled cluster (``target_cluster``,
-  ``target_node``, ``target_storage``) made by PVE's remote migration *without*
-  ``delete``. The copy's disks go to approved or external storage of the target cluster
+  ``target_node``, ``target_storage``). The VM itself is never stopped nor locked: a
+  full clone of it is made on its own cluster (PVE clones running guests), named
+  ``export-<request id>-<vmid>``, onto ``clone_storage`` (chosen at submission by
+  ``clone_storage_for``: the approved storage the VM's disks are on, else the first
+  approved storage its node has), and that stopped clone is moved to the target cluster
+  by PVE's remote migration *with* ``delete``, so nothing of it stays on the source
+  cluster. The copy's disks go to approved or external storage of the target cluster
   (``export_check``); a copy on external storage is reported by no-removable-media
   policies that check disks, which is accurate: the data sits outside approved storage.
-  PVE keeps the original, but stopped and locked ``migrate`` (its remote cleanup unlocks
-  only the copy) until an admin runs ``qm unlock`` on the source node: ``skiplock`` is
-  root@pam's, so Steward's API token cannot lift the lock, and the form says so before
-  anyone submits. A running VM is copied live (PVE refuses an offline remote migration of
-  a running guest), so the copy runs on the target afterwards. PVE places the copy on the
-  node answering the target cluster's API; when that is not ``target_node`` (the node
-  host pinning was checked against) the copy is migrated there within the target
-  cluster. Steps: reserve a vmid there, copy, place, refresh both clusters, give the copy
-  its owner (the requester, with an ownership lease ending with the availability, and the
-  source's classification, so policies scoped by classification follow the data), record
-  it.
+  PVE places the copy on the node answering the target cluster's API; when that is not
+  ``target_node`` (the node host pinning was checked against) the copy is migrated
+  there within the target cluster. Steps: reserve a vmid there, reserve one for the
+  clone, clone, move the clone, place, refresh both clusters, give the copy its owner
+  (the requester, with an ownership lease ending with the availability, and the source's
+  classification, so policies scoped by classification follow the data), record it.
+  A failed clone task leaves nothing (PVE removes the half-made clone); a crashed worker
+  adopts the clone or migration task it had started instead of starting another.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
-from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
+from governance.approvals.execution.base import (
+    ResultKind,
+    StepContext,
+    StepResult,
+    StepSpec,
+    kind,
+)
 from governance.approvals.execution.kinds.common import (
+    UNLOCK_RETRY,
     cluster_by_name,
+    guest_settled,
     refresh,
     remote_arrived,
     remote_migrate_start,
@@ -47,7 +58,8 @@ from governance.approvals.execution.kinds.export_expiry import (  # noqa: F401 -
 )
 from governance.ownership.models import Ownership
 from governance.ownership.services import classification_set, ownership_at_birth
-from inventory.models import Copy, CopyKind, Storage, VirtualMachine
+from inventory.models import Copy, CopyKind, GuestDisk, Storage, VirtualMachine
+from inventory.models.clusters import StorageClass
 from inventory.proxmox.types import GuestEntry
 
 BACKUP = "backup"
@@ -106,6 +118,90 @@ def _copy_reserve(ctx: StepContext) -> StepResult:
     return target_vmid_reserve(ctx)
 
 
+def clone_name(request_id: int, vmid: int) -> str:
+    """The temporary clone's name: recognisably this export's."""
+    return f"export-{request_id}-{vmid}"
+
+
+def clone_storage_for(vm: VirtualMachine) -> str | None:
+    """Where the temporary full clone goes: the approved storage all of the VM's disks are
+    on, else the first approved storage (by name) available on its node that holds guest
+    disks; None when the cluster has none."""
+    approved = Storage.objects.filter(
+        cluster_id=vm.cluster_id, gone_since__isnull=True, storage_class=StorageClass.APPROVED
+    )
+    used = set(
+        GuestDisk.objects.filter(vm=vm, is_cdrom=False)
+        .exclude(storage_name="")
+        .values_list("storage_name", flat=True)
+    )
+    if len(used) == 1 and approved.filter(name__in=used).exists():
+        return used.pop()
+    content = "images" if vm.kind == "qemu" else "rootdir"
+    on_node = approved.filter(
+        node_statuses__node_id=vm.node_id, node_statuses__status="available"
+    ).order_by("name")
+    return next((s.name for s in on_node if content in (s.content or [])), None)
+
+
+def _clone_target(ctx: StepContext) -> dict[str, Any]:
+    """Gateway kwargs of the temporary clone (made on the source's node)."""
+    source = ctx.vm_target()
+    return {**source, "vmid": ctx.results["clone_vmid"]}
+
+
+def _clone_reserve(ctx: StepContext) -> StepResult:
+    if _method(ctx) != CLUSTER:
+        return StepResult.skipped("a backup export")
+    if "clone_vmid" in ctx.results:
+        return StepResult.skipped(f"vmid {ctx.results['clone_vmid']} already reserved")
+    vmid = ctx.gateway.next_vmid()
+    name = clone_name(ctx.request.pk, ctx.request.vm.vmid)
+    return StepResult.done(f"the temporary clone {name} gets vmid {vmid}", clone_vmid=vmid)
+
+
+def _clone_entry(ctx: StepContext) -> GuestEntry | None:
+    vmid = ctx.results["clone_vmid"]
+    return next((g for g in ctx.gateway.resources().guests if g.vmid == vmid), None)
+
+
+def _clone(ctx: StepContext) -> StepResult:
+    """Full-clone the VM on its own cluster (running or not); level-triggered: a clone
+    already there under our name (or already moved) is not made again."""
+    if _method(ctx) != CLUSTER:
+        return StepResult.skipped("a backup export")
+    name = clone_name(ctx.request.pk, ctx.request.vm.vmid)
+    if (entry := _clone_entry(ctx)) is not None:
+        if entry.name != name:
+            return StepResult.failed(
+                f"vmid {entry.vmid} was taken by another guest ({entry.name}) after it was "
+                "reserved; cancel this request and submit it again"
+            )
+        return _cloned(ctx)
+    storage = ctx.params.get("clone_storage") or clone_storage_for(ctx.request.vm)
+    if not storage:
+        return StepResult.failed(
+            f"cluster {ctx.request.vm.cluster} has no approved storage on "
+            f"{ctx.vm_target()['node']} for the temporary clone; an admin classifies one "
+            "as approved, then retries"
+        )
+    source = ctx.vm_target()
+    upid = ctx.gateway.guest_clone(
+        **source,
+        newid=ctx.results["clone_vmid"],
+        name=name,
+        target=source["node"],
+        full=True,
+        storage=storage,
+        description=f"Steward: temporary clone for export request #{ctx.request.pk}",
+    )
+    return StepResult.started(upid, f"full-cloning {ctx.request.vm} as {name} onto {storage}")
+
+
+def _cloned(ctx: StepContext) -> StepResult:
+    return guest_settled(ctx, **_clone_target(ctx))
+
+
 def _copy_entry(ctx: StepContext) -> GuestEntry | None:
     target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
     return next(
@@ -114,14 +210,32 @@ def _copy_entry(ctx: StepContext) -> GuestEntry | None:
 
 
 def _copy(ctx: StepContext) -> StepResult:
+    """Move the (stopped) temporary clone to the target cluster, deleting it here."""
     if _method(ctx) != CLUSTER:
         return StepResult.skipped("a backup export")
     if _copy_entry(ctx) is not None:
-        # A re-run after the copy was started (PVE would refuse the locked source anyway):
-        # done once the copy is unlocked there.
-        return remote_arrived(ctx)
-    running = ctx.gateway.guest_status(**ctx.vm_target()).status == "running"
-    return remote_migrate_start(ctx, online=running, delete=False)
+        # A re-run after the move was started: done once the copy is unlocked there.
+        return _moved(ctx)
+    if _clone_entry(ctx) is None:
+        return StepResult.failed(
+            f"the temporary clone {ctx.results['clone_vmid']} is not on the source cluster "
+            "any more and no copy is on the target; cancel this request and submit it again"
+        )
+    return remote_migrate_start(ctx, online=False, delete=True, guest=_clone_target(ctx))
+
+
+def _moved(ctx: StepContext) -> StepResult:
+    """``verify`` of the move: the copy is on the target, unlocked, and the temporary
+    clone left the source cluster (PVE deletes it at the end of the task)."""
+    arrived = remote_arrived(ctx)
+    if arrived.kind != ResultKind.DONE:
+        return arrived
+    if _clone_entry(ctx) is not None:
+        return StepResult.retry(
+            f"the temporary clone {ctx.results['clone_vmid']} is still on the source cluster",
+            after=UNLOCK_RETRY,
+        )
+    return arrived
 
 
 def _place(ctx: StepContext) -> StepResult:
@@ -161,8 +275,8 @@ def _placed(ctx: StepContext) -> StepResult:
 
 
 def _copy_sync(ctx: StepContext) -> StepResult:
-    """Refresh the source's cluster (its guest is stopped and locked now) and the
-    target's until it shows the copy; the copy's row id is remembered."""
+    """Refresh the source's cluster (the temporary clone has left it) and the target's
+    until it shows the copy; the copy's row id is remembered."""
     if _method(ctx) != CLUSTER:
         return StepResult.skipped("a backup export")
     if (problem := refresh(ctx.request.vm.cluster_id)) is not None:
@@ -263,13 +377,22 @@ kind(
     StepSpec("backup", "Back up to the export storage", _backup, task_types=("vzdump",)),
     StepSpec("archive", "Find the archive", _archive),
     StepSpec("copy_reserve", "Reserve a vmid on the target cluster", _copy_reserve),
+    StepSpec("clone_reserve", "Reserve a vmid for the temporary clone", _clone_reserve),
+    StepSpec(
+        "clone",
+        "Full-clone the VM on its cluster",
+        _clone,
+        verify=_cloned,
+        task_types=("qmclone", "vzclone"),
+        task_vmid=_source_vmid,
+    ),
     StepSpec(
         "copy",
-        "Copy to the other cluster",
+        "Move the clone to the other cluster",
         _copy,
-        verify=remote_arrived,
+        verify=_moved,
         task_types=("qmigrate", "vzmigrate"),
-        task_vmid=_source_vmid,
+        task_vmid=lambda ctx: ctx.results.get("clone_vmid"),
     ),
     StepSpec(
         "copy_place",

@@ -170,13 +170,22 @@ def test_an_export_copy_goes_to_another_visible_cluster_on_approved_or_external_
     Storage.objects.filter(cluster=far).update(storage_class=StorageClass.EXTERNAL)
     _policy("host_pinning", {"clusters": [far.name]}, {"allowed_nodes": ["node1"]})
     assert "node1" in _refused("target_node", submit)
-    # What Proxmox would refuse once the copy started is said before submission.
+    # What Proxmox would refuse once the export's full clone started is said before
+    # submission: a locked VM, and no approved storage for the clone on its cluster.
     VirtualMachine.objects.filter(pk=web.pk).update(lock="migrate")
     web.refresh_from_db()
     assert "is locked (migrate)" in _refused("vm", lambda: submit(target_node="node1"))
     VirtualMachine.objects.filter(pk=web.pk).update(lock="")
     web.refresh_from_db()
-    ha = HAResource.objects.create(cluster=web.cluster, sid=f"vm:{web.vmid}", vmid=web.vmid)
-    assert "HA-managed" in _refused("vm", lambda: submit(target_node="node1"))
-    ha.delete()
-    assert submit(target_node="node1").parameters["target_cluster"] == far.name
+    assert "no approved storage" in _refused("vm", lambda: submit(target_node="node1"))
+    Storage.objects.filter(cluster=web.cluster).update(storage_class=StorageClass.APPROVED)
+    # The copy limits must allow one more copy of the VM (the clone), naming the policy.
+    limit = _policy("copy_limits", {"clusters": [web.cluster.name]}, {"max_clones": 0})
+    message = _refused("vm", lambda: submit(target_node="node1"))
+    assert f'Policy "{limit.name}"' in message
+    limit.delete()
+    # An HA-managed VM is exported: only its clone moves.
+    HAResource.objects.create(cluster=web.cluster, sid=f"vm:{web.vmid}", vmid=web.vmid)
+    request = submit(target_node="node1")
+    assert request.parameters["target_cluster"] == far.name
+    assert request.parameters["clone_storage"]

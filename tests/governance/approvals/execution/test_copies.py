@@ -1,17 +1,23 @@
-"""Copies against pvesim: an export copied to another registered cluster (the copy owned
-by the requester there, the source kept stopped and locked, the ledger row, and the
-expiry that stops, destroys and closes, or closes without harm when the copy is gone or
-renamed), and a clone made a template."""
+"""Copies against pvesim: an export copied to another registered cluster (a full clone of
+the VM moved there, the VM kept running and unlocked, the temporary clone gone from its
+cluster, the copy owned by the requester there, the ledger row, and the expiry that stops,
+destroys and closes, or closes without harm when the copy is gone or renamed; a worker
+killed during the clone or the move adopts its task; a failed clone leaves nothing), and
+a clone made a template."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from governance.accounts.roles import Role
-from governance.approvals.execution.kinds.export import exports_expire
+from governance.approvals.execution.kinds.export import (
+    clone_name,
+    clone_storage_for,
+    exports_expire,
+)
 from governance.approvals.models import ExecutionState, StepState
 from governance.audit.models import AuditEvent
 from governance.ownership.models import Ownership
@@ -47,15 +53,32 @@ def alice():
     return UserFactory(username="alice", roles=[Role.END_USER])
 
 
-def _export_request(synced, other, alice, *, running: bool, node: str = ""):
-    """An approved export copy of a plain guest (sensitive, owned by alice)."""
-    guest = synced.guest(lambda g: plain_qemu(g) and g.running is running and not g.lock)
+def _approve(cluster, name: str) -> None:
+    Storage.objects.filter(cluster=cluster, name=name).update(storage_class=StorageClass.APPROVED)
+
+
+def _export_request(synced, other, alice, *, running: bool = True, node: str = "", ha=False):
+    """An approved export copy of a plain guest (sensitive, owned by alice; put under HA
+    first with ``ha``); the source's disk storage (ceph-rbd) is approved, so the
+    temporary clone goes there."""
+    estate = synced.sim.cluster.estate
+
+    def wanted(g):
+        in_ha = estate.ha_resource(g) is not None
+        return plain_qemu(g) and g.running is running and not g.lock and not in_ha
+
+    guest = synced.guest(wanted)
+    if ha:
+        answer = synced.sim.api(
+            "POST", "/cluster/ha/resources", data={"sid": f"vm:{guest.vmid}", "state": "started"}
+        )
+        assert answer.ok, answer.text
+        synced.sync()
     vm = synced.vm(guest.vmid)
     ownership_assign(actor=None, vm=vm, owner=alice, reason="test")
     VirtualMachine.objects.filter(pk=vm.pk).update(classification="sensitive")
-    Storage.objects.filter(cluster=other.cluster, name="local-lvm").update(
-        storage_class=StorageClass.APPROVED
-    )
+    _approve(synced.cluster, "ceph-rbd")
+    _approve(other.cluster, "local-lvm")
     request = approved_request(
         kind="export",
         requester=alice,
@@ -69,15 +92,15 @@ def _export_request(synced, other, alice, *, running: bool, node: str = ""):
     return guest, vm, request
 
 
-def _exported(synced, other, alice, *, running: bool, node: str = ""):
-    guest, vm, request = _export_request(synced, other, alice, running=running, node=node)
+def _exported(synced, other, alice, *, running: bool = True, node: str = "", ha=False):
+    guest, vm, request = _export_request(synced, other, alice, running=running, node=node, ha=ha)
     execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
     return guest, vm, steps_by_name(execution)
 
 
-def _copies_started(synced, vmid: int) -> list[str]:
-    return [t.upid for t in synced.gateway.tasks() if t.type == "qmigrate" and t.id == str(vmid)]
+def _tasks(synced, vmid: int, *types: str) -> list[str]:
+    return [t.upid for t in synced.gateway.tasks() if t.type in types and t.id == str(vmid)]
 
 
 def _actions(request_id: int) -> list[str]:
@@ -88,40 +111,77 @@ def _actions(request_id: int) -> list[str]:
     )
 
 
-def test_an_export_copy_lands_on_the_other_cluster_owned_and_recorded(synced, other, alice):
+def test_an_export_copy_keeps_the_running_source_and_lands_owned_and_recorded(synced, other, alice):
     # Not the node PVE puts a remote migration on (the first online one): moved there.
+    # The source is HA-managed: only its clone moves, so that does not matter.
     nodes = [n.name for n in other.sim.cluster.estate.nodes.values() if n.online]
-    guest, vm, steps = _exported(synced, other, alice, running=False, node=nodes[-1])
+    guest, vm, steps = _exported(synced, other, alice, node=nodes[-1], ha=True)
 
     assert steps["backup"].state == StepState.SKIPPED
+    # The source keeps running, never stopped nor locked, and is still HA-managed.
+    kept = synced.sim.cluster.estate.guests[guest.vmid]
+    assert kept.running
+    assert "lock" not in kept.config
+    assert synced.sim.cluster.estate.ha_resource(kept) is not None
+    assert VirtualMachine.objects.get(pk=vm.pk).gone_since is None
+    # One full clone of it, onto the approved storage its disk is on, moved away with
+    # one migration that deleted it from the source cluster.
+    clone_vmid = steps["clone_reserve"].result["clone_vmid"]
+    assert _tasks(synced, guest.vmid, "qmclone") == [steps["clone"].upid]
+    assert _tasks(synced, guest.vmid, "qmigrate") == []
+    assert _tasks(synced, clone_vmid, "qmigrate") == [steps["copy"].upid]
+    assert clone_vmid not in synced.sim.cluster.estate.guests
+    name = clone_name(steps["ledger"].execution.request_id, guest.vmid)
+    assert name not in {g.name for g in synced.sim.cluster.estate.guests.values()}
+    assert not VirtualMachine.objects.filter(
+        cluster=synced.cluster, vmid=clone_vmid, gone_since__isnull=True
+    ).exists()
+    # The copy: on the wanted node of the other cluster, on its storage, stopped.
     vmid = steps["copy_reserve"].result["target_vmid"]
     copied = other.sim.cluster.estate.guests[vmid]
     assert copied.config["scsi0"].startswith(f"local-lvm:vm-{vmid}-disk-0")
+    assert copied.config["name"] == name
     assert "lock" not in copied.config
+    assert not copied.running
     assert copied.node == nodes[-1]
     assert steps["copy_place"].upid.split(":")[1] == nodes[0]
-    # PVE keeps the source: stopped, and locked until an admin runs qm unlock.
-    kept = synced.sim.cluster.estate.guests[guest.vmid]
-    assert (kept.running, kept.config.get("lock")) == (False, "migrate")
-    assert VirtualMachine.objects.get(pk=vm.pk).gone_since is None
-    assert _copies_started(synced, guest.vmid) == [steps["copy"].upid]
     row = VirtualMachine.objects.get(cluster=other.cluster, vmid=vmid, gone_since__isnull=True)
     ownership = Ownership.objects.get(vm=row, until__isnull=True)
     assert ownership.owner == alice
     assert ownership.lease_end == timezone.localdate() + timedelta(days=7)
     assert row.classification == "sensitive"
+    # The ledger row on the source VM, which the request's expiry acts on.
     export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True)
     assert export.name == f"{other.cluster.name}/{vmid}"
     assert (export.storage_name, export.storage_class) == ("local-lvm", "approved")
     assert export.node == nodes[-1]
     assert export.task_upid == steps["copy"].upid
     assert steps["ledger"].result["target_cluster_id"] == other.cluster.pk
+    expires = timezone.now() + timedelta(days=7)
+    recorded = steps["ledger"].result["expires_at"]
+    assert abs((datetime.fromisoformat(recorded) - expires).total_seconds()) < 3600
+
+
+def test_the_clone_goes_to_approved_storage_of_the_source_cluster(synced):
+    guest = synced.guest(lambda g: plain_qemu(g) and not g.lock)
+    vm = synced.vm(guest.vmid)
+    # Its disk is on ceph-rbd: nothing approved, then another approved storage of its
+    # node, then its own storage once that is approved.
+    assert clone_storage_for(vm) is None
+    _approve(synced.cluster, "local-lvm")
+    assert clone_storage_for(vm) == "local-lvm"
+    _approve(synced.cluster, "ceph-rbd")
+    assert clone_storage_for(vm) == "ceph-rbd"
 
 
 def test_expiry_stops_then_destroys_a_live_copy_and_closes_the_row(synced, other, alice):
-    _, vm, steps = _exported(synced, other, alice, running=True)
+    _, vm, steps = _exported(synced, other, alice)
     vmid = steps["copy_reserve"].result["target_vmid"]
-    assert other.sim.cluster.estate.guests[vmid].running  # a running VM is copied live
+    # The copy arrives stopped; its new owner started it.
+    copied = other.sim.cluster.estate.guests[vmid]
+    other.gateway.guest_start(node=copied.node, kind="qemu", vmid=vmid)
+    other.sim.advance(30)
+    assert other.sim.cluster.estate.guests[vmid].running
     export = Copy.objects.get(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True)
     later = timezone.now() + timedelta(days=7, minutes=1)
 
@@ -177,31 +237,89 @@ def test_expiry_of_a_copy_deleted_by_hand_closes_the_row(synced, other, alice):
     assert event.after["outcome"] == "gone"
 
 
-def test_a_worker_killed_after_starting_the_copy_does_not_start_a_second(synced, other, alice):
+def test_a_worker_killed_after_starting_the_clone_does_not_start_a_second(synced, other, alice):
     """The worker died between Proxmox's answer and recording the UPID: the engine adopts
-    the running remote migration instead of copying again."""
-    guest, vm, request = _export_request(synced, other, alice, running=False)
+    the running clone task instead of cloning again."""
+    guest, vm, request = _export_request(synced, other, alice)
     execution = execution_begin(request)
     driver = Driver([synced.sim, other.sim], stride=1)
-    driver.run_until(execution, step="copy_reserve", state=StepState.DONE)
-    left_by_dead_worker(execution, step="copy", now=driver.now)
-    upid = synced.gateway.guest_remote_migrate(
+    driver.run_until(execution, step="clone_reserve", state=StepState.DONE)
+    left_by_dead_worker(execution, step="clone", now=driver.now)
+    clone_vmid = steps_by_name(execution)["clone_reserve"].result["clone_vmid"]
+    upid = synced.gateway.guest_clone(
         node=guest.node,
         kind="qemu",
         vmid=guest.vmid,
-        target=cluster_endpoint(other.cluster),
-        target_vmid=steps_by_name(execution)["copy_reserve"].result["target_vmid"],
-        target_storage="local-lvm",
-        target_bridge="1",
+        newid=clone_vmid,
+        name=clone_name(request.pk, guest.vmid),
+        target=guest.node,
+        full=True,
+        storage="ceph-rbd",
     )
 
     driver.stride = 120
     execution = driver.run(execution)
 
     assert execution.state == ExecutionState.SUCCEEDED, execution.error
-    assert steps_by_name(execution)["copy"].upid == upid
-    assert _copies_started(synced, guest.vmid) == [upid]
+    assert steps_by_name(execution)["clone"].upid == upid
+    assert _tasks(synced, guest.vmid, "qmclone") == [upid]
+    assert len(_tasks(synced, clone_vmid, "qmigrate")) == 1
+    assert clone_vmid not in synced.sim.cluster.estate.guests
     assert Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True).count() == 1
+
+
+def test_a_worker_killed_after_starting_the_move_does_not_start_a_second(synced, other, alice):
+    """Same for the remote migration of the clone: adopted, not started again."""
+    guest, vm, request = _export_request(synced, other, alice)
+    execution = execution_begin(request)
+    driver = Driver([synced.sim, other.sim], stride=120)
+    driver.run_until(execution, step="clone", state=StepState.DONE)
+    left_by_dead_worker(execution, step="copy", now=driver.now)
+    results = {}
+    for step in execution.steps.all():
+        results.update(step.result)
+    upid = synced.gateway.guest_remote_migrate(
+        node=guest.node,
+        kind="qemu",
+        vmid=results["clone_vmid"],
+        target=cluster_endpoint(other.cluster),
+        target_vmid=results["target_vmid"],
+        target_storage="local-lvm",
+        target_bridge="1",
+        delete=True,
+    )
+
+    execution = driver.run(execution)
+
+    assert execution.state == ExecutionState.SUCCEEDED, execution.error
+    assert steps_by_name(execution)["copy"].upid == upid
+    assert _tasks(synced, results["clone_vmid"], "qmigrate") == [upid]
+    assert _tasks(synced, guest.vmid, "qmclone", "qmigrate") == [
+        steps_by_name(execution)["clone"].upid
+    ]
+    assert results["target_vmid"] in other.sim.cluster.estate.guests
+    assert Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True).count() == 1
+
+
+def test_a_failed_clone_leaves_nothing_behind(synced, other, alice):
+    guest, vm, request = _export_request(synced, other, alice)
+    synced.sim.control("POST", "task/fail-next", type="qmclone", message="disk full")
+
+    execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.FAILED
+    steps = steps_by_name(execution)
+    assert steps["clone"].state == StepState.FAILED
+    assert steps["copy"].state == StepState.PENDING
+    clone_vmid = steps["clone_reserve"].result["clone_vmid"]
+    assert clone_vmid not in synced.sim.cluster.estate.guests
+    name = clone_name(request.pk, guest.vmid)
+    assert name not in {g.name for g in synced.sim.cluster.estate.guests.values()}
+    assert steps["copy_reserve"].result["target_vmid"] not in other.sim.cluster.estate.guests
+    kept = synced.sim.cluster.estate.guests[guest.vmid]
+    assert kept.running
+    assert "lock" not in kept.config
+    assert not Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm).exists()
 
 
 def test_a_clone_made_a_template_is_a_template_in_proxmox(synced, alice):

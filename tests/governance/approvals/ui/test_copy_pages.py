@@ -1,5 +1,5 @@
-"""The export and clone request pages: the export form explains both methods and what a
-copy to another cluster leaves of the VM; a template of a sensitive VM is refused on the
+"""The export and clone request pages: the export form explains both methods and that a
+copy to another cluster leaves the VM running; a template of a sensitive VM is refused on the
 form, naming the policy, and nothing is stored."""
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from policy.models import Policy
 pytestmark = pytest.mark.django_db
 
 
-def test_the_export_form_offers_both_methods_and_warns_about_the_source(client, scene):
+def test_the_export_form_offers_both_methods_and_says_the_vm_keeps_running(client, scene):
     client.force_login(scene.alice)
     page = client.get(f"{reverse('approvals:new', kwargs={'kind': 'export'})}?vm={scene.web.pk}")
     assert page.status_code == 200
     text = page.content.decode()
     assert "Backup to an export storage of this cluster" in text
     assert "Copy to another registered cluster" in text
-    assert "stopped and locked (migrate)" in text
+    assert "the VM keeps running; a full clone is made" in text
+    assert "locked" not in text
 
 
 def test_a_template_of_a_sensitive_vm_is_refused_on_the_form(client, scene):
