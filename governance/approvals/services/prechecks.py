@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.accounts.models import Team
-from governance.approvals.execution.kinds.export import clone_storage_for
+from governance.approvals.execution.kinds.export_copy import clone_storage_for
 from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.core.permissions import restrict

@@ -18,37 +18,27 @@ Parameters (``ExportForm``): ``method`` and ``available_days``, then per method:
   policies that check disks, which is accurate: the data sits outside approved storage.
   PVE places the copy on the node answering the target cluster's API; when that is not
   ``target_node`` (the node host pinning was checked against) the copy is migrated
-  there within the target cluster. Steps: reserve a vmid there, reserve one for the
-  clone, clone, move the clone, place, refresh both clusters, give the copy its owner
-  (the requester, with an ownership lease ending with the availability, and the source's
-  classification, so policies scoped by classification follow the data), record it.
+  there within the target cluster. Steps (in ``export_copy``): reserve a vmid there,
+  reserve one for the clone, clone, move the clone, place, refresh both clusters, give
+  the copy its owner (the requester, with an ownership lease ending with the
+  availability, and the source's classification, so policies scoped by classification
+  follow the data); then record it.
   A failed clone task leaves nothing (PVE removes the half-made clone); a crashed worker
   adopts the clone or migration task it had started instead of starting another.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
 from django.utils import timezone
 
-from governance.approvals.execution.base import (
-    ResultKind,
-    StepContext,
-    StepResult,
-    StepSpec,
-    kind,
-)
-from governance.approvals.execution.kinds.common import (
-    UNLOCK_RETRY,
-    cluster_by_name,
-    guest_settled,
-    refresh,
-    remote_arrived,
-    remote_migrate_start,
-    sync_new_guest,
-    target_vmid_reserve,
+from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
+from governance.approvals.execution.kinds.common import cluster_by_name
+from governance.approvals.execution.kinds.export_copy import (
+    BACKUP,
+    CLUSTER,
+    COPY_STEPS,
+    export_expires,
+    export_method,
 )
 from governance.approvals.execution.kinds.export_expiry import (  # noqa: F401 - re-exported
     LEDGER_STEP,
@@ -56,32 +46,13 @@ from governance.approvals.execution.kinds.export_expiry import (  # noqa: F401 -
     exports_due,
     exports_expire,
 )
-from governance.ownership.models import Ownership
-from governance.ownership.services import classification_set, ownership_at_birth
-from inventory.models import Copy, CopyKind, GuestDisk, Storage, VirtualMachine
-from inventory.models.clusters import StorageClass
-from inventory.proxmox.types import GuestEntry
-
-BACKUP = "backup"
-CLUSTER = "cluster"
-
-
-def _method(ctx: StepContext) -> str:
-    return ctx.params.get("method") or BACKUP
-
-
-def _expires(ctx: StepContext) -> datetime:
-    """When the export's availability ends: fixed by the first step that asks."""
-    if at := ctx.results.get("expires_at"):
-        return datetime.fromisoformat(at)
-    return timezone.now() + timedelta(days=int(ctx.params.get("available_days", 7)))
-
+from inventory.models import Copy, CopyKind, Storage, VirtualMachine
 
 # Backup to an export storage -------------------------------------------------------------
 
 
 def _backup(ctx: StepContext) -> StepResult:
-    if _method(ctx) != BACKUP:
+    if export_method(ctx) != BACKUP:
         return StepResult.skipped("copied to another cluster instead")
     target = ctx.vm_target()
     upid = ctx.gateway.vzdump(
@@ -95,7 +66,7 @@ def _backup(ctx: StepContext) -> StepResult:
 
 def _archive(ctx: StepContext) -> StepResult:
     """The archive this backup wrote: the newest one of the guest on the storage."""
-    if _method(ctx) != BACKUP:
+    if export_method(ctx) != BACKUP:
         return StepResult.skipped("copied to another cluster instead")
     target = ctx.vm_target()
     volumes = [
@@ -109,215 +80,6 @@ def _archive(ctx: StepContext) -> StepResult:
     return StepResult.done(f"archive {newest.volid}", volid=newest.volid, size=newest.size)
 
 
-# Copy to another cluster -----------------------------------------------------------------
-
-
-def _copy_reserve(ctx: StepContext) -> StepResult:
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    return target_vmid_reserve(ctx)
-
-
-def clone_name(request_id: int, vmid: int) -> str:
-    """The temporary clone's name: recognisably this export's."""
-    return f"export-{request_id}-{vmid}"
-
-
-def clone_storage_for(vm: VirtualMachine) -> str | None:
-    """Where the temporary full clone goes: the approved storage all of the VM's disks are
-    on, else the first approved storage (by name) available on its node that holds guest
-    disks; None when the cluster has none."""
-    approved = Storage.objects.filter(
-        cluster_id=vm.cluster_id, gone_since__isnull=True, storage_class=StorageClass.APPROVED
-    )
-    used = set(
-        GuestDisk.objects.filter(vm=vm, is_cdrom=False)
-        .exclude(storage_name="")
-        .values_list("storage_name", flat=True)
-    )
-    if len(used) == 1 and approved.filter(name__in=used).exists():
-        return used.pop()
-    content = "images" if vm.kind == "qemu" else "rootdir"
-    on_node = approved.filter(
-        node_statuses__node_id=vm.node_id, node_statuses__status="available"
-    ).order_by("name")
-    return next((s.name for s in on_node if content in (s.content or [])), None)
-
-
-def _clone_target(ctx: StepContext) -> dict[str, Any]:
-    """Gateway kwargs of the temporary clone (made on the source's node)."""
-    source = ctx.vm_target()
-    return {**source, "vmid": ctx.results["clone_vmid"]}
-
-
-def _clone_reserve(ctx: StepContext) -> StepResult:
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    if "clone_vmid" in ctx.results:
-        return StepResult.skipped(f"vmid {ctx.results['clone_vmid']} already reserved")
-    vmid = ctx.gateway.next_vmid()
-    name = clone_name(ctx.request.pk, ctx.request.vm.vmid)
-    return StepResult.done(f"the temporary clone {name} gets vmid {vmid}", clone_vmid=vmid)
-
-
-def _clone_entry(ctx: StepContext) -> GuestEntry | None:
-    vmid = ctx.results["clone_vmid"]
-    return next((g for g in ctx.gateway.resources().guests if g.vmid == vmid), None)
-
-
-def _clone(ctx: StepContext) -> StepResult:
-    """Full-clone the VM on its own cluster (running or not); level-triggered: a clone
-    already there under our name (or already moved) is not made again."""
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    name = clone_name(ctx.request.pk, ctx.request.vm.vmid)
-    if (entry := _clone_entry(ctx)) is not None:
-        if entry.name != name:
-            return StepResult.failed(
-                f"vmid {entry.vmid} was taken by another guest ({entry.name}) after it was "
-                "reserved; cancel this request and submit it again"
-            )
-        return _cloned(ctx)
-    storage = ctx.params.get("clone_storage") or clone_storage_for(ctx.request.vm)
-    if not storage:
-        return StepResult.failed(
-            f"cluster {ctx.request.vm.cluster} has no approved storage on "
-            f"{ctx.vm_target()['node']} for the temporary clone; an admin classifies one "
-            "as approved, then retries"
-        )
-    source = ctx.vm_target()
-    upid = ctx.gateway.guest_clone(
-        **source,
-        newid=ctx.results["clone_vmid"],
-        name=name,
-        target=source["node"],
-        full=True,
-        storage=storage,
-        description=f"Steward: temporary clone for export request #{ctx.request.pk}",
-    )
-    return StepResult.started(upid, f"full-cloning {ctx.request.vm} as {name} onto {storage}")
-
-
-def _cloned(ctx: StepContext) -> StepResult:
-    return guest_settled(ctx, **_clone_target(ctx))
-
-
-def _copy_entry(ctx: StepContext) -> GuestEntry | None:
-    target_gw = ctx.gateway_for(ctx.results["target_cluster_id"])
-    return next(
-        (g for g in target_gw.resources().guests if g.vmid == ctx.results["target_vmid"]), None
-    )
-
-
-def _copy(ctx: StepContext) -> StepResult:
-    """Move the (stopped) temporary clone to the target cluster, deleting it here."""
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    if _copy_entry(ctx) is not None:
-        # A re-run after the move was started: done once the copy is unlocked there.
-        return _moved(ctx)
-    if _clone_entry(ctx) is None:
-        return StepResult.failed(
-            f"the temporary clone {ctx.results['clone_vmid']} is not on the source cluster "
-            "any more and no copy is on the target; cancel this request and submit it again"
-        )
-    return remote_migrate_start(ctx, online=False, delete=True, guest=_clone_target(ctx))
-
-
-def _moved(ctx: StepContext) -> StepResult:
-    """``verify`` of the move: the copy is on the target, unlocked, and the temporary
-    clone left the source cluster (PVE deletes it at the end of the task)."""
-    arrived = remote_arrived(ctx)
-    if arrived.kind != ResultKind.DONE:
-        return arrived
-    if _clone_entry(ctx) is not None:
-        return StepResult.retry(
-            f"the temporary clone {ctx.results['clone_vmid']} is still on the source cluster",
-            after=UNLOCK_RETRY,
-        )
-    return arrived
-
-
-def _place(ctx: StepContext) -> StepResult:
-    """Move the copy to the requested node of the target cluster if PVE put it elsewhere
-    (a migration within that cluster, followed there)."""
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    wanted, vmid = ctx.params["target_node"], ctx.results["target_vmid"]
-    entry = _copy_entry(ctx)
-    if entry is None:
-        return StepResult.failed(f"the copy {vmid} is no longer on the target cluster")
-    if entry.node == wanted:
-        return StepResult.done(f"the copy is on {wanted}", target_node=wanted)
-    running = entry.status == "running"
-    upid = ctx.gateway_for(ctx.results["target_cluster_id"]).guest_migrate(
-        node=entry.node,
-        kind=entry.kind,
-        vmid=vmid,
-        target=wanted,
-        online=running,
-        with_local_disks=running,
-    )
-    return StepResult.started(
-        upid,
-        f"moving the copy from {entry.node} to {wanted}",
-        on_cluster=ctx.results["target_cluster_id"],
-    )
-
-
-def _placed(ctx: StepContext) -> StepResult:
-    wanted, entry = ctx.params["target_node"], _copy_entry(ctx)
-    if entry is not None and entry.node == wanted:
-        if entry.lock:
-            return StepResult.retry(f"the copy is still locked on {wanted}", after=5)
-        return StepResult.done(f"the copy is on {wanted}", target_node=wanted)
-    return StepResult.failed(f"the copy is not on {wanted} after its migration")
-
-
-def _copy_sync(ctx: StepContext) -> StepResult:
-    """Refresh the source's cluster (the temporary clone has left it) and the target's
-    until it shows the copy; the copy's row id is remembered."""
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    if (problem := refresh(ctx.request.vm.cluster_id)) is not None:
-        return problem
-    return sync_new_guest(
-        ctx, cluster_id=ctx.results["target_cluster_id"], vmid=ctx.results["target_vmid"]
-    )
-
-
-def _copy_own(ctx: StepContext) -> StepResult:
-    """Atomic: the requester owns the copy until its availability ends, in the source's
-    team, and the copy carries the source's classification."""
-    if _method(ctx) != CLUSTER:
-        return StepResult.skipped("a backup export")
-    request, source = ctx.request, ctx.request.vm
-    copy = VirtualMachine.objects.get(pk=ctx.results["vm_id"])
-    expires = _expires(ctx)
-    if Ownership.objects.filter(vm_id=copy.pk).exists():
-        return StepResult.skipped(f"{copy} already has an owner", expires_at=expires.isoformat())
-    current = Ownership.objects.filter(vm_id=source.pk, until__isnull=True).first()
-    ownership_at_birth(
-        vm=copy,
-        requester=request.requester,
-        team=(current.team if current else None) or request.team,
-        lease_end=timezone.localdate(expires),
-        reason=f"export copy of {source.name or source.vmid} by request #{request.pk}, "
-        f"available until {expires:%Y-%m-%d %H:%M}",
-    )
-    if source.classification:
-        classification_set(
-            actor=request.requester,
-            vm=copy,
-            classification=source.classification,
-            reason=f"travels with the export of {source.name or source.vmid} "
-            f"(request #{request.pk})",
-        )
-    return StepResult.done(
-        f"{request.requester} owns the export copy {copy}", expires_at=expires.isoformat()
-    )
-
-
 # Both ------------------------------------------------------------------------------------
 
 
@@ -325,8 +87,8 @@ def _ledger(ctx: StepContext) -> StepResult:
     """Atomic: open the export copy row and remember when it expires (and, for a cluster
     copy, where the copy is, which is what the expiry acts on)."""
     vm = ctx.request.vm
-    now, expires = timezone.now(), _expires(ctx)
-    if _method(ctx) == CLUSTER:
+    now, expires = timezone.now(), export_expires(ctx)
+    if export_method(ctx) == CLUSTER:
         target = cluster_by_name(ctx.params["target_cluster"])
         vmid, node = ctx.results["target_vmid"], ctx.results.get("target_node", "")
         storage = Storage.objects.filter(cluster=target, name=ctx.params["target_storage"]).first()
@@ -368,42 +130,10 @@ def _ledger(ctx: StepContext) -> StepResult:
     )
 
 
-def _source_vmid(ctx: StepContext) -> int | None:
-    return ctx.request.vm.vmid if ctx.request.vm else None
-
-
 kind(
     "export",
     StepSpec("backup", "Back up to the export storage", _backup, task_types=("vzdump",)),
     StepSpec("archive", "Find the archive", _archive),
-    StepSpec("copy_reserve", "Reserve a vmid on the target cluster", _copy_reserve),
-    StepSpec("clone_reserve", "Reserve a vmid for the temporary clone", _clone_reserve),
-    StepSpec(
-        "clone",
-        "Full-clone the VM on its cluster",
-        _clone,
-        verify=_cloned,
-        task_types=("qmclone", "vzclone"),
-        task_vmid=_source_vmid,
-    ),
-    StepSpec(
-        "copy",
-        "Move the clone to the other cluster",
-        _copy,
-        verify=_moved,
-        task_types=("qmigrate", "vzmigrate"),
-        task_vmid=lambda ctx: ctx.results.get("clone_vmid"),
-    ),
-    StepSpec(
-        "copy_place",
-        "Place the copy on the target node",
-        _place,
-        verify=_placed,
-        task_types=("qmigrate", "vzmigrate"),
-        task_vmid=lambda ctx: ctx.results.get("target_vmid"),
-        task_cluster=lambda ctx: ctx.results.get("target_cluster_id"),
-    ),
-    StepSpec("copy_sync", "Refresh both clusters", _copy_sync),
-    StepSpec("copy_own", "Give the copy its owner", _copy_own, atomic=True),
+    *COPY_STEPS,
     StepSpec(LEDGER_STEP, "Record the export", _ledger, atomic=True),
 )

@@ -13,11 +13,8 @@ import pytest
 from django.utils import timezone
 
 from governance.accounts.roles import Role
-from governance.approvals.execution.kinds.export import (
-    clone_name,
-    clone_storage_for,
-    exports_expire,
-)
+from governance.approvals.execution.kinds.export import exports_expire
+from governance.approvals.execution.kinds.export_copy import clone_name, clone_storage_for
 from governance.approvals.models import ExecutionState, StepState
 from governance.audit.models import AuditEvent
 from governance.ownership.models import Ownership
