@@ -11,7 +11,8 @@ A team's use is what it owns plus what its open requests have reserved:
   executing do (the first approved runs first; a pending one is checked at its own turn).
 
 A request's size: provision its cores, memory and disk (from a template: the template's
-disks, which a full clone copies); import from an image ``IMPORT_CORES`` cores and
+disks, which a full clone copies); import from an image its ``cores``/``memory_mib``
+(an appliance's own, filled in by the form), else ``IMPORT_CORES`` cores and
 ``IMPORT_MEMORY_MIB`` (the image's disk counts once the guest is in the inventory, as
 Proxmox reports its size only then); import from another cluster, clone and ownership
 transfer the size of the guest concerned, charged to the team that will own it (nothing
@@ -167,7 +168,8 @@ def request_size(kind: str, parameters: Mapping[str, Any], vm: VirtualMachine | 
             ).first()
             if source is not None:
                 return vm_size(source)
-        return Size(1, IMPORT_CORES, IMPORT_MEMORY_MIB * MIB, 0)
+        cores = _int(parameters.get("cores")) or IMPORT_CORES  # an appliance's own size
+        return Size(1, cores, (_int(parameters.get("memory_mib")) or IMPORT_MEMORY_MIB) * MIB, 0)
     # Templates count against no quota: a clone made one, or a template handed over.
     if kind == RequestKind.CLONE and parameters.get("template"):
         return Size()

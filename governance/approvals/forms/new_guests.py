@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from governance.accounts.models import Team
+from governance.approvals.execution.kinds.appliances import appliance_read, is_appliance
 from governance.approvals.forms.base import (
     RequestForm,
     in_future,
@@ -21,6 +22,7 @@ from governance.approvals.quota_usage import quota_help
 from governance.core.permissions import restrict
 from inventory.models import Classification, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
+from inventory.proxmox import ProxmoxError
 
 
 class ProvisionForm(RequestForm):
@@ -96,7 +98,11 @@ class ImportForm(RequestForm):
     title = "Request an import"
 
     source_volume = forms.CharField(
-        max_length=300, help_text="Volume id on an import storage, e.g. import:import/disk.qcow2"
+        max_length=300,
+        help_text=(
+            "Volume id on an import storage: a disk image (import:import/disk.qcow2) or an "
+            "appliance (import:import/appliance.ova), whose size and disks come along."
+        ),
     )
     name = forms.SlugField(max_length=63)
     node = forms.ModelChoiceField(queryset=Node.objects.none())
@@ -106,6 +112,21 @@ class ImportForm(RequestForm):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
     classification = forms.ChoiceField(
         choices=Classification.choices, initial=Classification.INTERNAL
+    )
+    cores = forms.IntegerField(
+        min_value=1, max_value=128, required=False, help_text="Empty: the appliance's own, or 2."
+    )
+    memory_mib = forms.IntegerField(
+        label="Memory (MiB)",
+        min_value=64,
+        max_value=4 * 1024 * 1024,
+        required=False,
+        help_text="Empty: the appliance's own, or 2048.",
+    )
+    bridge = forms.RegexField(
+        regex=r"^[a-zA-Z][\w.-]{0,14}$",
+        required=False,
+        help_text="Network bridge for an appliance's NICs; empty: vmbr0.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,3 +156,25 @@ class ImportForm(RequestForm):
                 f"No storage {storage} in cluster {self.cluster.name}.", code="volume"
             )
         return volume
+
+    def clean(self) -> dict[str, Any]:
+        """An appliance is read from Proxmox now, so the request (and its quota) carries
+        the size it will have: cores and memory the requester left empty are its own."""
+        data = super().clean()
+        volume, node = data.get("source_volume"), data.get("node")
+        if not volume or node is None or self.cluster is None or not is_appliance(volume):
+            return data
+        try:
+            meta = appliance_read(self.cluster, node=node.name, volume=volume)
+        except ProxmoxError as exc:
+            self.add_error(
+                "source_volume",
+                f"Proxmox cannot read {volume} as an appliance on {node.name} ({exc}); "
+                "name an .ova/.ovf on an import storage that node sees.",
+            )
+            return data
+        if not data.get("cores"):
+            data["cores"] = meta.cores
+        if not data.get("memory_mib"):
+            data["memory_mib"] = meta.memory_mib
+        return data

@@ -6,6 +6,9 @@ Parameters (``ImportForm``): ``source_volume`` (volid on the import storage), ``
 registered (unmanaged) cluster comes in instead with ``source_cluster`` (name) and
 ``source_vmid``: PVE's ``remote_migrate`` copies it onto ``storage`` here (the source is
 kept; deleting it is its own admins' decision).
+An appliance (``.ova``/``.ovf``) is read first (``import-metadata``): the guest takes its
+cores, memory and OS type unless the request sets ``cores``/``memory_mib``, each of its
+disks is imported onto ``storage`` in its own slot, its NICs join the request's ``bridge``.
 Steps: reserve a vmid; create the guest with ``import-from`` (PVE copies the image onto
 the approved storage; the source stays) or copy it over from the other cluster (the
 copy's ``qmigrate`` task is followed on the source cluster, then its receiving
@@ -21,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.approvals.execution.base import StepContext, StepResult, StepSpec, kind
+from governance.approvals.execution.kinds.appliances import appliance_create, is_appliance
 from governance.approvals.execution.kinds.common import (
     cluster_by_name,
     guest_settled,
@@ -62,12 +66,14 @@ def _create(ctx: StepContext) -> StepResult:
     if _remote(ctx):
         return StepResult.skipped("copied over from another cluster")
     params = ctx.params
+    if is_appliance(params["source_volume"]):
+        return appliance_create(ctx)
     return vm_create(
         ctx,
         disk=import_disk_option(storage=params["storage"], source=params["source_volume"]),
         message=f"importing {params['source_volume']} onto {params['storage']}",
-        cores=IMPORT_CORES,
-        memory=IMPORT_MEMORY_MIB,
+        cores=int(params.get("cores") or IMPORT_CORES),
+        memory=int(params.get("memory_mib") or IMPORT_MEMORY_MIB),
     )
 
 

@@ -5,6 +5,7 @@ on the source cluster, also after a lost worker."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -192,3 +193,116 @@ def test_a_worker_lost_during_a_cross_cluster_copy_resumes_on_the_source_cluster
     copies = [t for t in other_gw.tasks() if t.type == "qmigrate" and t.id == str(source.vmid)]
     assert [t.upid for t in copies] == [upid]
     assert "adopted" in copy_in.log
+
+
+# ---- appliances (OVA) ----------------------------------------------------------------------
+
+OVA = "local:import/legacy-erp.ova"
+
+
+def _appliance_import(synced, alice, name: str, source: str = OVA, **parameters):
+    return approved_request(
+        kind="import",
+        requester=alice,
+        cluster=synced.cluster,
+        source_volume=source,
+        name=name,
+        node="alpha1",
+        storage="local-lvm",
+        **parameters,
+    )
+
+
+def test_an_ova_import_creates_the_appliance_on_approved_storage_quarantined_and_owned(
+    synced, alice
+):
+    request = _appliance_import(synced, alice, "erp", classification="internal")
+
+    execution = run_succeeded(synced, request)
+
+    vm = new_vm(synced, execution)
+    config = synced.sim.cluster.estate.guests[vm.vmid].config
+    assert config["name"] == "erp"
+    assert (config["cores"], config["memory"], config["ostype"]) == ("4", "6144", "l26")
+    assert config["scsi0"].startswith(f"local-lvm:vm-{vm.vmid}-disk-")
+    assert "size=32G" in config["scsi0"]
+    assert config["scsi1"].startswith("local-lvm:")
+    assert "size=8G" in config["scsi1"]
+    assert config["net0"].startswith("vmxnet3=")
+    assert "bridge=vmbr0" in config["net0"]
+    assert Ownership.objects.get(vm=vm, until__isnull=True).owner == alice
+    _runs_in_quarantine(synced, vm, execution)
+    create = steps_by_name(execution)["create"]
+    assert "Proxmox warns: ova-needs-extracting" in create.log
+    # Each disk came out of the archive; the bare .ova was never an import source.
+    log = synced.gateway.task_log(create.upid)
+    assert any(f"extracting {OVA}/legacy-erp-disk1.vmdk" in line for line in log)
+    assert not any(f"importing disk '{OVA}'" in line for line in log)
+
+
+def test_the_request_overrides_the_appliance_size_and_names_the_bridge(synced, alice):
+    request = _appliance_import(
+        synced, alice, "erp-small", cores=2, memory_mib=2048, bridge="vmbr1"
+    )
+
+    execution = run_succeeded(synced, request)
+
+    config = synced.sim.cluster.estate.guests[new_vm(synced, execution).vmid].config
+    assert (config["cores"], config["memory"]) == ("2", "2048")
+    assert "bridge=vmbr1" in config["net0"]
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        ("local:import/missing.ova", "does not exist"),
+        ("local:import/broken.ova", "could not find an OVF descriptor"),
+    ],
+)
+def test_an_unreadable_appliance_fails_the_create_step_clearly(synced, alice, source, named):
+    from pvesim.model.infra import Volume
+
+    estate = synced.sim.cluster.estate
+    estate.add_volume(
+        estate.storages["local"], "alpha1", Volume("local:import/broken.ova", "import", 1, "ova")
+    )
+    request = _appliance_import(synced, alice, "erp-broken", source=source)
+
+    execution = Driver([synced.sim]).run(execution_begin(request))
+
+    assert execution.state == ExecutionState.FAILED
+    create = steps_by_name(execution)["create"]
+    assert create.state == StepState.FAILED
+    assert f"Proxmox cannot read {source} as an appliance" in execution.error
+    assert named in execution.error
+    vmid = steps_by_name(execution)["reserve"].result["vmid"]
+    assert vmid not in estate.guests
+
+
+def test_the_import_form_reads_the_appliance_size_for_the_request_and_its_quota(synced, alice):
+    """The form asks Proxmox for the appliance, so the request (and the team's quota)
+    carries its 4 cores and 6 GiB; what Proxmox cannot read is refused there, named."""
+    from governance.approvals.forms import ImportForm
+    from governance.approvals.quota_usage import request_size
+    from inventory.models import Node, Storage
+
+    synced.cluster.storages.filter(name="local-lvm").update(storage_class="approved")
+    data = {
+        "name": "erp",
+        "node": Node.objects.get(cluster=synced.cluster, name="alpha1").pk,
+        "storage": Storage.objects.get(cluster=synced.cluster, name="local-lvm").pk,
+        "classification": "internal",
+        "justification": "bring the ERP in",
+        "idempotency_key": uuid.uuid4(),
+    }
+    form = ImportForm({**data, "source_volume": OVA}, user=alice, cluster=synced.cluster)
+    assert form.is_valid(), form.errors
+    params = form.parameters()
+    assert (params["cores"], params["memory_mib"]) == (4, 6144)
+    size = request_size("import", params, None)
+    assert (size.cores, size.memory) == (4, 6144 * 1024**2)
+
+    missing = "local:import/missing.ova"
+    form = ImportForm({**data, "source_volume": missing}, user=alice, cluster=synced.cluster)
+    assert not form.is_valid()
+    assert f"Proxmox cannot read {missing} as an appliance" in form.errors["source_volume"][0]
