@@ -10,28 +10,38 @@ availability ends, Steward deletes it through the API and closes its copy-ledger
   stays open for ever. A locked copy or an unreachable cluster leaves the row open for
   the next run.
 
+The same beat removes the temporary full clone an export copy is made from when the
+export will not move it any more: its execution was cancelled, or failed at the clone
+step (a retry clones again). After a failed move the clone is kept so an admin's retry
+moves it; cancelling the request then removes it. One action per run as above (stop,
+then destroy), only on a guest that still has the clone's vmid and name.
+
 Every action is audited on the request that made the export.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from governance.approvals.models import ExecutionState, ExecutionStep, RequestKind
+from governance.approvals.execution.kinds.export_copy import clone_name
+from governance.approvals.models import ExecutionState, ExecutionStep, RequestKind, StepState
 from governance.audit.services import audit_record
 from inventory.models import Cluster, Copy, CopyKind
 from inventory.proxmox import ProxmoxError, ProxmoxGateway, ProxmoxNotFound
+from inventory.proxmox.types import GuestEntry
 from inventory.services.clusters import cluster_endpoint
 
 logger = logging.getLogger(__name__)
 
 #: The export step whose result says what was exported and until when.
 LEDGER_STEP = "ledger"
+#: Executions that ended longer ago than this are not looked at for a left clone.
+CLONE_CLEANUP_WINDOW = timedelta(days=7)
 
 
 def exports_due(*, now: datetime) -> list[tuple[Copy, ExecutionStep]]:
@@ -101,21 +111,28 @@ def _copy_expire(*, copy: Copy, step: ExecutionStep, gateway: ProxmoxGateway) ->
             )
         if entry.lock:
             return False  # a task holds it; the next run looks again
-        guest = {"node": entry.node, "kind": entry.kind, "vmid": vmid}
-        if entry.status == "running":
-            upid, action = gateway.guest_stop(**guest), "approvals.export_copy_stop"
-        else:
-            upid, action = gateway.guest_destroy(**guest), "approvals.export_copy_destroy"
+        _stop_or_destroy(gateway, entry, "copy", request=step.execution.request, name=copy.name)
     except ProxmoxError as exc:
         logger.warning("export copy %s of request %s not deleted: %s", copy.name, step.pk, exc)
-        return False
+    return False
+
+
+def _stop_or_destroy(
+    gateway: ProxmoxGateway, entry: GuestEntry, what: str, *, request: Any, name: str
+) -> None:
+    """Stop a running guest, else destroy it (one task); audited as
+    ``approvals.export_<what>_stop`` or ``_destroy`` on ``request``."""
+    guest = {"node": entry.node, "kind": entry.kind, "vmid": entry.vmid}
+    if entry.status == "running":
+        upid, action = gateway.guest_stop(**guest), f"approvals.export_{what}_stop"
+    else:
+        upid, action = gateway.guest_destroy(**guest), f"approvals.export_{what}_destroy"
     audit_record(
         actor=None,
         action=action,
-        target=step.execution.request,
-        after={"name": copy.name, "node": entry.node, "vmid": vmid, "task": upid},
+        target=request,
+        after={"name": name, "node": entry.node, "vmid": entry.vmid, "task": upid},
     )
-    return False
 
 
 def _gateway_for(copy: Copy, step: ExecutionStep, cache: dict[int, ProxmoxGateway]) -> Any:
@@ -129,13 +146,53 @@ def _gateway_for(copy: Copy, step: ExecutionStep, cache: dict[int, ProxmoxGatewa
 
 
 def exports_expire(*, now: datetime | None = None) -> int:
-    """Beat: act on every export whose availability ended; the number of rows closed."""
+    """Beat: act on every export whose availability ended, and on temporary clones left
+    by exports that ended without moving them; the number of ledger rows closed."""
+    now = now or timezone.now()
     closed = 0
     gateways: dict[int, ProxmoxGateway] = {}
-    for copy, step in exports_due(now=now or timezone.now()):
+    for copy, step in exports_due(now=now):
         gateway = _gateway_for(copy, step, gateways)
         closed += export_expire(copy=copy, step=step, gateway=gateway)
+    for step in clones_left(now=now):
+        cluster_id = step.execution.request.vm.cluster_id
+        if cluster_id not in gateways:
+            gateways[cluster_id] = ProxmoxGateway(
+                cluster_endpoint(Cluster.objects.get(pk=cluster_id))
+            )
+        clone_remove(step=step, gateway=gateways[cluster_id])
     return closed
+
+
+def clones_left(*, now: datetime) -> list[ExecutionStep]:
+    """``clone`` steps (with the clone's vmid in their execution) of recent export
+    executions that ended cancelled after the clone was started, or failed at it."""
+    steps = ExecutionStep.objects.filter(
+        name="clone",
+        execution__request__kind=RequestKind.EXPORT,
+        execution__request__vm__isnull=False,
+        execution__finished_at__gte=now - CLONE_CLEANUP_WINDOW,
+    ).select_related("execution__request__vm")
+    cancelled = steps.filter(execution__state=ExecutionState.CANCELLED).exclude(upid="")
+    failed = steps.filter(execution__state=ExecutionState.FAILED, state=StepState.FAILED)
+    return [*cancelled, *failed]
+
+
+def clone_remove(*, step: ExecutionStep, gateway: ProxmoxGateway) -> None:
+    """One action on the temporary clone of ``step``'s export, if it is still there."""
+    request = step.execution.request
+    reserved = step.execution.steps.filter(name="clone_reserve").first()
+    vmid = (reserved.result if reserved else {}).get("clone_vmid")
+    if vmid is None:
+        return
+    name = clone_name(request.pk, request.vm.vmid)
+    try:
+        entry = next((g for g in gateway.resources().guests if g.vmid == vmid), None)
+        if entry is None or entry.name != name or entry.lock:
+            return  # gone, not ours, or a task holds it (the next run looks again)
+        _stop_or_destroy(gateway, entry, "clone", request=request, name=name)
+    except ProxmoxError as exc:
+        logger.warning("temporary clone %s of request %s not removed: %s", name, request.pk, exc)
 
 
 def _any_online_node(gateway: ProxmoxGateway) -> str:

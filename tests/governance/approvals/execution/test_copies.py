@@ -16,6 +16,7 @@ from governance.accounts.roles import Role
 from governance.approvals.execution.kinds.export import exports_expire
 from governance.approvals.execution.kinds.export_copy import clone_name, clone_storage_for
 from governance.approvals.models import ExecutionState, StepState
+from governance.approvals.services.executions import execution_cancel
 from governance.audit.models import AuditEvent
 from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_assign
@@ -298,13 +299,18 @@ def test_a_worker_killed_after_starting_the_move_does_not_start_a_second(synced,
     assert Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm, deleted_at__isnull=True).count() == 1
 
 
-def test_a_failed_clone_leaves_nothing_behind(synced, other, alice):
+def _failed_at(synced, other, alice, task_type: str):
+    """An export whose first ``task_type`` task on the source cluster fails."""
     guest, vm, request = _export_request(synced, other, alice)
-    synced.sim.control("POST", "task/fail-next", type="qmclone", message="disk full")
-
+    synced.sim.control("POST", "task/fail-next", type=task_type, message="simulated failure")
     execution = Driver([synced.sim, other.sim], stride=120).run(execution_begin(request))
-
     assert execution.state == ExecutionState.FAILED
+    return guest, vm, request, execution
+
+
+def test_a_failed_clone_leaves_nothing_behind(synced, other, alice):
+    guest, vm, request, execution = _failed_at(synced, other, alice, "qmclone")
+
     steps = steps_by_name(execution)
     assert steps["clone"].state == StepState.FAILED
     assert steps["copy"].state == StepState.PENDING
@@ -313,6 +319,34 @@ def test_a_failed_clone_leaves_nothing_behind(synced, other, alice):
     name = clone_name(request.pk, guest.vmid)
     assert name not in {g.name for g in synced.sim.cluster.estate.guests.values()}
     assert steps["copy_reserve"].result["target_vmid"] not in other.sim.cluster.estate.guests
+    kept = synced.sim.cluster.estate.guests[guest.vmid]
+    assert kept.running
+    assert "lock" not in kept.config
+    assert not Copy.objects.filter(kind=CopyKind.EXPORT, vm=vm).exists()
+
+
+def test_a_clone_left_by_a_failed_move_is_kept_for_a_retry_and_removed_on_cancel(
+    synced, other, alice
+):
+    guest, vm, request, execution = _failed_at(synced, other, alice, "qmigrate")
+    steps = steps_by_name(execution)
+    assert steps["copy"].state == StepState.FAILED
+    clone_vmid = steps["clone_reserve"].result["clone_vmid"]
+    left = synced.sim.cluster.estate.guests[clone_vmid]
+    assert (left.running, left.config.get("lock")) == (False, None)
+    assert steps["copy_reserve"].result["target_vmid"] not in other.sim.cluster.estate.guests
+
+    # Failed at the move: an admin may retry it, so the beat keeps the clone.
+    assert exports_expire() == 0
+    synced.sim.advance(60)
+    assert clone_vmid in synced.sim.cluster.estate.guests
+    # Cancelled: the beat destroys it, audited on the request, and then leaves it be.
+    execution_cancel(actor=UserFactory(roles=[Role.ADMIN]), execution=execution, reason="no")
+    assert exports_expire() == 0
+    synced.sim.advance(60)
+    assert clone_vmid not in synced.sim.cluster.estate.guests
+    assert exports_expire() == 0
+    assert _actions(request.pk) == ["approvals.export_clone_destroy"]
     kept = synced.sim.cluster.estate.guests[guest.vmid]
     assert kept.running
     assert "lock" not in kept.config
