@@ -102,7 +102,7 @@ def _clone_entry(ctx: StepContext) -> GuestEntry | None:
 
 def _clone(ctx: StepContext) -> StepResult:
     """Full-clone the VM on its own cluster (running or not); level-triggered: a clone
-    already there under our name (or already moved) is not made again."""
+    already there under our name is not made again."""
     if export_method(ctx) != CLUSTER:
         return StepResult.skipped("a backup export")
     name = clone_name(ctx.request.pk, ctx.request.vm.vmid)
@@ -151,12 +151,14 @@ def _copy(ctx: StepContext) -> StepResult:
     if _copy_entry(ctx) is not None:
         # A re-run after the move was started: done once the copy is unlocked there.
         return _moved(ctx)
-    if _clone_entry(ctx) is None:
+    if (clone := _clone_entry(ctx)) is None:
         return StepResult.failed(
             f"the temporary clone {ctx.results['clone_vmid']} is not on the source cluster "
             "any more and no copy is on the target; cancel this request and submit it again"
         )
-    return remote_migrate_start(ctx, online=False, delete=True, guest=_clone_target(ctx))
+    # Where Proxmox lists the clone now (HA may have moved the VM's node meanwhile).
+    guest = {"node": clone.node, "kind": clone.kind, "vmid": clone.vmid}
+    return remote_migrate_start(ctx, online=False, delete=True, guest=guest)
 
 
 def _moved(ctx: StepContext) -> StepResult:
