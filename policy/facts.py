@@ -52,6 +52,7 @@ from policy.models import (
     Quarantine,
     Violation,
 )
+from policy.snapshot import Beside, at_once, beside_reader
 
 __all__ = [
     "FACETS",
@@ -108,8 +109,10 @@ def facts_load(
     wanted = FACETS if facets is None else frozenset(facets)
     if unknown := wanted - FACETS:
         raise ValueError(f"Unknown facts facets {sorted(unknown)}; known: {sorted(FACETS)}.")
-    with gc_paused():
-        return _facts_load(cluster_id=cluster_id, vm_ids=vm_ids, now=now, facets=wanted)
+    with gc_paused(), beside_reader() as beside:
+        return _facts_load(
+            cluster_id=cluster_id, vm_ids=vm_ids, now=now, facets=wanted, beside=beside
+        )
 
 
 def _facts_load(
@@ -118,6 +121,7 @@ def _facts_load(
     vm_ids: Iterable[int] | None,
     now: datetime | None,
     facets: frozenset[str],
+    beside: Beside,
 ) -> FleetFacts:
     now = now or timezone.now()
     guests = VirtualMachine.objects.filter(gone_since__isnull=True)
@@ -145,57 +149,63 @@ def _facts_load(
         moment = stamps[epoch] = fromtimestamp(epoch, UTC)
         return moment
 
-    devices = disks = copies = rollbacks = confirmed = lineage = {}
-    if "devices" in facets:
-        devices = _grouped(child(GuestDevice.objects.all(), "key", "kind", "value"), DeviceFact)
-    if "disks" in facets:
-        disks = _grouped(
-            child(GuestDisk.objects.all(), "key", "storage_name", "volume", is_cdrom=False),
-            DiskFact,
-        )
-    if "copies" in facets:
-        open_copies = Copy.objects.filter(deleted_at__isnull=True)
-        copy_rows = child(open_copies.annotate(created=_Epoch("created_at")), *_COPY_FIELDS)
-        copies = _grouped(
-            (
-                (vm_id, kind, name, storage, cls, node, stamp(created) or at(created), *rest)
-                for vm_id, kind, name, storage, cls, node, created, *rest in copy_rows
-            ),
-            CopyFact,
-        )
-    if "rollbacks" in facets:
-        confirmed = dict(
-            PatchConfirmation.objects.filter(vm__in=live)
-            .order_by()
-            .values("vm_id")
-            .annotate(last=Max("confirmed_at"))
-            .values_list("vm_id", "last")
-        )
-        rollbacks = _grouped(
-            (
-                row
-                for row in child(
-                    Rollback.objects.all(), "detected_at", "source", "snapshot_name", "task_upid"
-                )
-                if (seen := confirmed.get(row[0])) is None or row[1] > seen
-            ),
-            RollbackFact,
-        )
-    if "lineage" in facets:
-        made = (
-            Lineage.objects.filter(parent__in=live, child__gone_since__isnull=True)
-            .order_by()
-            .values("parent_id")
-            .annotate(
-                clones=Count("pk", filter=~Q(kind=LineageKind.TEMPLATE_OF)),
-                templates=Count(
-                    "pk", filter=Q(kind=LineageKind.TEMPLATE_OF) | Q(child__template=True)
-                ),
+    def children() -> tuple[dict, ...]:
+        """The per-guest child rows of the facets asked for, grouped by guest."""
+        devices = disks = copies = rollbacks = confirmed = lineage = {}
+        if "devices" in facets:
+            devices = _grouped(child(GuestDevice.objects.all(), "key", "kind", "value"), DeviceFact)
+        if "disks" in facets:
+            disks = _grouped(
+                child(GuestDisk.objects.all(), "key", "storage_name", "volume", is_cdrom=False),
+                DiskFact,
             )
-            .values_list("parent_id", "clones", "templates")
-        )
-        lineage = {parent: (clones, templates) for parent, clones, templates in made}
-    storages = _storage_sets(disks)
+        if "copies" in facets:
+            open_copies = Copy.objects.filter(deleted_at__isnull=True)
+            copy_rows = child(open_copies.annotate(created=_Epoch("created_at")), *_COPY_FIELDS)
+            copies = _grouped(
+                (
+                    (vm_id, kind, name, storage, cls, node, stamp(created) or at(created), *rest)
+                    for vm_id, kind, name, storage, cls, node, created, *rest in copy_rows
+                ),
+                CopyFact,
+            )
+        if "rollbacks" in facets:
+            confirmed = dict(
+                PatchConfirmation.objects.filter(vm__in=live)
+                .order_by()
+                .values("vm_id")
+                .annotate(last=Max("confirmed_at"))
+                .values_list("vm_id", "last")
+            )
+            rollbacks = _grouped(
+                (
+                    row
+                    for row in child(
+                        Rollback.objects.all(),
+                        "detected_at",
+                        "source",
+                        "snapshot_name",
+                        "task_upid",
+                    )
+                    if (seen := confirmed.get(row[0])) is None or row[1] > seen
+                ),
+                RollbackFact,
+            )
+        if "lineage" in facets:
+            made = (
+                Lineage.objects.filter(parent__in=live, child__gone_since__isnull=True)
+                .order_by()
+                .values("parent_id")
+                .annotate(
+                    clones=Count("pk", filter=~Q(kind=LineageKind.TEMPLATE_OF)),
+                    templates=Count(
+                        "pk", filter=Q(kind=LineageKind.TEMPLATE_OF) | Q(child__template=True)
+                    ),
+                )
+                .values_list("parent_id", "clones", "templates")
+            )
+            lineage = {parent: (clones, templates) for parent, clones, templates in made}
+        return devices, disks, copies, rollbacks, confirmed, lineage
 
     rows = guests.annotate(
         # At most one current ownership per guest (a constraint): a LEFT JOIN, not a query.
@@ -203,6 +213,13 @@ def _facts_load(
         seen_first=_Epoch("first_seen"),
         ran_last=_Epoch("last_running"),
     )
+    # The child rows are read on a second connection while the guests are read here.
+    pending = beside(children)
+    guest_rows = rows.order_by().values_list(*_VM_FIELDS)
+    if beside is not at_once:
+        guest_rows = list(guest_rows)
+    devices, disks, copies, rollbacks, confirmed, lineage = pending()
+    storages = _storage_sets(disks)
     vms = []
     no_lineage = (0, 0)
     empty: frozenset[str] = frozenset()
@@ -213,7 +230,7 @@ def _facts_load(
     devices_of, disks_of, copies_of = devices.get, disks.get, copies.get
     rollbacks_of, confirmed_of = rollbacks.get, confirmed.get
     lineage_of, storages_of = lineage.get, storages.get
-    for row in rows.order_by().values_list(*_VM_FIELDS):
+    for row in guest_rows:
         pk, tags, first_seen, last_running = row[0], row[7], row[17], row[18]
         tagged = tag_set(tags)
         if tagged is None:
