@@ -38,3 +38,31 @@ def test_leaves_a_disabled_collector_disabled(gc_state) -> None:
     with gc_paused():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def test_what_was_built_goes_to_the_oldest_generation_and_cycles_are_still_freed(
+    gc_state,
+) -> None:
+    gc.enable()
+    gc.collect()
+    with gc_paused():
+        cycle: list = []
+        cycle.append(cycle)
+        built = [[i] for i in range(10_000)]
+    # Nothing left young for the next collection to walk; nothing frozen for good.
+    assert gc.get_count()[0] < 100
+    assert gc.get_freeze_count() == 0
+    del cycle, built
+    assert gc.collect() >= 1  # the cycle made while paused is found by a full collection
+
+
+def test_objects_frozen_by_someone_else_stay_frozen(gc_state) -> None:
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
