@@ -203,10 +203,11 @@ def test_end_user_requests_a_vm_and_it_appears_in_proxmox_owned_by_them(
     created = [g for g in sim.cluster.estate.guests.values() if g.config.get("name") == name]
     assert len(created) == 1
     assert created[0].node == node
-    # Owned from birth: the requester's ownership list has it, with its team.
+    # Owned from birth: the requester's ownership list has it, with its owner and team.
     page.goto("/ownership/vms/")
     row = page.locator("table.table tbody tr", has=page.get_by_role("link", name=name))
     expect(row).to_contain_text(estate["team"])
+    expect(row).to_contain_text(estate["end_user"])
 
 
 def _migration_requested(page, sign_in, estate) -> str:
