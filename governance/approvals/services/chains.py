@@ -20,7 +20,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from governance.accounts.roles import Role, has_role
-from governance.approvals.execution.kinds.imports import IMPORT_CORES, IMPORT_MEMORY_MIB
 from governance.approvals.models import (
     ApprovalChain,
     ApproverRule,
@@ -30,7 +29,7 @@ from governance.approvals.models import (
     StepMode,
 )
 from governance.approvals.models.chains import step_needs
-from governance.approvals.quota_usage import MIB, Size, request_size, vm_size
+from governance.approvals.quota_usage import Size, request_size, vm_size
 from governance.ownership.services import is_team_manager, managers_of
 from inventory.models import Classification, VirtualMachine
 
@@ -144,8 +143,8 @@ def request_footprint(request: Request) -> Footprint:
       too) and the disk it will have: ``disk_gib`` from scratch, the template's disks from
       a template (a full clone copies them as they are; ``disk_gib`` is not used);
     - import of a guest of another cluster: that guest as the inventory saw it; of an
-      image: ``IMPORT_CORES`` and ``IMPORT_MEMORY_MIB``, its disk unknown (Proxmox reports
-      an image's size only once it is imported);
+      image or appliance: the cores and memory it is created with (``quota_usage``), its
+      disk unknown (Proxmox reports an image's size only once it is imported);
     - every kind on an existing VM (clone, migrate, export, rollback, ...): that VM's
       cores, memory and disks as the inventory last saw them, whatever the parameters say;
     - anything else: unknown, so a size threshold never lets it through.
@@ -167,9 +166,8 @@ def request_footprint(request: Request) -> Footprint:
             if source is None:
                 return Footprint(Size(), _ALL_LIMITS)
             return Footprint(vm_size(source))
-        return Footprint(
-            Size(1, IMPORT_CORES, IMPORT_MEMORY_MIB * MIB, 0), frozenset({"max_disk_gib"})
-        )
+        image = request_size(RequestKind.IMPORT, params, None)
+        return Footprint(image, frozenset({"max_disk_gib"}))
     if request.vm is not None:
         return Footprint(vm_size(request.vm))
     return Footprint(Size(), _ALL_LIMITS)
