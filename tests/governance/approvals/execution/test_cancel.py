@@ -21,14 +21,9 @@ from tests.governance.approvals.execution.helpers import (
     movable,
     steps_by_name,
 )
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture

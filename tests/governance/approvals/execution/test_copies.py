@@ -37,11 +37,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
-
-
-@pytest.fixture
 def other(make_sim, cluster_for):
     return synced_cluster(make_sim, cluster_for, seed=2)
 

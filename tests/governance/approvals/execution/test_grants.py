@@ -14,16 +14,11 @@ from governance.approvals.models import AccessGrant, GrantState
 from governance.approvals.services.grants import grant_create, grant_revoke, grants_reconcile
 from policy.models import PolicyKind, PolicyMode, RightsAssignment
 from tests.factories import UserFactory
-from tests.policy.enforce.helpers import plain_qemu, policy_make, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, policy_make
 
 pytestmark = pytest.mark.django_db
 
 ROLE = "PVEVMUser"
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture

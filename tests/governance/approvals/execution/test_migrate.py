@@ -26,11 +26,6 @@ from tests.policy.enforce.helpers import synced_cluster
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
-
-
 def test_a_migration_moves_the_guest_and_the_residency_names_the_request(synced):
     vm, target = movable(synced)
     request = approved_request(
