@@ -9,14 +9,9 @@ import pytest
 
 from policy.models import Remediation, Violation
 from tests.policy.enforce.e2e import Clock, cycle, open_violation, policy_on, vzdump
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture

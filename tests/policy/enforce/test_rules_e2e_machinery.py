@@ -19,16 +19,11 @@ from policy.services import reconcile
 from policy.tasks import exemptions_expire, remediation_run, remediations_due
 from tests.factories import UserFactory
 from tests.policy.enforce.e2e import Clock, cycle, open_violation, policy_on
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ISO = "local:iso/debian-12.8.0-amd64-netinst.iso"
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture

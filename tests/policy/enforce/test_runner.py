@@ -14,15 +14,9 @@ from tests.policy.enforce.helpers import (
     plain_qemu,
     remediation_make,
     run_to_end,
-    synced_cluster,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 def _iso_vm(synced):
