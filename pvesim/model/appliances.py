@@ -1,6 +1,8 @@
 """OVA appliances on import storages, as ``PVE::Storage::DirPlugin::get_import_metadata``
-reads them: the archive's OVF descriptor gives the guest's create arguments, its disks
-(each addressed inside the archive as ``<storage>:import/<file>.ova/<disk>``) and NICs.
+reads them (pve-storage ``src/PVE/Storage/DirPlugin.pm``, ``src/PVE/GuestImport/OVF.pm``):
+the archive's OVF descriptor gives the guest's create arguments (with a ``boot`` order over
+its disks), its disks (each addressed inside the archive as
+``<storage>:import/<file>.ova/<disk>``) and NICs.
 
 An ``.ova`` volume carries its descriptor in ``Volume.ovf``::
 
@@ -9,7 +11,9 @@ An ``.ova`` volume carries its descriptor in ``Volume.ovf``::
      "nets": [{"key": "net0", "model": "vmxnet3"}]}
 
 A disk inside an archive is only usable as ``import-from`` through its inner volid: PVE
-extracts it first. The bare archive is no disk image and is refused.
+extracts it first. The bare archive (or ``.ovf``) is no disk image: qemu-server's
+``checked_parse_volname`` (``src/PVE/QemuServer/Drive.pm``) refuses its format before the
+worker starts.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ _INNER_RE = re.compile(
     r"^import/(?P<archive>[\w.+-]+\.ova)/(?P<file>[\w.+-]+\.(?:vmdk|qcow2|raw))$"
 )
 _ARCHIVE_RE = re.compile(r"^import/[\w.+-]+\.(?P<fmt>ova|ovf)$")
+#: NIC models ``PVE::GuestImport::OVF`` keeps; any other becomes ``e1000``.
+_NIC_MODELS = ("e1000", "e1000e", "vmxnet3")
 
 
 def _stored(estate: Estate, node: str, volid: str) -> Volume | None:
@@ -44,11 +50,12 @@ def _descriptor(volume: Volume) -> dict[str, Any]:
 
 def import_metadata(estate: Estate, *, node: str, volid: str) -> dict[str, Any]:
     """The ``import-metadata`` answer for an ``.ova`` (or ``.ovf``) on an import storage."""
-    _storage, volname = split_volid(volid)
+    storage_id, volname = split_volid(volid)
     if not volname.startswith("import/"):
         raise ModelError(f"invalid content type '{volname.split('/', 1)[0]}'")
-    if _ARCHIVE_RE.match(volname) is None:
+    if (archive := _ARCHIVE_RE.match(volname)) is None:
         raise ModelError("invalid format")
+    is_ova = archive.group("fmt") == "ova"
     volume = _stored(estate, node, volid)
     if volume is None:
         raise ModelError(f"volume '{volid}' does not exist")
@@ -56,14 +63,20 @@ def import_metadata(estate: Estate, *, node: str, volid: str) -> dict[str, Any]:
     args: dict[str, Any] = {
         key: ovf[key] for key in ("name", "cores", "memory", "ostype", "bios") if key in ovf
     }
-    disks = {
-        disk["bus"]: {"volid": f"{volid}/{disk['file']}", "size": disk["size"]}
+    # Inside an archive a disk is addressed through it; next to an .ovf it is its own file.
+    folder = volid if is_ova else f"{storage_id}:import"
+    disks: dict[str, Any] = {
+        disk["bus"]: {"volid": f"{folder}/{disk['file']}", "size": disk["size"]}
         for disk in ovf.get("disks", [])
     }
-    warnings: list[dict[str, str]] = [{"type": "ova-needs-extracting"}]
+    if disks:
+        args["boot"] = "order=" + ";".join(disks)
+    warnings: list[dict[str, str]] = [{"type": "ova-needs-extracting"}] if is_ova else []
     if ovf.get("bios") == "ovmf":
+        # PVE marks the EFI disk the guest needs with a bare 1, not a volume.
+        disks["efidisk0"] = 1
         warnings.append({"type": "efi-state-lost", "key": "bios", "value": "ovmf"})
-    nets = {net["key"]: {"model": net["model"]} for net in ovf.get("nets", [])}
+    nets = {net["key"]: {"model": _nic_model(net["model"])} for net in ovf.get("nets", [])}
     return {
         "type": "vm",
         "source": volname,
@@ -74,19 +87,20 @@ def import_metadata(estate: Estate, *, node: str, volid: str) -> dict[str, Any]:
     }
 
 
+def _nic_model(model: str) -> str:
+    return model.lower() if model.lower() in _NIC_MODELS else "e1000"
+
+
 def import_source_size(estate: Estate, node: str, volid: str) -> int | None:
     """Size of an ``import-from`` source on an import storage, None for other volumes.
 
-    A disk inside an archive is sized from the descriptor; the archive itself is refused
-    (PVE can only extract its disks; wording as best known)."""
+    A disk inside an archive is sized from the descriptor; the archive or descriptor itself
+    is refused as qemu-server refuses any volume whose format QEMU cannot read."""
     storage_id, volname = split_volid(volid)
     if not volname.startswith("import/"):
         return None
-    if (archive := _ARCHIVE_RE.match(volname)) is not None and archive.group("fmt") == "ova":
-        raise ModelError(
-            f"cannot import from '{volid}' - an OVA archive is no disk image; import its "
-            f"disks as '{volid}/<disk>' (see import-metadata)"
-        )
+    if (archive := _ARCHIVE_RE.match(volname)) is not None:
+        raise ModelError(f"volume '{volid}' - not a QEMU image format '{archive.group('fmt')}'")
     inner = _INNER_RE.match(volname)
     if inner is None:
         return None

@@ -36,8 +36,11 @@ def schema_index() -> dict[tuple[str, str], dict[str, Any]]:
     nextid = index.get(("GET", "/cluster/nextid"))
     if nextid is not None:
         index[("GET", "/cluster/nextid")] = {**nextid, "returns": {"type": "string"}}
-    # PVE's schema lists only "esxi" as import-metadata's source, but its OVA/OVF importer
-    # (pve-storage DirPlugin::get_import_metadata) answers with the volume name there.
+    # The schema's enum for import-metadata's source holds only "esxi", which is what the
+    # ESXi importer answers (pve-storage src/PVE/Storage/ESXiPlugin.pm, get_create_args).
+    # The OVA/OVF importer answers `source => $volname` ("import/legacy-erp.ova"; pve-storage
+    # src/PVE/Storage/DirPlugin.pm, get_import_metadata). PVE's own GUI imports OVAs from
+    # that very answer, so the enum is not enforced on it: the relaxation follows real PVE.
     metadata = index.get(("GET", "/nodes/{node}/storage/{storage}/import-metadata"))
     if metadata is not None:
         returns = metadata["returns"]

@@ -29,6 +29,7 @@ def test_import_metadata_reads_the_appliance(sim: Sim) -> None:
         "cores": 4,
         "memory": 6144,
         "ostype": "l26",
+        "boot": "order=scsi0;scsi1",
     }
     assert meta["disks"]["scsi0"] == {
         "volid": f"{OVA}/legacy-erp-disk1.vmdk",
@@ -88,9 +89,53 @@ def test_a_create_imports_the_disks_inside_the_archive(sim: Sim) -> None:
 
 
 def test_a_create_refuses_the_bare_archive_and_unknown_inner_disks(sim: Sim) -> None:
-    with pytest.raises(ResourceException, match="OVA archive is no disk image"):
+    with pytest.raises(ResourceException, match=r"not a QEMU image format 'ova'") as refused:
         _create(sim, 4101, scsi0=f"local-lvm:0,import-from={OVA}")
+    assert refused.value.status_code == 500
     with pytest.raises(ResourceException, match="is not in"):
         _create(sim, 4102, scsi0=f"local-lvm:0,import-from={OVA}/other.vmdk")
     assert 4101 not in sim.cluster.estate.guests
     assert 4102 not in sim.cluster.estate.guests
+
+
+def _add_appliance(sim: Sim, name: str, fmt: str, descriptor: dict) -> str:
+    estate = sim.cluster.estate
+    volid = f"local:import/{name}"
+    volume = Volume(volid, "import", 1024**3, fmt, ovf=descriptor)
+    estate.add_volume(estate.storages["local"], sim.first_node(), volume)
+    return volid
+
+
+def test_an_efi_appliance_marks_its_efi_disk_and_unknown_nic_models_become_e1000(
+    sim: Sim,
+) -> None:
+    descriptor = {
+        "name": "uefi-box",
+        "bios": "ovmf",
+        "disks": [{"bus": "sata0", "file": "uefi-box-disk1.vmdk", "size": 1024**3}],
+        "nets": [{"key": "net0", "model": "PCNet32"}, {"key": "net1", "model": "E1000E"}],
+    }
+    volid = _add_appliance(sim, "uefi-box.ova", "ova", descriptor)
+
+    meta = _metadata(sim, volid)
+
+    assert meta["disks"]["efidisk0"] == 1
+    assert meta["create-args"]["boot"] == "order=sata0"
+    assert {"type": "efi-state-lost", "key": "bios", "value": "ovmf"} in meta["warnings"]
+    assert meta["net"] == {"net0": {"model": "e1000"}, "net1": {"model": "e1000e"}}
+
+
+def test_an_ovf_names_its_disks_beside_it_and_is_no_import_source_itself(sim: Sim) -> None:
+    descriptor = {
+        "name": "plain-ovf",
+        "disks": [{"bus": "scsi0", "file": "plain-ovf-disk1.vmdk", "size": 1024**3}],
+    }
+    volid = _add_appliance(sim, "plain-ovf.ovf", "ovf", descriptor)
+
+    meta = _metadata(sim, volid)
+
+    assert meta["disks"]["scsi0"]["volid"] == "local:import/plain-ovf-disk1.vmdk"
+    assert meta["warnings"] == []
+    with pytest.raises(ResourceException, match=r"not a QEMU image format 'ovf'"):
+        _create(sim, 4103, scsi0=f"local-lvm:0,import-from={volid}")
+    assert 4103 not in sim.cluster.estate.guests
