@@ -1,6 +1,10 @@
 """Approvals API: requests (list, read, submit, approve, reject, cancel), the inbox and
 each request's timeline.
 
+Cancel is the page's one action: a pending request is withdrawn by its requester
+(``request_cancel``); an executing or failed one has its execution cancelled by an admin,
+who must say why (``execution_cancel``, which checks the role and audits the reason).
+
 Requests come through ``request_visible`` (invisible: 404). Submitting validates the
 parameters with the same per-kind form the pages use, then calls ``request_submit``;
 every decision is the service's, whose refusals (``ValidationError``, ``PermissionDenied``)
@@ -28,9 +32,17 @@ from governance.approvals.lists import (
     request_timeline,
     request_visible,
 )
-from governance.approvals.models import Request, RequestEvent, RequestKind, RequestStep
+from governance.approvals.models import (
+    Execution,
+    Request,
+    RequestEvent,
+    RequestKind,
+    RequestState,
+    RequestStep,
+)
 from governance.approvals.models.chains import step_needs
 from governance.approvals.services.decisions import request_approve, request_reject
+from governance.approvals.services.executions import execution_cancel
 from governance.approvals.services.requests import request_cancel, request_submit
 from governance.core.permissions import get_object_or_404_for
 from inventory.models import Cluster, VirtualMachine
@@ -106,6 +118,17 @@ class SubmitSerializer(serializers.Serializer):
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     revision = serializers.IntegerField(min_value=1)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why the execution is cancelled: required (and admins only) once the "
+        "request is executing or failed; ignored for a pending request.",
+    )
 
 
 def _refusal(error: DjangoValidationError | DjangoPermissionDenied) -> Exception:
@@ -216,12 +239,25 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def reject(self, request: ApiRequest, pk: str) -> Response:
         return self._decide(request, request_reject)
 
-    @extend_schema(summary="Cancel your pending request", request=None)
+    @extend_schema(
+        summary="Cancel your pending request, or (admins) the request's execution",
+        request=CancelSerializer,
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: ApiRequest, pk: str) -> Response:
         found = self.get_object()
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
-            request_cancel(actor=request.user, request=found)
+            if found.state in (RequestState.FAILED, RequestState.EXECUTING):
+                execution = Execution.objects.filter(request=found).first()
+                if execution is None:
+                    raise Http404("This request has no execution.")
+                execution_cancel(
+                    actor=request.user, execution=execution, reason=body.validated_data["reason"]
+                )
+            else:
+                request_cancel(actor=request.user, request=found)
         except (DjangoValidationError, DjangoPermissionDenied) as error:
             raise _refusal(error) from error
         found.refresh_from_db()

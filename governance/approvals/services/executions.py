@@ -133,10 +133,13 @@ def execution_cancel(
     A failed one, or a running one between steps, ends now. One whose step is in flight
     (a worker is calling Proxmox, or a task runs) is marked and ends once that step
     is recorded; the engine is woken at once so an abortable task is stopped promptly.
+    The reason is required: it is what the requester and the audit trail are shown.
     """
     _admin(actor)
     now = now or timezone.now()
     reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the execution is cancelled."})
     with transaction.atomic():
         execution = (
             Execution.objects.select_for_update(of=("self",))

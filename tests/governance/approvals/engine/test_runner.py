@@ -210,7 +210,9 @@ def test_an_admin_cancels_a_failed_execution(synced):
     execution = Clock(synced).run(execution)
     assert execution.state == ExecutionState.FAILED
 
-    execution_cancel(actor=UserFactory(roles=["admin"]), execution=execution)
+    execution_cancel(
+        actor=UserFactory(roles=["admin"]), execution=execution, reason="node under repair"
+    )
 
     request.refresh_from_db()
     assert request.state == RequestState.CANCELLED

@@ -1,5 +1,5 @@
-"""A failed execution on the request page: its error and steps are shown, and only an
-admin retries it from the failed step or gives up on it."""
+"""A failed execution on the request page and in the API: its error and steps are shown,
+and only an admin retries it from the failed step or gives up on it, saying why."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import uuid
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from governance.approvals.execution.runner import execution_advance
 from governance.approvals.models import Execution, ExecutionState, RequestState
 from governance.approvals.services.decisions import request_approve
 from governance.approvals.services.requests import request_submit
+from governance.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -67,10 +69,53 @@ def test_only_an_admin_retries(client, scene, failed):
 def test_an_admin_gives_up_on_a_failed_execution_the_requester_cannot(client, scene, failed):
     url = reverse("approvals:cancel", kwargs={"pk": failed.pk})
     client.force_login(scene.alice)
-    client.post(url)
+    client.post(url, {"reason": "mine anyway"})
     failed.refresh_from_db()
     assert failed.state == RequestState.FAILED
     client.force_login(scene.admin)
-    client.post(url)
+    page = client.post(url, {"reason": "  "}, follow=True).content.decode()
+    assert "Say why the execution is cancelled." in page
+    failed.refresh_from_db()
+    assert failed.state == RequestState.FAILED
+    client.post(url, {"reason": "carol left; nobody takes the guest"})
     failed.refresh_from_db()
     assert failed.state == RequestState.CANCELLED
+
+
+def _api_cancel(user, request, **body):
+    api = APIClient()
+    api.force_authenticate(user)
+    return api.post(f"/api/approvals/requests/{request.pk}/cancel/", body, format="json")
+
+
+def test_the_api_refuses_a_non_admin_the_execution_cancel(scene, failed):
+    for user in (scene.alice, scene.manager):
+        answer = _api_cancel(user, failed, reason="mine anyway")
+        assert answer.status_code == 403, answer.json()
+        assert "Only admins" in answer.json()["error"]["message"]
+    assert _api_cancel(scene.carol, failed, reason="not mine").status_code == 404
+    failed.refresh_from_db()
+    assert failed.state == RequestState.FAILED
+    assert not AuditEvent.objects.filter(action="approvals.execution.cancel_requested").exists()
+
+
+def test_an_admin_cancels_a_failed_execution_through_the_api_with_a_reason(scene, failed):
+    blank = _api_cancel(scene.admin, failed)
+    assert blank.status_code == 400
+    assert "reason" in blank.json()["error"]["fields"]
+    failed.refresh_from_db()
+    assert failed.state == RequestState.FAILED
+
+    answer = _api_cancel(scene.admin, failed, reason="carol left; nobody takes the guest")
+
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["state"] == RequestState.CANCELLED
+    execution = Execution.objects.get(request=failed)
+    assert execution.state == ExecutionState.CANCELLED
+    assert execution.cancel_reason == "carol left; nobody takes the guest"
+    event = AuditEvent.objects.get(action="approvals.execution.cancel_requested")
+    assert event.actor == scene.admin
+    assert event.after["reason"] == "carol left; nobody takes the guest"
+    again = _api_cancel(scene.admin, failed, reason="twice")
+    assert again.status_code == 400
+    assert "already" in again.json()["error"]["message"]
