@@ -11,7 +11,8 @@ Invariants (each refusal says why, and nothing is recorded):
   ``StaleRevision`` instead of approving something the approver did not see.
 - The last needed approval approves the request and starts its execution in the same
   transaction; a rejection ends it. The requester hears of each step approved
-  (``approvals.decision``), of the request approved (``approvals.approved``) and of a
+  (``approvals.decision``), of the request approved (``approvals.approved``, also sent
+  when ``request_submit`` approves it automatically) and of a
   rejection (``approvals.rejected``): outcomes have kinds of their own, so an unread
   progress notice never swallows one (one unread row per person, kind and request).
   The next step's approvers are told it waits for them (``approvals.pending``).
@@ -75,6 +76,19 @@ def notify_next(request: Request, *, told: Iterable[int] = ()) -> None:
         kind="approvals.pending",
         subject=f"Request #{request.pk} ({request.get_kind_display()}) waits for your decision",
         body=f"Step: {step.name}",
+        link=request_link(request.pk),
+    )
+
+
+def notify_approved(request: Request, *, body: str) -> None:
+    """Tell the requester their request is approved: by its last approver or, below the
+    chain's thresholds, automatically; the same notice either way."""
+    notify(
+        user=request.requester,
+        kind="approvals.approved",
+        subject=f"Request #{request.pk} ({request.get_kind_display()}) was approved; "
+        "its execution is queued",
+        body=body,
         link=request_link(request.pk),
     )
 
@@ -180,13 +194,9 @@ def request_approve(
         if current_step(request) is None:
             from governance.approvals.services.executions import request_approved
 
-            notify(
-                user=request.requester,
-                kind="approvals.approved",
-                subject=f"Request #{request.pk} ({request.get_kind_display()}) was approved; "
-                "its execution is queued",
+            notify_approved(
+                request,
                 body=f"Last approval: {actor.get_username()} on “{step.name}”. {comment}".strip(),
-                link=link,
             )
             request_approved(request, actor=actor, now=now, message="all approvals given")
         else:

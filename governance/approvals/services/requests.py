@@ -8,7 +8,8 @@ Invariants:
 - Parameters are checked by the kind's validator (``VALIDATORS``) before anything is
   stored; a request is created with its steps copied from its chain, and either waits for
   the first step's approvers (who are notified) or, below the chain's thresholds, is
-  approved at once and its execution queued.
+  approved at once, its requester told as after a human approval, and its execution
+  queued.
 - ``request_update`` bumps ``revision`` and voids every still-valid approval (they approved
   something else); only the requester changes a pending request. Those whose approval was
   voided are told to decide again (``approvals.voided``); the current step's other
@@ -167,8 +168,10 @@ def request_submit(
             if auto:
                 request.auto_approved = True
                 request.save(update_fields=["auto_approved"])
+                from governance.approvals.services.decisions import notify_approved
                 from governance.approvals.services.executions import request_approved
 
+                notify_approved(request, body="Approved automatically: within the chain's limits.")
                 request_approved(request, actor=None, now=now, message="approved automatically")
             else:
                 from governance.approvals.services.decisions import notify_next

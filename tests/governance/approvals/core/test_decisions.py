@@ -221,7 +221,7 @@ def test_requests_nobody_decides_expire(people, owned):
         request_approve(actor=people.manager, request=request)
 
 
-def test_below_the_thresholds_a_request_is_approved_at_once(
+def test_below_the_thresholds_a_request_is_approved_at_once_and_the_requester_told(
     people, owned, queued, django_capture_on_commit_callbacks
 ):
     chain_make(
@@ -242,6 +242,15 @@ def test_below_the_thresholds_a_request_is_approved_at_once(
     assert request.state == RequestState.EXECUTING
     assert request.steps.count() == 0
     assert len(queued) == 1
+    # The requester is told exactly as after a human approval; nobody is asked to decide.
+    told = Notification.objects.filter(kind__startswith="approvals.")
+    assert [(n.user, n.kind) for n in told] == [(people.alice, "approvals.approved")]
+    assert told[0].subject == (
+        f"Request #{request.pk} ({request.get_kind_display()}) was approved; "
+        "its execution is queued"
+    )
+    assert "automatically" in told[0].body
+    assert told[0].link.endswith(f"/{request.pk}/")
 
 
 def test_sensitive_vms_need_the_sensitive_chain(people, owned):
