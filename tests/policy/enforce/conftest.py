@@ -2,25 +2,21 @@
 
 import pytest
 
-from tests.inventory.conftest import (  # noqa: F401 - fixtures
+from tests.policy.enforce.e2e import recorder  # noqa: F401 - fixture
+from tests.shared_fixtures import (  # noqa: F401 - fixtures
     cluster_for,
     endpoint_for,
+    in_memory_channels,
     make_sim,
     sim_certificate,
     sim_farm,
+    synced,
 )
-from tests.policy.enforce.e2e import recorder  # noqa: F401 - fixture
-from tests.policy.enforce.helpers import synced_cluster
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channel_layer(settings):
-    """Notifications publish live; the tests' database guard forbids the SQLite layer."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 @pytest.fixture
-def synced(make_sim, cluster_for):  # noqa: F811 - the fixtures imported above
-    """A pvesim cluster written with root's token and synced once (files needing storage
-    classes of their own override it)."""
-    return synced_cluster(make_sim, cluster_for)
+def quarantine_hosts(settings):
+    """The DNS and patch servers a quarantined guest may still reach, as a site sets them
+    (the quarantine group's rules then hold more than the two DROPs)."""
+    settings.STEWARD_QUARANTINE_DNS_HOSTS = ["10.0.0.53"]
+    settings.STEWARD_QUARANTINE_PATCH_HOSTS = ["10.0.0.80"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from inventory.models import Cluster, VirtualMachine
+from inventory.models import Cluster, Storage, StorageClass, VirtualMachine
 from inventory.proxmox import ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
 from inventory.sync.service import cluster_sync
@@ -45,6 +45,14 @@ class Synced:
             for g in estate.guests.values()
             if predicate(g) and f"vm:{g.vmid}" not in managed and f"ct:{g.vmid}" not in managed
         )
+
+
+def storages_approve(synced: Synced, *, removable: tuple[str, ...] = ()) -> None:
+    """Class every storage of the cluster approved, but those named in ``removable`` (a USB
+    disk, say), as an admin would before a removable-media rule can tell them apart."""
+    storages = Storage.objects.filter(cluster=synced.cluster)
+    storages.update(storage_class=StorageClass.APPROVED)
+    storages.filter(name__in=removable).update(storage_class=StorageClass.REMOVABLE)
 
 
 def plain_qemu(guest: Guest) -> bool:

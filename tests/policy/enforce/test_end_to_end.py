@@ -10,18 +10,11 @@ from policy.models import Remediation, Violation
 from policy.services import reconcile
 from policy.services.quarantine import quarantine_apply, quarantine_lift
 from policy.services.rights import rights_sync
-from tests.policy.enforce.helpers import plain_qemu, policy_make, run_to_end, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, policy_make, run_to_end, storages_approve
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quarantine_hosts")]
 
 WRITES = ("PUT", "POST", "DELETE")
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for, settings):
-    settings.STEWARD_QUARANTINE_DNS_HOSTS = ["10.0.0.53"]
-    settings.STEWARD_QUARANTINE_PATCH_HOSTS = ["10.0.0.80"]
-    return synced_cluster(make_sim, cluster_for)
 
 
 def _insert_iso(synced):
@@ -33,11 +26,7 @@ def _insert_iso(synced):
         for v in synced.gateway.storage_content(node=guest.node, storage=s.storage)
         if v.content == "iso"
     )
-    # Every storage approved except the one the ISO comes from.
-    Storage.objects.filter(cluster=synced.cluster).update(storage_class=StorageClass.APPROVED)
-    Storage.objects.filter(cluster=synced.cluster, name=iso_storage).update(
-        storage_class=StorageClass.REMOVABLE
-    )
+    storages_approve(synced, removable=(iso_storage,))
     synced.sim.api(
         "PUT", f"/nodes/{guest.node}/qemu/{guest.vmid}/config", data={"ide2": f"{iso},media=cdrom"}
     )

@@ -12,16 +12,9 @@ from governance.ownership.models import Ownership
 from policy.models import Quarantine
 from tests.factories import UserFactory
 from tests.policy.enforce.e2e import Clock, cycle, open_violation, policy_on
-from tests.policy.enforce.helpers import plain_qemu, policy_make, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, policy_make
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for, settings):
-    settings.STEWARD_QUARANTINE_DNS_HOSTS = ["10.0.0.53"]
-    settings.STEWARD_QUARANTINE_PATCH_HOSTS = ["10.0.0.80"]
-    return synced_cluster(make_sim, cluster_for)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quarantine_hosts")]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from policy.services import policy_dry_run
 from policy.yaml_io import document_of
 from tests.policy.enforce.admin import RootAdmin
 from tests.policy.enforce.e2e import cycle, open_violation, policy_on
-from tests.policy.enforce.helpers import plain_qemu, remediation_make, run_to_end, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, remediation_make, run_to_end, storages_approve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,9 +31,9 @@ NO_DEVICE_KEYS = ("hostpci0", "serial0", "usb0", "parallel0")
 
 
 @pytest.fixture
-def synced(make_sim, cluster_for):
-    synced = synced_cluster(make_sim, cluster_for)
-    Storage.objects.filter(cluster=synced.cluster).update(storage_class=StorageClass.APPROVED)
+def synced(synced):
+    """The shared cluster with every storage approved."""
+    storages_approve(synced)
     return synced
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from inventory.models import Storage, StorageClass
 from policy.models import Remediation, Violation
 from tests.policy.enforce.e2e import cycle, open_violation, policy_on
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, storages_approve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,12 +19,9 @@ USB_JOB = "backup-weekly-usb"
 
 
 @pytest.fixture
-def synced(make_sim, cluster_for):
-    synced = synced_cluster(make_sim, cluster_for)
-    Storage.objects.filter(cluster=synced.cluster).update(storage_class=StorageClass.APPROVED)
-    Storage.objects.filter(cluster=synced.cluster, name=USB_STORAGE).update(
-        storage_class=StorageClass.REMOVABLE
-    )
+def synced(synced):
+    """The shared cluster with every storage approved but the USB disk."""
+    storages_approve(synced, removable=(USB_STORAGE,))
     return synced
 
 

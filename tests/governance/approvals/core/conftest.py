@@ -5,27 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
-
 from governance.approvals.models import ApprovalChain, ApprovalStep, Request
 from governance.approvals.services.requests import request_submit
 from tests.governance.ownership.conftest import estate, owned, people  # noqa: F401 - fixtures
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channels(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch):
-    """Record execution messages instead of writing them to the broker."""
-    sent: list[int] = []
-    monkeypatch.setattr(
-        "governance.approvals.tasks.execution_advance.apply_async",
-        lambda args, kwargs=None, **_: sent.append(args[0]),
-    )
-    return sent
+from tests.shared_fixtures import in_memory_channels, queued  # noqa: F401 - fixtures
 
 
 def key() -> str:

@@ -20,18 +20,10 @@ from tests.factories import UserFactory
 from tests.governance.approvals.core.conftest import chain_make
 from tests.governance.approvals.execution.helpers import (
     Driver,
-    approved_request,
+    approved_provision,
     execution_begin,
     steps_by_name,
 )
-from tests.inventory.conftest import (  # noqa: F401 - pvesim fixtures
-    cluster_for,
-    endpoint_for,
-    make_sim,
-    sim_certificate,
-    sim_farm,
-)
-from tests.policy.enforce.helpers import synced_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +35,6 @@ THRESHOLD = {
     "memory": "auto_max_memory_mib",
     "disk": "auto_max_disk_gib",
 }
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):  # noqa: F811 - the imported fixtures
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture
@@ -185,18 +172,12 @@ def test_the_judged_size_is_the_size_proxmox_really_gives_a_provision_from_a_tem
     template = _guest(synced, template=True) if kind == "qemu" else _container_template(synced)
     assert template.template
     assert template.kind == kind
-    request = approved_request(
-        kind="provision",
-        requester=alice,
-        cluster=synced.cluster,
-        source="clone",
-        template=template.pk,
-        node="alpha2",
-        storage="ceph-rbd",
+    request = approved_provision(
+        synced,
+        alice,
+        template=template,
         name="sized-1",
-        cores=3,
-        memory_mib=768,
-        disk_gib=1,
+        size=(3, 768, 1),
         lease_end=(timezone.localdate() + timedelta(days=30)).isoformat(),
     )
     judged = request_footprint(request).size

@@ -1,29 +1,10 @@
-"""The execution tests run against pvesim with the inventory suite's fixtures."""
+"""The execution tests run against pvesim (fixtures of the approvals conftest)."""
 
 import pytest
 
 from governance.accounts.roles import Role
 from tests.factories import UserFactory
-from tests.inventory.conftest import (  # noqa: F401 - fixtures
-    cluster_for,
-    endpoint_for,
-    make_sim,
-    sim_certificate,
-    sim_farm,
-)
-from tests.policy.enforce.helpers import synced_cluster
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channels(settings):
-    """Live updates (notifications, progress) go to an in-process layer, not the DB."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):  # noqa: F811 - the fixtures imported above
-    """A pvesim cluster written with root's token and synced once."""
-    return synced_cluster(make_sim, cluster_for)
+from tests.shared_fixtures import in_memory_channels  # noqa: F401 - fixtures
 
 
 @pytest.fixture

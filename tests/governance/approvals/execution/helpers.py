@@ -51,6 +51,37 @@ def approved_request(
     )
 
 
+def approved_provision(
+    synced: Synced,
+    requester: Any,
+    *,
+    name: str,
+    size: tuple[int, int, int],
+    template: Any = None,
+    **parameters: Any,
+) -> Request:
+    """An approved provision of ``name`` on ``synced``'s cluster, ``size`` being (cores, MiB
+    of memory, GiB of disk): a clone of ``template`` (its inventory row) onto alpha2's Ceph
+    pool, or from scratch onto alpha3's local LVM; ``parameters`` add or override."""
+    cores, memory_mib, disk_gib = size
+    if template is None:
+        source = {"source": "scratch", "node": "alpha3", "storage": "local-lvm"}
+    else:
+        source = {
+            "source": "clone",
+            "template": template.pk,
+            "node": "alpha2",
+            "storage": "ceph-rbd",
+        }
+    sized = {"name": name, "cores": cores, "memory_mib": memory_mib, "disk_gib": disk_gib}
+    return approved_request(
+        kind="provision",
+        requester=requester,
+        cluster=synced.cluster,
+        **{**source, **sized, **parameters},
+    )
+
+
 def execution_begin(request: Request) -> Execution:
     """The execution rows the engine starts from: one pending step per declared step."""
     now = timezone.now()

@@ -23,14 +23,14 @@ from governance.approvals.models import Execution, ExecutionState, Request, Requ
 from governance.approvals.services.requests import request_submit
 from governance.audit.models import AuditEvent
 from governance.ownership.services import ownership_assign
-from inventory.models import Copy, CopyKind, Storage, StorageClass, VirtualMachine
+from inventory.models import Copy, CopyKind, VirtualMachine
 from policy.models import Remediation
-from tests.governance.approvals.core import conftest as approvals_fixtures
+from tests import shared_fixtures
 from tests.governance.approvals.execution.helpers import Driver, left_by_dead_worker, steps_by_name
 from tests.governance.ownership import conftest as ownership_fixtures
 from tests.policy.enforce import e2e
 from tests.policy.enforce.e2e import cycle, open_violation, policy_on, vzdump
-from tests.policy.enforce.helpers import plain_qemu, synced_cluster
+from tests.policy.enforce.helpers import plain_qemu, storages_approve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,16 +41,13 @@ API = "/api/approvals/requests/"
 people = ownership_fixtures.people
 recorder = e2e.recorder
 # Execution messages are recorded instead of sent; ``Driver`` runs the executions.
-queued = approvals_fixtures.queued
+queued = shared_fixtures.queued
 
 
 @pytest.fixture
-def synced(make_sim, cluster_for):
-    synced = synced_cluster(make_sim, cluster_for)
-    Storage.objects.filter(cluster=synced.cluster).update(storage_class=StorageClass.APPROVED)
-    Storage.objects.filter(cluster=synced.cluster, name=USB_STORAGE).update(
-        storage_class=StorageClass.REMOVABLE
-    )
+def synced(synced):
+    """The shared cluster with every storage approved but the USB disk."""
+    storages_approve(synced, removable=(USB_STORAGE,))
     return synced
 
 

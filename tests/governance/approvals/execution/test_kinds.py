@@ -16,6 +16,7 @@ from inventory.models import Copy, CopyKind, VirtualMachine
 from tests.factories import TeamFactory
 from tests.governance.approvals.execution.helpers import (
     Driver,
+    approved_provision,
     approved_request,
     execution_begin,
     new_vm,
@@ -30,18 +31,12 @@ pytestmark = pytest.mark.django_db
 def test_provision_from_a_template_is_owned_by_the_requester(synced, alice):
     template = VirtualMachine.objects.filter(cluster=synced.cluster, template=True).first()
     team = TeamFactory(name="Ops")
-    request = approved_request(
-        kind="provision",
-        requester=alice,
-        cluster=synced.cluster,
-        source="clone",
-        template=template.pk,
-        node="alpha2",
-        storage="ceph-rbd",
+    request = approved_provision(
+        synced,
+        alice,
+        template=template,
         name="web-7",
-        cores=4,
-        memory_mib=4096,
-        disk_gib=16,
+        size=(4, 4096, 16),
         team=team,
         classification="sensitive",
         lease_end=(timezone.localdate() + timedelta(days=90)).isoformat(),
@@ -64,17 +59,8 @@ def test_provision_from_a_template_is_owned_by_the_requester(synced, alice):
 
 
 def test_provision_from_scratch_creates_the_disk_on_the_approved_storage(synced, alice):
-    request = approved_request(
-        kind="provision",
-        requester=alice,
-        cluster=synced.cluster,
-        source="scratch",
-        node="alpha3",
-        storage="local-lvm",
-        name="db-1",
-        cores=2,
-        memory_mib=2048,
-        disk_gib=32,
+    request = approved_provision(
+        synced, alice, name="db-1", size=(2, 2048, 32), node="alpha3", storage="local-lvm"
     )
 
     execution = run_succeeded(synced, request)
@@ -180,18 +166,7 @@ def test_access_request_grants_now_and_the_reconciler_ends_it(synced, alice):
 def test_a_reserved_vmid_found_taken_is_ours_only_with_our_name(synced, alice, name, outcome):
     """Taken by someone else: the request fails clearly. Taken by an earlier attempt of
     this step (same name: its UPID was lost): it counts as created, nothing is made twice."""
-    request = approved_request(
-        kind="provision",
-        requester=alice,
-        cluster=synced.cluster,
-        source="scratch",
-        node="alpha2",
-        storage="local-lvm",
-        name="db-2",
-        cores=1,
-        memory_mib=1024,
-        disk_gib=8,
-    )
+    request = approved_provision(synced, alice, name="db-2", size=(1, 1024, 8), node="alpha2")
     execution = execution_begin(request)
     driver = Driver([synced.sim])
     driver.run_until(execution, step="reserve", state=StepState.DONE)

@@ -12,31 +12,9 @@ from governance.approvals.services.quota import quota_set
 from governance.approvals.services.requests import request_submit
 from inventory.models import GuestDisk
 from tests.governance.approvals.ui.conftest import scene  # noqa: F401 - fixture
-from tests.inventory.conftest import (  # noqa: F401 - fixtures
-    cluster_for,
-    endpoint_for,
-    make_sim,
-    sim_certificate,
-    sim_farm,
-)
+from tests.shared_fixtures import in_memory_channels, queued  # noqa: F401 - fixtures
 
 GIB = 1024**3
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channels(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch):
-    """Record execution messages instead of writing them to the broker."""
-    sent: list[int] = []
-    monkeypatch.setattr(
-        "governance.approvals.tasks.execution_advance.apply_async",
-        lambda args, kwargs=None, **_: sent.append(args[0]),
-    )
-    return sent
 
 
 @pytest.fixture

@@ -16,20 +16,15 @@ from governance.ownership.models import Ownership
 from tests.factories import TeamFactory, UserFactory
 from tests.governance.approvals.execution.helpers import (
     Driver,
+    approved_provision,
     approved_request,
     execution_begin,
     steps_by_name,
 )
-from tests.policy.enforce.helpers import synced_cluster
 
 pytestmark = pytest.mark.django_db
 
 ASK = "Ask an admin to raise the quota or free capacity."
-
-
-@pytest.fixture
-def synced(make_sim, cluster_for):
-    return synced_cluster(make_sim, cluster_for)
 
 
 @pytest.fixture
@@ -41,19 +36,7 @@ def people():
 
 
 def _provision(synced, requester, team, name, cores=4):
-    return approved_request(
-        kind="provision",
-        requester=requester,
-        cluster=synced.cluster,
-        team=team,
-        source="scratch",
-        node="alpha3",
-        storage="local-lvm",
-        name=name,
-        cores=cores,
-        memory_mib=1024,
-        disk_gib=4,
-    )
+    return approved_provision(synced, requester, name=name, size=(cores, 1024, 4), team=team)
 
 
 def test_a_quota_lowered_after_approval_stops_the_execution(synced, people):
