@@ -9,12 +9,15 @@ must be a sibling cluster served by this process (:mod:`pvesim.peers`).
 The worker (``qmigrate``/``vzmigrate`` on the source) opens the tunnel, which starts a
 ``qmtunnel``/``vztunnel`` task on the target as the token's owner and creates the guest there
 under ``target-vmid`` with ``lock: migrate``, its disks on the mapped storages and its NICs
-on the mapped bridges (pending changes and snapshots are not carried over). When the worker
-ends the target guest is unlocked (running after an online migration) and the source guest
-is stopped, or destroyed with ``delete``. A kept source also keeps its ``migrate`` lock:
-PVE's remote ``final_cleanup`` sends ``unlock`` only through the tunnel (the target's
-copy), so the original cannot be started by accident next to its copy until an admin
-runs ``qm unlock``. A failure removes the half-made target guest and unlocks the source.
+on the mapped bridges (pending changes are not carried over). A guest with snapshots is
+refused by the worker once the tunnel is up: PVE has no remote migration of snapshots
+(qemu-server ``src/PVE/QemuMigrate.pm`` and pve-container ``src/PVE/LXC/Migrate.pm``). When
+the worker ends the target guest is unlocked (running after an online migration) and the
+source guest is stopped, or destroyed with ``delete``. A kept source also keeps its
+``migrate`` lock: ``phase3_cleanup`` (qemu) and ``final_cleanup`` (lxc) send ``unlock``
+only through the tunnel (the target's copy), so the original cannot be started by accident
+next to its copy until an admin runs ``qm unlock``. A failure removes the half-made target
+guest and unlocks the source.
 
 Locking: a step runs under the source cluster's lock and takes the target's with a timeout,
 so two migrations crossing in opposite directions fail with a timeout instead of hanging.
@@ -33,8 +36,17 @@ from pvesim.api.errors import ApiError, param_error
 from pvesim.api.guest_base import assert_unlocked, release_lock, resolve_guest, set_lock, vm_path
 from pvesim.api.guest_migrate import DISK_RATE, LIVE_RATE, duration_text
 from pvesim.api.guest_power import guest_start_now, guest_stop_now
+from pvesim.api.remote_endpoint import (
+    TARGET_LOCK_TIMEOUT,
+    Endpoint,
+    connect,
+    mapped,
+    parse_endpoint,
+    parse_idmap,
+)
 from pvesim.cluster import Cluster
 from pvesim.model import Guest
+from pvesim.model.guest import is_volume_option
 from pvesim.model.locality import local_resources
 from pvesim.model.propstring import format_propstring, key_family, parse_option, parse_size
 from pvesim.model.stats import memory_bytes
@@ -42,62 +54,8 @@ from pvesim.model.volumes import image_volname, split_volid
 from pvesim.peers import Peer, peer_find
 from pvesim.tasks import Task, TaskError
 
-TARGET_LOCK_TIMEOUT = 5.0
-"""Seconds a step waits for the target cluster's lock before failing as a timeout."""
 _BRIDGE_RE = re.compile(r"(^|,)bridge=([^,]+)")
 _TUNNEL_TYPES = {"qemu": "qmtunnel", "lxc": "vztunnel"}
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A parsed ``proxmox-remote`` property string."""
-
-    host: str
-    port: int
-    apitoken: str
-    fingerprint: str | None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def parse_endpoint(text: str) -> Endpoint:
-    """``apitoken=PVEAPIToken=<id>=<secret>,host=<addr>[,fingerprint=<fp>][,port=<n>]``."""
-    values: dict[str, str] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or key.strip() not in {"apitoken", "host", "fingerprint", "port"}:
-            raise param_error({"target-endpoint": f"invalid format - unexpected '{part}'"})
-        values[key.strip()] = value.strip()
-    missing = [key for key in ("apitoken", "host") if not values.get(key)]
-    if missing:
-        raise param_error({"target-endpoint": f"invalid format - missing {missing[0]}"})
-    port = values.get("port", "8006")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise param_error({"target-endpoint": f"invalid format - port '{port}'"})
-    return Endpoint(values["host"], int(port), values["apitoken"], values.get("fingerprint"))
-
-
-def parse_idmap(text: str, name: str) -> dict[str, str]:
-    """``parse_idmap``: ``dst`` (everything) or ``src:dst,...``; ``{"*": dst}`` for a default.
-    ``1`` (identity) is refused for storages and means "keep" for bridges."""
-    if text == "1":
-        if name == "target-storage":
-            raise ApiError(500, "remote migration requires explicit storage mapping!")
-        return {}
-    mapping: dict[str, str] = {}
-    for part in text.split(","):
-        source, sep, target = part.partition(":")
-        key, value = (source, target) if sep else ("*", source)
-        if not value or key in mapping:
-            raise param_error({name: f"failed to parse {name[7:]} map: invalid entry '{part}'"})
-        mapping[key] = value
-    return mapping
-
-
-def _mapped(mapping: dict[str, str], source: str) -> str:
-    return mapping.get(source) or mapping.get("*") or source
 
 
 @dataclass(slots=True)
@@ -173,6 +131,7 @@ class _Migration:
                 steps=[(0.1, ["received command 'version'", "received command 'config'"]), _WAIT],
                 boot_time=node.boot_time or None,
             )
+            self._refuse_snapshots()
             received = Guest(
                 vmid=self.target_vmid, kind=guest.kind, node=self.target_node, config=config
             )
@@ -180,18 +139,58 @@ class _Migration:
             received.previous_status, received.status_changed_at = "unknown", cluster.now()
             estate.guests[self.target_vmid] = received
             self.received = received
+        self.task.lines.extend([*self._tunnel_lines(), *self.lines])
+
+    def _tunnel_lines(self) -> list[str]:
+        assert self.tunnel is not None
+        guest = self.guest
         head = f"starting migration of {guest.noun} {guest.vmid} to node '{self.target_node}'"
+        return [
+            f"remote: started tunnel worker '{self.tunnel.upid}'",
+            "local WS tunnel version: 2",
+            "remote WS tunnel version: 2",
+            "minimum required WS tunnel version: 2",
+            "websocket tunnel started",
+            f"{head} ({self.peer.host})",
+        ]
+
+    def _refuse_snapshots(self) -> None:
+        """The volume scan of phase 1: every volume a snapshot references stops the
+        migration, with PVE's per-volume warning and its summary."""
+        assert self.task is not None
+        guest = self.guest
+        volids = sorted(
+            {
+                volume
+                for section in guest.snapshots.values()
+                for key, value in section.items()
+                if is_volume_option(guest.kind, key, value) and (volume := _volid_of(key, value))
+            }
+        )
+        if not volids:
+            return
+        if guest.kind == "lxc":
+            found = (
+                "can't migrate local volume '{}': remote migration with snapshots not supported yet"
+            )
+            problem = "can't migrate CT - check log"
+        else:
+            reason = (
+                "online storage migration not possible if non-replicated snapshot exists"
+                if self.online
+                else "remote migration with snapshots not supported yet"
+            )
+            found = "can't migrate local disk '{}': " + reason
+            problem = "Problem found while scanning volumes - can't migrate VM - check log"
         self.task.lines.extend(
             [
-                f"remote: started tunnel worker '{self.tunnel.upid}'",
-                "local WS tunnel version: 2",
-                "remote WS tunnel version: 2",
-                "minimum required WS tunnel version: 2",
-                "websocket tunnel started",
-                f"{head} ({self.peer.host})",
-                *self.lines,
+                *self._tunnel_lines(),
+                *(found.format(volid) for volid in volids),
+                f"ERROR: {problem}",
+                "aborting phase 1 - cleanup resources",
             ]
         )
+        raise self.abort(problem)
 
     def _target_config(self, cluster: Cluster) -> dict[str, str]:
         """The guest's config as the target writes it: volumes renamed for the target vmid
@@ -202,11 +201,11 @@ class _Migration:
             family, index = key_family(key)
             if family == "net" and index is not None:
                 config[key] = _BRIDGE_RE.sub(
-                    lambda m: f"{m.group(1)}bridge={_mapped(self.bridges, m.group(2))}", value
+                    lambda m: f"{m.group(1)}bridge={mapped(self.bridges, m.group(2))}", value
                 )
                 source = _BRIDGE_RE.search(value)
                 if source and config[key] != value:
-                    bridge = _mapped(self.bridges, source.group(2))
+                    bridge = mapped(self.bridges, source.group(2))
                     self.lines.append(f"mapped: {key} from {source.group(2)} to {bridge}")
                 continue
             if index is None and key != "rootfs":
@@ -219,7 +218,7 @@ class _Migration:
             if "media=cdrom" in value:
                 config[key] = "none,media=cdrom"
                 continue
-            storage_id = _mapped(self.storages, split_volid(volid)[0])
+            storage_id = mapped(self.storages, split_volid(volid)[0])
             storage = estate.storages.get(storage_id)
             if storage is None or not storage.enabled:
                 raise self.abort(f"remote: storage '{storage_id}' does not exist")
@@ -282,16 +281,11 @@ def remote_migrate(ctx: Context, kind: str) -> str:
     ctx.check(vm_path(guest), ["VM.Migrate"])
     assert_unlocked(ctx, guest)
     online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
-    if guest.running and not online:
-        if kind == "qemu":
-            raise ApiError(500, "can't migrate running VM without --online")
-        raise ApiError(500, "can't migrate running container without --online or --restart")
-    if ctx.cluster.estate.ha_resource(guest) is not None:
-        raise param_error({"vmid": f"cannot migrate HA-managed {guest.noun} to remote cluster"})
+    _check_running_and_ha(ctx, guest, online=online)
     endpoint = parse_endpoint(ctx.params["target-endpoint"])
     storages = parse_idmap(ctx.params["target-storage"], "target-storage")
     bridges = parse_idmap(ctx.params["target-bridge"], "target-bridge")
-    peer, identity, target_node = _connect(endpoint)
+    peer, identity, target_node = connect(endpoint)
     migration = _Migration(
         source=ctx.cluster,
         guest=guest,
@@ -348,28 +342,26 @@ def remote_migrate(ctx: Context, kind: str) -> str:
     return migration.task.upid
 
 
-def _connect(endpoint: Endpoint) -> tuple[Peer, Identity, str]:
-    """What ``PVE::APIClient::LWP`` sees of the endpoint before the worker starts: the
-    served cluster, the token's identity there and the node that answers."""
-    peer = peer_find(endpoint.host, endpoint.port)
-    if peer is None:
-        raise ApiError(500, f"500 Can't connect to {endpoint.address} (Connection refused)")
-    if endpoint.fingerprint and endpoint.fingerprint.upper() != peer.fingerprint.upper():
-        raise ApiError(500, f"500 Can't connect to {endpoint.address} (certificate verify failed)")
-    full, _, secret = endpoint.apitoken.removeprefix("PVEAPIToken=").partition("=")
-    cluster = peer.cluster
-    if not cluster.lock.acquire(timeout=TARGET_LOCK_TIMEOUT):
-        raise ApiError(500, f"500 Can't connect to {endpoint.address} (Connection timed out)")
-    try:
-        token = cluster.access.token_verify(full, secret, cluster.now())
-        if token is None:
-            raise ApiError(500, "401 Authentication failed!")
-        node = next((n.name for n in cluster.estate.nodes.values() if n.online), None)
-    finally:
-        cluster.lock.release()
-    if node is None:
-        raise ApiError(500, "couldn't determine endpoint's node name")
-    return peer, Identity(token.userid, token.tokenid), node
+def _check_running_and_ha(ctx: Context, guest: Guest, *, online: bool) -> None:
+    """The early checks in the order and words of ``remote_migrate_vm`` (qemu-server
+    ``src/PVE/API2/Qemu.pm``: HA first; pve-container ``src/PVE/API2/LXC.pm``: running
+    first)."""
+    ha_managed = ctx.cluster.estate.ha_resource(guest) is not None
+    if guest.kind == "qemu":
+        if ha_managed:
+            raise param_error({"vmid": "cannot remote-migrate VM that is configured for HA"})
+        if guest.running and not online:
+            raise ApiError(500, "can't migrate running VM without --online")
+        return
+    if guest.running and not online:
+        raise ApiError(500, "can't migrate running container without --online or --restart")
+    if ha_managed:
+        raise param_error({"vmid": "cannot migrate HA-managed CT to remote cluster"})
+
+
+def _volid_of(key: str, value: str) -> str:
+    parsed = parse_option(key, value)
+    return parsed.get("file") or parsed.get("volume") or ""
 
 
 def _disk_bytes(guest: Guest) -> int:

@@ -48,18 +48,19 @@ def _endpoint(target: RunningSim, *, secret: str | None = None, **extra: str) ->
     return ",".join(parts)
 
 
-def _movable(sim: RunningSim, *, running: bool) -> Guest:
+def _movable(sim: RunningSim, *, running: bool, kind: str = "qemu") -> Guest:
     for guest in sim.cluster.estate.guests.values():
         if (
-            guest.kind == "qemu"
+            guest.kind == kind
             and guest.running is running
             and not guest.is_template
             and not guest.lock
             and sim.cluster.estate.ha_resource(guest) is None
+            and not guest.snapshots
             and not any(k.startswith(("usb", "hostpci")) for k in guest.config)
         ):
             return guest
-    raise AssertionError("no movable VM")
+    raise AssertionError(f"no movable {kind} guest")
 
 
 def _log(sim: RunningSim, upid: str) -> list[str]:
@@ -81,6 +82,18 @@ def _migrate(source: RunningSim, guest: Guest, **params: object) -> str:
 
 def _free_vmid(sim: RunningSim) -> int:
     return int(_api(sim).cluster.nextid.get())
+
+
+def _offline_to(source: RunningSim, target: RunningSim, guest: Guest, target_vmid: int) -> str:
+    """An offline migration onto the target's local-lvm and vmbr0."""
+    return _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target),
+        target_vmid=target_vmid,
+        target_storage="local-lvm",
+        target_bridge="vmbr0",
+    )
 
 
 def test_offline_remote_migration_moves_the_guest_with_a_task_on_each_side(
@@ -167,7 +180,11 @@ def test_running_guest_needs_online_and_ha_guests_are_refused(
         data={**params, "online": 1},
     )
     assert response.status_code == 400
-    assert "to remote cluster" in response.json()["errors"]["vmid"]
+    refusal = {
+        "qemu": "cannot remote-migrate VM that is configured for HA",
+        "lxc": "cannot migrate HA-managed CT to remote cluster",
+    }
+    assert response.json()["errors"]["vmid"] == refusal[ha_guest.kind]
     response = source.api(
         "POST",
         f"/nodes/{guest.node}/qemu/{guest.vmid}/remote_migrate",
@@ -213,14 +230,7 @@ def test_taken_target_vmid_aborts_the_task_and_unlocks_the_source(
     guest = _movable(source, running=False)
     taken = next(iter(target.cluster.estate.guests))
     before = dict(target.cluster.estate.guests[taken].config)
-    upid = _migrate(
-        source,
-        guest,
-        target_endpoint=_endpoint(target),
-        target_vmid=taken,
-        target_storage="local-lvm",
-        target_bridge="vmbr0",
-    )
+    upid = _offline_to(source, target, guest, taken)
     source.advance(60)
     assert _status(source, upid)["exitstatus"] == "migration aborted"
     assert any("config file already exists" in line for line in _log(source, upid))
@@ -249,24 +259,9 @@ def test_target_token_needs_sys_incoming(pair: tuple[RunningSim, RunningSim]) ->
 
 def test_container_moves_with_vztunnel(pair: tuple[RunningSim, RunningSim]) -> None:
     source, target = pair
-    guest = next(
-        g
-        for g in source.cluster.estate.guests.values()
-        if g.kind == "lxc"
-        and not g.running
-        and not g.lock
-        and not g.is_template
-        and source.cluster.estate.ha_resource(g) is None
-    )
+    guest = _movable(source, running=False, kind="lxc")
     new_vmid = _free_vmid(target)
-    upid = _migrate(
-        source,
-        guest,
-        target_endpoint=_endpoint(target),
-        target_vmid=new_vmid,
-        target_storage="local-lvm",
-        target_bridge="vmbr0",
-    )
+    upid = _offline_to(source, target, guest, new_vmid)
     assert upid.split(":")[5] == "vzmigrate"
     source.advance(3600)
     assert _status(source, upid)["exitstatus"] == "OK"
@@ -274,3 +269,40 @@ def test_container_moves_with_vztunnel(pair: tuple[RunningSim, RunningSim]) -> N
     moved = target.cluster.estate.guests[new_vmid]
     assert moved.kind == "lxc"
     assert moved.config["rootfs"].startswith(f"local-lvm:vm-{new_vmid}-disk-0")
+
+
+@pytest.mark.parametrize(
+    ("kind", "warning", "problem"),
+    [
+        (
+            "qemu",
+            "can't migrate local disk '{}': remote migration with snapshots not supported yet",
+            "Problem found while scanning volumes - can't migrate VM - check log",
+        ),
+        (
+            "lxc",
+            "can't migrate local volume '{}': remote migration with snapshots not supported yet",
+            "can't migrate CT - check log",
+        ),
+    ],
+)
+def test_a_guest_with_snapshots_is_refused_by_the_worker_and_stays_unlocked(
+    pair: tuple[RunningSim, RunningSim], kind: str, warning: str, problem: str
+) -> None:
+    source, target = pair
+    guest = _movable(source, running=False, kind=kind)
+    disk_key = "scsi0" if kind == "qemu" else "rootfs"
+    volid = guest.config[disk_key].split(",", 1)[0]
+    guest.snapshots["before-move"] = {**guest.config, "snaptime": "1700000000"}
+    new_vmid = _free_vmid(target)
+    upid = _offline_to(source, target, guest, new_vmid)
+    source.advance(60)
+
+    assert _status(source, upid)["exitstatus"] == "migration aborted"
+    log = _log(source, upid)
+    assert warning.format(volid) in log
+    assert f"ERROR: migration aborted (duration 00:00:00): {problem}" in log
+    tunnel_upid = log[0].split("'")[1]
+    assert _status(target, tunnel_upid)["exitstatus"] == "migration aborted"
+    assert new_vmid not in target.cluster.estate.guests
+    assert "lock" not in guest.config
