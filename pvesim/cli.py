@@ -29,13 +29,8 @@ from pvesim import control
 from pvesim.clock import Clock
 from pvesim.cluster import PROFILES, Cluster, load_state, save_state
 from pvesim.scenario import scenario_plan
-from pvesim.server import (
-    Certificate,
-    ClusterServer,
-    default_certificate,
-    load_certificate,
-    make_certificate,
-)
+from pvesim.server import ClusterServer, default_certificate
+from pvesim.tls import Certificate, load_certificate, make_certificate
 
 log = logging.getLogger("pvesim")
 TOKEN_NAME = "steward"  # noqa: S105 - the token's name, not its secret

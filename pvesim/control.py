@@ -274,7 +274,7 @@ def _auth_delay(cluster: Cluster, params: dict[str, Any]) -> dict[str, float]:
 @control_action("acl/add")
 def _acl_add(cluster: Cluster, params: dict[str, Any]) -> dict[str, int]:
     """What an admin does in the GUI's Permissions panel (no permission checks)."""
-    from pvesim.spec.types import split_list
+    from pvesim.spec.formats import split_list
 
     added = 0
     propagate = bool(int(params.get("propagate", 1)))

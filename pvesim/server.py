@@ -3,8 +3,9 @@
 Request pipeline (each step answers the way pveproxy does):
 1. ``/_sim/...`` goes to the control API (:mod:`pvesim.control`), guarded by its key.
 2. Body limits (512 KiB, no body on GET/DELETE: 501), route lookup (unknown: 501).
-3. Authentication unless the method is world-callable: ticket cookie (plus CSRF header for
-   writes) or ``PVEAPIToken``; failures are 401s with an empty body after ``auth_delay``.
+3. Authentication (:mod:`pvesim.auth`) unless the method is world-callable: ticket cookie
+   (plus CSRF header for writes) or ``PVEAPIToken``; failures are 401s with an empty body
+   after ``auth_delay``.
 4. Chaos (latency, injected errors), parameter validation (400 with per-parameter errors).
 5. The handler runs under the cluster lock after due task steps are applied; its return
    value becomes ``{"data": ...}``.
@@ -12,8 +13,6 @@ Request pipeline (each step answers the way pveproxy does):
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import logging
 import socket
@@ -21,22 +20,22 @@ import ssl
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from pvesim.access import Identity
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError
 from pvesim.api.router import Router, default_router
+from pvesim.auth import authenticate
 from pvesim.bodies import GzipCache, encode, encode_payload
 from pvesim.cluster import Cluster
 from pvesim.model.errors import ModelError
 from pvesim.peers import Peer, peer_add, peer_remove
-from pvesim.spec.types import Method, ParamError
+from pvesim.spec.types import ParamError
+from pvesim.tls import Certificate, make_certificate
 
 log = logging.getLogger(__name__)
 
@@ -48,114 +47,6 @@ GZIP_MIN = 1024
 DRAIN_LIMIT = 8 * 1024 * 1024
 RESPONSE_HOOKS: list[Any] = []
 """Callables ``hook(spec, data)`` seeing every successful API answer (conformance tests)."""
-
-
-# ---- TLS ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Certificate:
-    """A PEM certificate/key pair on disk and its SHA-256 fingerprint in PVE's notation."""
-
-    cert_file: Path
-    key_file: Path
-    fingerprint: str
-
-
-def fingerprint_of(cert_pem: bytes) -> str:
-    der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
-def make_certificate(
-    directory: Path, *, hostnames: tuple[str, ...] = ("localhost",)
-) -> Certificate:
-    """Generate a self-signed ECDSA certificate valid for ``hostnames`` and 127.0.0.1."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
-    now = dt.datetime.now(dt.UTC)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    alt_names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_file, key_file = directory / "pvesim.pem", directory / "pvesim.key"
-    cert_file.write_bytes(cert_pem)
-    key_file.touch(mode=0o600)
-    key_file.write_bytes(key_pem)
-    return Certificate(cert_file, key_file, fingerprint_of(cert_pem))
-
-
-def load_certificate(cert_file: Path, key_file: Path) -> Certificate:
-    return Certificate(cert_file, key_file, fingerprint_of(cert_file.read_bytes()))
-
-
-# ---- authentication ------------------------------------------------------------------------
-
-
-def _cookie(header: str | None, name: str) -> str | None:
-    for part in (header or "").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return unquote(value)
-    return None
-
-
-def authenticate(
-    cluster: Cluster, headers: Any, method: str, spec: Method, uri: str, now: float
-) -> Identity:
-    """Resolve the caller or raise the auth layer's error (401 without body, or 403)."""
-    authorization = headers.get("Authorization") or ""
-    ticket = _cookie(headers.get("Cookie"), "PVEAuthCookie")
-    if ticket is None and authorization.startswith("PVEAuthCookie="):
-        ticket = unquote(authorization[len("PVEAuthCookie=") :])
-    access = cluster.access
-    if ticket is not None:
-        userid = access.ticket_verify(ticket, now)
-        user = access.users.get(userid) if userid else None
-        if user is None or not user.active(now):
-            raise ApiError(401, "Authentication failed!", empty_body=True, delay=True)
-        if method != "GET":
-            csrf = headers.get("CSRFPreventionToken") or ""
-            if not access.csrf_verify(csrf, user.userid, now):
-                raise ApiError(401, "Permission denied - invalid csrf token", empty_body=True)
-        return Identity(user.userid)
-    if authorization.startswith("PVEAPIToken"):
-        rest = authorization[len("PVEAPIToken") :].lstrip("= ")
-        full, sep, secret = rest.partition("=")
-        if not sep:
-            full, _, secret = rest.partition(" ")
-        token = access.token_verify(full, secret, now)
-        if token is None:
-            raise ApiError(401, "Authentication failed!", empty_body=True, delay=True)
-        if not spec.allowtoken:
-            raise ApiError(403, f"URI '{uri}' not available with API token, need proper ticket.")
-        return Identity(token.userid, token.tokenid)
-    raise ApiError(401, "No ticket", empty_body=True)
 
 
 # ---- request handling ----------------------------------------------------------------------

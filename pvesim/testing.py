@@ -21,7 +21,8 @@ from pvesim.access import AclEntry
 from pvesim.clock import Clock
 from pvesim.cluster import PROFILES, Cluster
 from pvesim.scenario import CLUSTER_WORDS, scenario_plan
-from pvesim.server import Certificate, ClusterServer, default_certificate
+from pvesim.server import ClusterServer, default_certificate
+from pvesim.tls import Certificate
 
 ROOT_PASSWORD = "pvesim-root"  # noqa: S105 - a throwaway simulator password
 AUDITOR_USER = "steward@pve"

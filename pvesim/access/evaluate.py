@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pvesim.access.store import AccessStore, Identity
-from pvesim.spec.types import PRIVILEGES
+from pvesim.spec.formats import PRIVILEGES
 
 Privs = dict[str, bool]  # privilege -> propagates
 _ALL: Privs = dict.fromkeys(PRIVILEGES, True)

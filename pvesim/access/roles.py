@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pvesim.spec.types import PRIVILEGES
+from pvesim.spec.formats import PRIVILEGES
 
 # Privileges PVEAdmin lacks: the "root" group of every category plus Permissions.Modify.
 _ROOT_ONLY = frozenset(

@@ -12,7 +12,7 @@ from pvesim.access import AclEntry, Identity
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError, param_error
 from pvesim.api.router import route
-from pvesim.spec.types import split_list
+from pvesim.spec.formats import split_list
 
 REALMS = {
     "pam": "Linux PAM standard authentication",

@@ -9,7 +9,7 @@ from pvesim.api.access import REALMS
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError
 from pvesim.api.router import route
-from pvesim.spec.types import split_list
+from pvesim.spec.formats import split_list
 
 _USER_FIELDS = ("comment", "email", "firstname", "lastname", "keys")
 

@@ -13,7 +13,7 @@ from pvesim.api.context import Context
 from pvesim.api.errors import ApiError
 from pvesim.api.router import route
 from pvesim.model.clusterconf import Pool
-from pvesim.spec.types import split_list
+from pvesim.spec.formats import split_list
 
 
 def _pool(ctx: Context, poolid: str) -> Pool:

@@ -7,7 +7,7 @@ from typing import Any
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError, param_error
 from pvesim.api.router import route
-from pvesim.spec.types import split_list
+from pvesim.spec.formats import split_list
 from pvesim.tasks import Task, parse_upid
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from inventory.proxmox import Endpoint
-from pvesim.server import Certificate, default_certificate
+from pvesim.server import default_certificate
 from pvesim.testing import RunningSim, SimFarm
+from pvesim.tls import Certificate
 
 
 def fingerprint_of_file(cert_file: Any) -> str:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from pvesim.server import RESPONSE_HOOKS, Certificate, default_certificate
+from pvesim.server import RESPONSE_HOOKS, default_certificate
 from pvesim.testing import ROOT_PASSWORD, RunningSim, SimFarm
+from pvesim.tls import Certificate
 from tests.pvesim.pve_schema import check_returns, schema_index
 
 __all__ = ["ROOT_PASSWORD", "Sim"]

@@ -11,8 +11,8 @@ from proxmoxer.core import ResourceException
 
 from pvesim.access import AclEntry
 from pvesim.model import Guest
-from pvesim.server import Certificate
 from pvesim.testing import RunningSim, SimFarm
+from pvesim.tls import Certificate
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from inventory.services.connection import Problem, cluster_test_connection
-from pvesim.server import make_certificate
+from pvesim.tls import make_certificate
 
 
 def test_a_healthy_cluster_reports_version_nodes_and_privileges(sim, endpoint_for):
