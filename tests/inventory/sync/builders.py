@@ -185,3 +185,11 @@ def apply_state(cluster_id: int, state: RemoteState, *, now: datetime = NOW) -> 
         load_local(cluster_id=cluster_id), upids=[t.upid for t in state.tasks or ()]
     )
     changeset_apply(cluster_id=cluster_id, changeset=diff(stored, state, now=now))
+
+
+def steady(*vmids: int) -> tuple[LocalState, RemoteState]:
+    """A local and a remote state that agree on guests ``vmids`` (all on pve1)."""
+    return (
+        local([local_guest(i, vmid) for i, vmid in enumerate(vmids, 1)]),
+        remote(guests=tuple(guest(v) for v in vmids)),
+    )

@@ -1,4 +1,6 @@
-"""The pure diff over hand-built states: no database, no network."""
+"""The pure diff over hand-built states: the guest list, moves, identity, rollbacks,
+tasks and cluster objects (copies, lineage and residency are in test_diff_copies). No
+database, no network."""
 
 from __future__ import annotations
 
@@ -8,10 +10,6 @@ from inventory.sync.diff import EVENT_LIMIT, diff
 from inventory.sync.state import (
     Absence,
     BackupJobFacts,
-    DiskFacts,
-    GuestRef,
-    LocalCopy,
-    StorageRef,
 )
 from tests.inventory.sync.builders import (
     NOW,
@@ -21,18 +19,9 @@ from tests.inventory.sync.builders import (
     local_guest,
     node,
     remote,
-    snapshot,
+    steady,
     task,
-    volume,
 )
-
-
-def steady(*vmids: int) -> tuple:
-    """A local and a remote state that agree on guests ``vmids`` (all on pve1)."""
-    return (
-        local([local_guest(i, vmid) for i, vmid in enumerate(vmids, 1)]),
-        remote(guests=tuple(guest(v) for v in vmids)),
-    )
 
 
 def test_unchanged_estate_gives_an_empty_changeset() -> None:
@@ -271,101 +260,6 @@ def test_vmgenid_change_without_a_task_is_a_rollback() -> None:
     assert "inventory.rollback_detected" in [e.action for e in changeset.events]
 
 
-def test_snapshots_open_and_close_copies_only_when_read() -> None:
-    old = LocalCopy(5, "snapshot", 100, "before-upgrade", "local-lvm", "", 1)
-    before = local([local_guest(1, 100)], copies=(old,))
-    state = remote(guests=(guest(100),), snapshots={100: (snapshot("new", vmstate=True),)})
-    changeset = diff(before, state, now=NOW)
-    (opened,) = changeset.copies_open
-    assert (opened.name, opened.vmstate, opened.storage, opened.guest) == (
-        "new",
-        True,
-        "local-lvm",
-        GuestRef(100, 1),
-    )
-    assert [c.id for c in changeset.copies_close] == [5]
-    unread = diff(before, remote(guests=(guest(100),)), now=NOW)
-    assert not unread.copies_close
-    assert not unread.copies_open
-
-
-def test_backups_open_and_close_only_on_listed_storage() -> None:
-    old = LocalCopy(9, "backup", 100, "pbs:backup/vm/100/old", "pbs", "", 1)
-    before = local([local_guest(1, 100)], copies=(old,))
-    new = volume("pbs:backup/vzdump-qemu-100-2026_03_01-11_00_00.vma.zst")
-    listed = remote(guests=(guest(100),), volumes={StorageRef("pbs"): (new,)})
-    changeset = diff(before, listed, now=NOW)
-    assert [(c.kind, c.source_vmid, c.name) for c in changeset.copies_open] == [
-        ("backup", 100, new.volid)
-    ]
-    assert [c.id for c in changeset.copies_close] == [9]
-    failed = remote(guests=(guest(100),), volumes={})
-    assert not diff(before, failed, now=NOW).copies_close
-
-
-def test_disk_image_on_another_node_is_a_replica_and_the_used_one_is_not() -> None:
-    before, _ = steady(100)
-    image = volume("local-lvm:vm-100-disk-0", content="images", vmid=100)
-    state = remote(
-        guests=(guest(100),),
-        volumes={
-            StorageRef("local-lvm", "pve1"): (image,),
-            StorageRef("local-lvm", "pve2"): (image,),
-        },
-    )
-    opened = diff(before, state, now=NOW).copies_open
-    assert [(c.kind, c.node) for c in opened] == [("replica", "pve2")]
-
-
-def test_linked_clone_is_found_from_its_disk_volume() -> None:
-    before = local([local_guest(1, 9000, template=True)])
-    linked = DiskFacts("scsi0", "local-lvm", "local-lvm:base-9000-disk-0/vm-101-disk-0")
-    state = remote(
-        guests=(guest(9000, template=True), guest(101)),
-        configs={101: config(101, disks=(linked,))},
-    )
-    changeset = diff(before, state, now=NOW)
-    (lineage,) = changeset.lineage_add
-    assert (lineage.parent, lineage.child, lineage.kind) == (
-        GuestRef(9000, 1),
-        GuestRef(101),
-        "linked_clone",
-    )
-    assert [(c.kind, c.source_vmid, c.name) for c in changeset.copies_open] == [
-        ("clone", 9000, "101")
-    ]
-
-
-def test_full_clone_is_attributed_to_the_clone_task() -> None:
-    before, _ = steady(100)
-    clone = task("qmclone", 100)
-    state = remote(guests=(guest(100), guest(105, "pve2")), tasks=(clone,))
-    changeset = diff(before, state, now=NOW)
-    (lineage,) = changeset.lineage_add
-    assert (lineage.parent.vmid, lineage.child.vmid, lineage.kind, lineage.task_upid) == (
-        100,
-        105,
-        "clone",
-        clone.upid,
-    )
-    assert changeset.residencies_open[0].cause == "clone"
-
-
-def test_ambiguous_clones_record_no_lineage() -> None:
-    before, _ = steady(100)
-    tasks = (task("qmclone", 100, serial=1), task("qmclone", 100, serial=2))
-    state = remote(guests=(guest(100), guest(105)), tasks=tasks)
-    assert not diff(before, state, now=NOW).lineage_add
-
-
-def test_gone_guest_closes_its_snapshots_and_the_clone_copy_it_was() -> None:
-    snap = LocalCopy(5, "snapshot", 101, "s1", "local-lvm", "", 2)
-    clone = LocalCopy(6, "clone", 100, "101", "", "", 1)
-    before = local([local_guest(1, 100), local_guest(2, 101)], copies=(snap, clone))
-    changeset = diff(before, remote(guests=(guest(100),), absent={101: Absence.GONE}), now=NOW)
-    assert sorted(c.id for c in changeset.copies_close) == [5, 6]
-
-
 def test_tasks_are_recorded_once_and_finished_later() -> None:
     running = task("vzdump", "", end=None)
     changeset = diff(local(), remote(tasks=(running,)), now=NOW)
@@ -384,43 +278,8 @@ def test_missing_node_is_gone_only_when_the_node_list_is_trusted() -> None:
     assert not diff(before, remote(nodes=()), now=NOW).nodes_update
 
 
-def test_disk_moved_to_another_storage_reopens_the_residency() -> None:
-    before, _ = steady(100)
-    moved = DiskFacts("scsi0", "ceph", "ceph:vm-100-disk-0", 2**30)
-    move = task("qmmove", 100)
-    state = remote(guests=(guest(100),), configs={100: config(100, "d2", disks=(moved,))})
-    changeset = diff(before, replace(state, tasks=(move,)), now=NOW)
-    assert [c.id for c in changeset.residencies_close] == [1001]
-    assert changeset.residencies_close[0].ended_at == move.endtime
-    (stay,) = changeset.residencies_open
-    assert (stay.node, stay.cause, stay.storage_names, stay.task_upid) == (
-        "pve1",
-        "storage_move",
-        ("ceph",),
-        move.upid,
-    )
-    assert [e.action for e in changeset.events] == ["inventory.guest_storage_moved"]
-
-
-def test_config_change_on_the_same_storages_keeps_the_residency() -> None:
-    before, _ = steady(100)
-    state = remote(guests=(guest(100),), configs={100: config(100, "d2")})
-    changeset = diff(before, state, now=NOW)
-    assert changeset.guests_update
-    assert not changeset.residencies_open
-    assert not changeset.residencies_close
-
-
 def test_a_backup_job_differing_only_in_unstored_fields_is_unchanged() -> None:
     job = BackupJobFacts("daily", True, "02:00", "pbs", "snapshot", "all")
     before = local(backup_jobs={"daily": (7, job)})
     edited = replace(job, comment="edited in the GUI", node="pve2")
     assert not diff(before, remote(backup_jobs=(edited,)), now=NOW).mirror_update
-
-
-def test_full_clone_of_a_template_links_the_child_to_its_template() -> None:
-    before = local([local_guest(1, 9000, template=True)])
-    clone = task("qmclone", 9000)
-    state = remote(guests=(guest(9000, template=True), guest(105)), tasks=(clone,))
-    (lineage,) = diff(before, state, now=NOW).lineage_add
-    assert (lineage.parent.vmid, lineage.child.vmid, lineage.kind) == (9000, 105, "template_of")
