@@ -12,6 +12,7 @@ from pvesim.api.context import Context
 from pvesim.api.errors import ApiError, param_error
 from pvesim.api.guest_base import (
     assert_unlocked,
+    check_skiplock,
     lock_message,
     release_lock,
     resolve_guest,
@@ -31,6 +32,7 @@ from pvesim.model.propstring import (
     parse_size,
 )
 from pvesim.model.volumes import base_volname, image_volname, parse_volid, split_volid
+from pvesim.tasks import TaskError
 
 
 def _clone_disk(
@@ -211,30 +213,61 @@ def template(ctx: Context, kind: str) -> str | None:
     )
 
 
-def resize(ctx: Context, kind: str) -> Any:
-    guest = resolve_guest(ctx, kind)
-    ctx.check(vm_path(guest), ["VM.Config.Disk"])
-    disk = ctx.params["disk"]
-    digest = ctx.params.get("digest")
-    if digest and digest != guest.digest():
-        raise ApiError(500, "checksum mismatch (file change by other user?)")
-    assert_unlocked(ctx, guest)
+_STALE_CT = "detected modified configuration - file changed by other user? Try again."
+
+
+def _resize_checked(guest: Guest, *, disk: str, size: str) -> tuple[str, int]:
+    """PVE's resize checks in its order and words (qemu-server ``src/PVE/API2/Qemu.pm`` and
+    pve-container ``src/PVE/API2/LXC.pm`` ``resize_vm``); the new option and size, or
+    ModelError. The lock is checked by the caller (qemu: after the digest)."""
     if disk not in guest.config:
-        raise ApiError(500, f"disk '{disk}' does not exist")
+        raise ModelError(f"disk '{disk}' does not exist")
     try:
-        value, _old, new_size = resize_option(guest.config[disk], disk, ctx.params["size"])
+        value, old, new = resize_option(guest.config[disk], disk, size)
     except ValueError as exc:
         raise param_error({"size": str(exc)}) from None
-    except ModelError:
-        raise
+    if new < old:
+        shrink = (
+            "shrinking disks is not supported"
+            if guest.kind == "qemu"
+            else "unable to shrink disk size"
+        )
+        raise ModelError(shrink)
+    if new == old and guest.kind == "lxc":
+        raise ModelError("disk is already at specified size")
+    return value, new
+
+
+def resize(ctx: Context, kind: str) -> Any:
+    """``PUT .../resize``: a container is checked before the worker forks, a VM only inside
+    it (its errors fail the task; an unchanged size is a no-op)."""
+    guest = resolve_guest(ctx, kind)
+    ctx.check(vm_path(guest), ["VM.Config.Disk"])
+    disk, size, digest = ctx.params["disk"], ctx.params["size"], ctx.params.get("digest")
+    if kind == "lxc":
+        assert_unlocked(ctx, guest)
+        if digest and digest != guest.digest():
+            raise ApiError(500, _STALE_CT)
+        value, new_size = _resize_checked(guest, disk=disk, size=size)
+        planned: dict[str, Any] = {"value": value}
+        steps: list = [(0.5, f"resize disk {disk} to {new_size} bytes")]
+    else:
+        skiplock = check_skiplock(ctx)
+        planned = {}
+
+        def check() -> None:
+            if digest and digest != guest.digest():
+                raise TaskError("checksum mismatch (file change by other user?)")
+            if guest.lock and not skiplock:
+                raise TaskError(lock_message(guest))
+            try:
+                planned["value"], planned["size"] = _resize_checked(guest, disk=disk, size=size)
+            except ModelError as exc:
+                raise TaskError(str(exc)) from None
+
+        steps = [(0.0, (), check), (0.5, ())]
 
     def apply() -> None:
-        guest.config[disk] = value
+        guest.config[disk] = planned["value"]
 
-    return ctx.start_task(
-        node=guest.node,
-        type="resize",
-        id=guest.vmid,
-        steps=[(0.5, f"resize disk {disk} to {new_size} bytes")],
-        on_done=apply,
-    )
+    return ctx.start_task(node=guest.node, type="resize", id=guest.vmid, steps=steps, on_done=apply)

@@ -109,14 +109,15 @@ def allocate_disks(estate: Estate, guest: Guest, values: dict[str, str]) -> list
 
 
 def resize_option(value: str, key: str, size_spec: str) -> tuple[str, int, int]:
-    """Apply ``size`` (``+10G`` or ``50G``) to a disk option; returns (value, old, new) bytes."""
+    """Apply ``size`` (``+10G`` or ``50G``) to a disk option; returns (value, old, new) bytes.
+
+    A shrink is left to the caller to refuse: qemu-server and pve-container word it
+    differently."""
     default_key = "volume" if key == "rootfs" or key.startswith("mp") else "file"
     parsed = parse_option(key, value)
     old = parse_size(parsed.get("size", "0"))
     grow = size_spec.startswith("+")
     amount = parse_size(size_spec.lstrip("+"))
     new = old + amount if grow else amount
-    if new < old:
-        raise ModelError("shrinking disks is not supported")
     parsed["size"] = format_size(new)
     return format_propstring(parsed, default_key=default_key), old, new

@@ -102,3 +102,17 @@ def test_pve8_has_no_lxc_migrate_preconditions(make_sim) -> None:  # type: ignor
     ct = container(sim, running=True)
     response = sim.api("GET", f"/nodes/{ct.node}/lxc/{ct.vmid}/migrate")
     assert response.status_code == 501
+
+
+def test_a_container_resize_is_checked_before_the_worker(sim: Sim) -> None:
+    ct = container(sim, running=False)
+    api = prox(sim).nodes(ct.node).lxc(ct.vmid)
+    with pytest.raises(ResourceException, match="unable to shrink disk size"):
+        api.resize.put(disk="rootfs", size="1M")
+    with pytest.raises(ResourceException, match="disk is already at specified size"):
+        api.resize.put(disk="rootfs", size="+0G")
+    with pytest.raises(ResourceException, match="detected modified configuration"):
+        api.resize.put(disk="rootfs", size="+1G", digest="0" * 40)
+    before = ct.config["rootfs"]
+    assert finish(sim, api.resize.put(disk="rootfs", size="+1G"))["exitstatus"] == "OK"
+    assert ct.config["rootfs"] != before
