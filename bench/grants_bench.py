@@ -28,41 +28,26 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import harness  # noqa: E402 - after the path is set
+from bench.grants_observe import (  # noqa: E402
+    Consoles,
+    Tracked,
+    acl_entries,
+    consoles_ended,
+)
 
 ROLE = "PVEVMUser"
 TARGET_END_DELAY_S = 60.0
 #: Beat's first ``grants_reconcile`` is one interval after it starts; starts are later.
 FIRST_START_S = 20.0
 _RECONCILE = re.compile(r"Task approvals\.grants_reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
-
-
-@dataclass
-class Tracked:
-    """One grant as seen from Proxmox; times are epoch seconds."""
-
-    grant_id: int
-    userid: str
-    path: str
-    vmid: int
-    starts: float
-    ends: float
-    downtime: bool
-    seen_at: float | None = None
-    gone_at: float | None = None
-    console: str | None = None
-    console_stopped_at: float | None = None
 
 
 def _estate(guests_needed: int):
@@ -166,80 +151,6 @@ def _down_at(args) -> float:
     return args.first_end + args.end_spread + 20
 
 
-class Consoles(threading.Thread):
-    """Each grantee opens a VNC console with a token of their own once their entry is
-    there (what a user with the grant does); runs beside the poller so the poll keeps
-    its pace."""
-
-    def __init__(self, sim) -> None:
-        super().__init__(daemon=True)
-        self.sim = sim
-        self.queue: list[Tracked] = []
-        self.lock = threading.Lock()
-        self.failures: list[str] = []
-        self.stopping = False
-
-    def open_for(self, grant: Tracked) -> None:
-        with self.lock:
-            self.queue.append(grant)
-
-    def run(self) -> None:
-        session = requests.Session()
-        while not self.stopping:
-            with self.lock:
-                batch, self.queue = self.queue, []
-            for grant in batch:
-                try:
-                    grant.console = self._open(session, grant)
-                except (requests.RequestException, RuntimeError) as exc:
-                    self.failures.append(f"{grant.userid}: {exc}")
-            time.sleep(0.2)
-
-    def _open(self, session: requests.Session, grant: Tracked) -> str:
-        sim = self.sim
-        api = f"{sim.url}/api2/json"
-        # The poller uses the handle's session; a thread of its own gets its own.
-        token = session.post(
-            f"{api}/access/users/{grant.userid}/token/console",
-            data={"privsep": 0},
-            headers={"Authorization": f"PVEAPIToken={sim.root_token_id}={sim.root_token_secret}"},
-            verify=str(sim.cert_file),
-            timeout=30,
-        )
-        if token.status_code != 200:
-            raise RuntimeError(f"token: {token.status_code} {token.text}")
-        with sim.cluster.lock:
-            node = sim.cluster.estate.guests[grant.vmid].node
-        secret = token.json()["data"]["value"]
-        response = session.post(
-            f"{api}/nodes/{node}/qemu/{grant.vmid}/vncproxy",
-            headers={"Authorization": f"PVEAPIToken={grant.userid}!console={secret}"},
-            verify=str(sim.cert_file),
-            timeout=30,
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"vncproxy: {response.status_code} {response.text}")
-        return response.json()["data"]["upid"]
-
-
-def _acl(sim) -> set[tuple[str, str, str]]:
-    """Proxmox's ACL entries, read over the API as root."""
-    acl = sim.api("GET", "/access/acl")
-    acl.raise_for_status()
-    return {(a["path"], a["ugid"], a["roleid"]) for a in acl.json()["data"]}
-
-
-def _consoles_ended(sim, grants: list[Tracked]) -> None:
-    """Record when each console task ended, from the simulator's own task table (its
-    clock is real time; ``endtime`` has whole seconds): exact, whatever the poll rate."""
-    with sim.cluster.lock:
-        tasks = sim.cluster.tasks.tasks
-        for grant in grants:
-            task = tasks.get(grant.console) if grant.console else None
-            if task is not None and task.endtime is not None:
-                grant.console_stopped_at = float(task.endtime)
-
-
 def _poll(
     args, sim, grants: list[Tracked], consoles: Consoles, worker: harness.Worker, t0: float
 ) -> tuple[float, list[float]]:
@@ -259,7 +170,7 @@ def _poll(
             print("restarting the worker", file=sys.stderr)
             worker.start()
             down_s = time.time() - stopped_at
-        entries = _acl(sim)
+        entries = acl_entries(sim)
         seen = time.time()
         periods.append(seen - now)
         for grant in grants:
@@ -271,7 +182,7 @@ def _poll(
                 grant.gone_at = seen
         if all(g.gone_at for g in grants):
             # The consoles are stopped right after the entry is deleted, in the same run.
-            _consoles_ended(sim, grants)
+            consoles_ended(sim, grants)
             if all(g.console is None or g.console_stopped_at for g in grants):
                 break
         time.sleep(max(0.0, args.poll - (time.time() - now)))
@@ -379,7 +290,7 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> dict:
         )
         consoles.start()
         down_s, periods = _poll(args, sim, grants, consoles, worker, t0)
-        _consoles_ended(sim, grants)
+        consoles_ended(sim, grants)
         wall = time.time() - t0
     finally:
         consoles.stopping = True
