@@ -9,8 +9,9 @@ from celery import shared_task
 
 
 @shared_task(name="approvals.grants_reconcile")
-def grants_reconcile() -> dict[str, int]:
-    """Start due grants, end expired ones (ACL removed, consoles stopped), retry failures."""
+def grants_reconcile() -> dict[str, int] | None:
+    """Start due grants, end expired ones (ACL removed, consoles stopped), retry failures;
+    None when the previous run was still going."""
     from governance.approvals.services.grants import grants_reconcile as reconcile
 
     return reconcile()

@@ -15,7 +15,8 @@ the ``unbacked_acl`` policy does not report or delete it.
 
 ``grants_reconcile`` (beat, every 15 s) starts due grants, ends expired ones and retries
 failed ones, so a grant missed while Steward was down is repaired at the next run and an
-expired grant is gone within one interval plus the calls.
+expired grant is gone within one interval plus the calls. Runs never overlap: one that
+finds the previous still going skips (``run_alone``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from governance.accounts.roles import Role, has_role
 from governance.approvals.models import GRANT_TRANSITIONS, AccessGrant, GrantState
+from governance.approvals.run_lock import run_alone
 from governance.audit.services import audit_record
 from governance.notifications.services import notify
 from inventory.proxmox import ProxmoxError, ProxmoxGateway
@@ -258,11 +260,23 @@ def grant_revoke(*, grant: AccessGrant, actor: Any, now: datetime | None = None)
     return grant_end(grant_id=grant.pk, now=now, revoked_by=actor)
 
 
-def grants_reconcile(*, now: datetime | None = None) -> dict[str, int]:
-    """Beat: start due grants, end expired ones, retry failed ones; counts by outcome.
+#: How long a killed worker's cache lock keeps later runs out (PostgreSQL's advisory lock
+#: goes with its connection at once); well past what a run over many grants takes.
+RECONCILE_LOCK_TIMEOUT = 300
+
+
+def grants_reconcile(*, now: datetime | None = None) -> dict[str, int] | None:
+    """Beat: start due grants, end expired ones, retry failed ones; counts by outcome, or
+    None when another run is still in progress (this one skips: the next beat catches up).
 
     One cluster's failure fails only its grants (they stay ``failed`` and are retried)."""
-    now = now or timezone.now()
+    with run_alone("approvals.grants_reconcile", timeout=RECONCILE_LOCK_TIMEOUT) as mine:
+        if not mine:
+            return None
+        return _reconcile(now or timezone.now())
+
+
+def _reconcile(now: datetime) -> dict[str, int]:
     counts = {"started": 0, "ended": 0, "failed": 0}
     gateways: dict[int, ProxmoxGateway] = {}
 
