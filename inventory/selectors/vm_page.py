@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from governance.core.permissions import can
 from inventory.models import (
     Copy,
     CopyKind,
@@ -105,4 +106,6 @@ def vm_page(*, user: Any, vm: VirtualMachine) -> dict[str, Any]:
         "tasks": tasks,
         "rollbacks": Rollback.objects.filter(vm=vm).order_by("-detected_at", "-id"),
         "conflicts": guest_identity_conflicts(user=user, vm=vm),
+        # End users see their VMs but not the cluster page: no link that answers 404.
+        "cluster_visible": can(user, "view", vm.cluster),
     }
