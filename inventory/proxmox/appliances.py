@@ -78,10 +78,13 @@ class ApplianceReads:
         def _call(self, method: str, path: str, template: str = "", /, **params: Any) -> Any: ...
 
     def import_metadata(self, *, node: str, storage: str, volume: str) -> ImportMetadata:
-        """Read the appliance ``volume`` (``<storage>:import/<file>.ova``) on ``node``."""
+        """Read the appliance ``volume`` (``<storage>:import/<file>.ova``) on ``node``.
+
+        PVE prefixes the storage itself, so the call carries the volume name only."""
         path = f"/nodes/{node}/storage/{storage}/import-metadata"
         template = "/nodes/{node}/storage/{storage}/import-metadata"
-        data = self._call("GET", path, template, volume=volume)
+        volname = volume.removeprefix(f"{storage}:")
+        data = self._call("GET", path, template, volume=volname)
         try:
             return ImportMetadata.from_api(data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -15,6 +15,5 @@ from pvesim.model.appliances import import_metadata
 @route("GET", "/nodes/{node}/storage/{storage}/import-metadata")
 def storage_import_metadata(ctx: Context) -> dict[str, Any]:
     node, storage = _node_storage(ctx)
-    volume = unquote(ctx.params["volume"])
-    volid = volume if volume.startswith(f"{storage.storage}:") else f"{storage.storage}:{volume}"
+    volid = f"{storage.storage}:{unquote(ctx.params['volume'])}"
     return import_metadata(ctx.cluster.estate, node=node, volid=volid)

@@ -23,13 +23,15 @@ from typing import Any
 
 from pvesim.model.errors import ModelError
 from pvesim.model.estate import Estate
-from pvesim.model.infra import Volume
+from pvesim.model.infra import Storage, Volume
 from pvesim.model.volumes import split_volid
 
 _INNER_RE = re.compile(
     r"^import/(?P<archive>[\w.+-]+\.ova)/(?P<file>[\w.+-]+\.(?:vmdk|qcow2|raw))$"
 )
 _ARCHIVE_RE = re.compile(r"^import/[\w.+-]+\.(?P<fmt>ova|ovf)$")
+#: What ``DirPlugin::parse_volname`` can read at all (a volid is not among it).
+_VOLNAME_RE = re.compile(r"^(?:\d+|images|rootdir|iso|vztmpl|backup|snippets|import)/[^:]+$")
 #: NIC models ``PVE::GuestImport::OVF`` keeps; any other becomes ``e1000``.
 _NIC_MODELS = ("e1000", "e1000e", "vmxnet3")
 
@@ -41,22 +43,36 @@ def _stored(estate: Estate, node: str, volid: str) -> Volume | None:
 
 
 def _descriptor(volume: Volume) -> dict[str, Any]:
-    """The archive's OVF descriptor; as best known, PVE's OVF parser dies with this when
-    the archive holds no readable ``.ovf``."""
+    """The archive's OVF descriptor, for sizing an inner disk (wording as best known)."""
     if not volume.ovf:
         raise ModelError(f"could not find an OVF descriptor in '{volume.volid}'")
     return volume.ovf
 
 
+def _tar_failed(storage: Storage, volname: str) -> ModelError:
+    """``parse_ovf`` reads an archive's descriptor with ``tar -xO '*.ovf'``: a missing
+    archive, or one without a descriptor, ends that command (PVE::Tools::run_command)."""
+    path = f"{storage.options.get('path', '/var/lib/vz')}/{volname}"
+    command = f"tar -xO --wildcards --occurrence=1 -f {path} '*.ovf'"
+    return ModelError(f"command '{command}' failed: exit code 2")
+
+
 def import_metadata(estate: Estate, *, node: str, volid: str) -> dict[str, Any]:
-    """The ``import-metadata`` answer for an ``.ova`` (or ``.ovf``) on an import storage."""
+    """The ``import-metadata`` answer for an ``.ova`` (or ``.ovf``) on an import storage.
+
+    The API joins ``<storage>:<volume>`` itself, so ``volume`` is a volume name; a volid
+    given there fails ``parse_volname`` (pve-storage ``src/PVE/API2/Storage/Status.pm``)."""
     storage_id, volname = split_volid(volid)
+    if _VOLNAME_RE.match(volname) is None:
+        raise ModelError(f"unable to parse directory volume name '{volname}'")
     if not volname.startswith("import/"):
         raise ModelError(f"invalid content type '{volname.split('/', 1)[0]}'")
     if (archive := _ARCHIVE_RE.match(volname)) is None:
         raise ModelError("invalid format")
     is_ova = archive.group("fmt") == "ova"
     volume = _stored(estate, node, volid)
+    if is_ova and (volume is None or not volume.ovf):
+        raise _tar_failed(estate.storage(storage_id), volname)
     if volume is None:
         raise ModelError(f"volume '{volid}' does not exist")
     ovf = _descriptor(volume)

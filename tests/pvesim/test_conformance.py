@@ -291,7 +291,7 @@ def test_every_get_answers_per_returns_schema(sim: Sim) -> None:
                 if any(volid.endswith(".ova") for volid in v)
             )
             path = f"/nodes/{node}/storage/local/import-metadata"
-            query = {"volume": "local:import/legacy-erp.ova"}
+            query = {"volume": "import/legacy-erp.ova"}  # PVE prefixes the storage itself
         response = sim.api("GET", path, params=query)
         if response.status_code != 200:
             problems[method.path] = f"{response.status_code} {response.reason}"

@@ -255,8 +255,10 @@ def test_the_request_overrides_the_appliance_size_and_names_the_bridge(synced, a
 @pytest.mark.parametrize(
     ("source", "named"),
     [
-        ("local:import/missing.ova", "does not exist"),
-        ("local:import/broken.ova", "could not find an OVF descriptor"),
+        # PVE reads the descriptor with tar: a missing archive and one without a
+        # descriptor both fail that command, which names the file.
+        ("local:import/missing.ova", "-f /var/lib/vz/import/missing.ova '*.ovf'' failed"),
+        ("local:import/broken.ova", "-f /var/lib/vz/import/broken.ova '*.ovf'' failed"),
     ],
 )
 def test_an_unreadable_appliance_fails_the_create_step_clearly(synced, alice, source, named):
