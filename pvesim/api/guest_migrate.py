@@ -26,6 +26,7 @@ from pvesim.api.guest_base import (
 from pvesim.api.guest_power import HA_CRM_DELAY
 from pvesim.cluster import Cluster
 from pvesim.model import Guest
+from pvesim.model.clusterconf import HAResource
 from pvesim.model.ha import ha_forbidden_reason, ha_partners_on
 from pvesim.model.locality import (
     local_disks,
@@ -235,6 +236,36 @@ def migrate_start(
     return task.upid
 
 
+def crm_move_start(
+    cluster: Cluster,
+    guest: Guest,
+    resource: HAResource,
+    target: str,
+    *,
+    now: float,
+    relocate: bool = False,
+) -> str:
+    """The HA CRM moves ``resource``'s guest: the LRM runs the worker as root@pam one CRM
+    round later, and the resource reads ``migrate`` (``relocate``: stopped, moved, started)
+    until it ends."""
+    resource.crm_state = "relocate" if relocate else "migrate"
+
+    def settled() -> None:
+        resource.crm_state = resource.state
+
+    return migrate_start(
+        cluster,
+        guest,
+        target,
+        user="root@pam",
+        online=guest.running and not relocate,
+        with_local_disks=False,
+        now=now,
+        delay=HA_CRM_DELAY,
+        on_done=settled,
+    )
+
+
 def migrate(ctx: Context, kind: str) -> str:
     """``POST .../migrate``."""
     guest = resolve_guest(ctx, kind)
@@ -285,22 +316,7 @@ def _ha_migrate(ctx: Context, guest: Guest, target: str) -> str:
             raise TaskError(f"node '{target}' is not online")
 
     def done() -> None:
-        resource.crm_state = "migrate"
-
-        def settled() -> None:
-            resource.crm_state = resource.state
-
-        migrate_start(
-            cluster,
-            guest,
-            target,
-            user="root@pam",
-            online=guest.running,
-            with_local_disks=False,
-            now=cluster.now(),
-            delay=HA_CRM_DELAY,
-            on_done=settled,
-        )
+        crm_move_start(cluster, guest, resource, target, now=cluster.now())
 
     return ctx.start_task(
         node=guest.node,

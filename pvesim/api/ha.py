@@ -11,7 +11,7 @@ from typing import Any
 
 from pvesim.api.context import Context
 from pvesim.api.errors import ApiError, param_error
-from pvesim.api.guest_migrate import migrate_start
+from pvesim.api.guest_migrate import crm_move_start
 from pvesim.api.guest_power import HA_CRM_DELAY, guest_start_now, guest_stop_now
 from pvesim.api.router import route
 from pvesim.cluster import Cluster
@@ -174,23 +174,7 @@ def _crm_move(ctx: Context, *, relocate: bool) -> dict[str, Any]:
         )
     guest = estate.guests[resource.vmid]
     if guest.node != target:
-        resource.crm_state = "relocate" if relocate else "migrate"
-        cluster = ctx.cluster
-
-        def settled() -> None:
-            resource.crm_state = resource.state
-
-        migrate_start(
-            cluster,
-            guest,
-            target,
-            user="root@pam",
-            online=guest.running and not relocate,
-            with_local_disks=False,
-            now=ctx.now,
-            delay=HA_CRM_DELAY,
-            on_done=settled,
-        )
+        crm_move_start(ctx.cluster, guest, resource, target, now=ctx.now, relocate=relocate)
     return {"sid": resource.sid, "requested-node": target}
 
 
@@ -307,22 +291,7 @@ def _failback(cluster: Cluster, now: float) -> None:
         target = ha_failback_node(estate, resource.sid, current=guest.node)
         if target is None:
             continue
-        resource.crm_state = "migrate"
-
-        def settled(resource: HAResource = resource) -> None:
-            resource.crm_state = resource.state
-
-        migrate_start(
-            cluster,
-            guest,
-            target,
-            user="root@pam",
-            online=guest.running,
-            with_local_disks=False,
-            now=now,
-            delay=HA_CRM_DELAY,
-            on_done=settled,
-        )
+        crm_move_start(cluster, guest, resource, target, now=now)
 
 
 def _schedule_recovery(

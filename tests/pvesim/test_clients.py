@@ -8,22 +8,11 @@ from proxmoxer.tools import Tasks
 from pve_api.api import PVE
 
 from tests.pvesim.conftest import ROOT_PASSWORD, Sim
-
-
-def _token_client(sim: Sim) -> ProxmoxAPI:
-    user, token = sim.token_id.split("!")
-    return ProxmoxAPI(
-        sim.host,
-        port=sim.port,
-        user=user,
-        token_name=token,
-        token_value=sim.token_secret,
-        verify_ssl=str(sim.server.certificate.cert_file),
-    )
+from tests.pvesim.guest_helpers import prox
 
 
 def test_proxmoxer_token_login_reads_version_and_nodes(sim: Sim) -> None:
-    api = _token_client(sim)
+    api = prox(sim)
     assert api.version.get()["release"] == "9.1"
     nodes = {n["node"] for n in api.nodes.get()}
     assert nodes == set(sim.cluster.estate.nodes)
@@ -43,7 +32,7 @@ def test_proxmoxer_ticket_login_writes_with_csrf(sim: Sim) -> None:
 
 
 def test_proxmoxer_error_message_reaches_resource_exception(sim: Sim) -> None:
-    api = _token_client(sim)
+    api = prox(sim)
     with pytest.raises(ResourceException) as error:
         api.pools.post(poolid="prod")
     assert "pool 'prod' already exists" in str(error.value)
@@ -65,7 +54,7 @@ def test_proxmoxer_blocking_status_follows_a_task(sim: Sim) -> None:
             steps=[(0, "starting"), (2, "started")],
         )
     sim.cluster.clock.set_speed(50.0)  # the 2 simulated seconds pass in 40 ms
-    api = _token_client(sim)
+    api = prox(sim)
     assert Tasks.decode_upid(task.upid)["type"] == "qmstart"
     status = Tasks.blocking_status(api, task.upid, timeout=10, polling_interval=0.05)
     assert status["status"] == "stopped"

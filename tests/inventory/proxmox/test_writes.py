@@ -16,7 +16,7 @@ from inventory.proxmox import (
     ProxmoxPermissionDenied,
     ProxmoxServerError,
 )
-from inventory.proxmox.operations import FirewallRule
+from inventory.proxmox.operations import FirewallRule, MigrationCheck
 from pvesim.model import Guest
 from pvesim.testing import RunningSim
 
@@ -122,21 +122,29 @@ def test_config_update_requires_a_digest_and_a_change(gw):
     assert gw.calls == {}
 
 
-def test_migrate_check_then_migrate_moves_the_guest(root_sim, gw):
-    vm = _guest(root_sim, lambda g: _plain_vm(g) and not g.running)
+def _migrate_checked(gw: ProxmoxGateway, vm: Guest, *, online: bool) -> tuple[MigrationCheck, str]:
+    """Ask Proxmox where ``vm`` may go, then start its migration to the first such node
+    (with its local disks when it has any); the check and the task's UPID."""
     check = gw.guest_migrate_check(node=vm.node, kind="qemu", vmid=vm.vmid)
-    assert not check.running
-    assert vm.node not in check.allowed_nodes
-    target = check.allowed_nodes[0]
-
     upid = gw.guest_migrate(
         node=vm.node,
         kind="qemu",
         vmid=vm.vmid,
-        target=target,
-        online=False,
+        target=check.allowed_nodes[0],
+        online=online,
         with_local_disks=bool(check.local_disks),
     )
+    return check, upid
+
+
+def test_migrate_check_then_migrate_moves_the_guest(root_sim, gw):
+    vm = _guest(root_sim, lambda g: _plain_vm(g) and not g.running)
+
+    check, upid = _migrate_checked(gw, vm, online=False)
+
+    assert not check.running
+    assert vm.node not in check.allowed_nodes
+    target = check.allowed_nodes[0]
 
     assert ":qmigrate:" in upid
     assert _finish(gw, root_sim, upid) == "OK"
@@ -145,17 +153,9 @@ def test_migrate_check_then_migrate_moves_the_guest(root_sim, gw):
 
 def test_migrate_running_vm_online(root_sim, gw):
     vm = _guest(root_sim, lambda g: _plain_vm(g) and g.running)
-    check = gw.guest_migrate_check(node=vm.node, kind="qemu", vmid=vm.vmid)
+    check, upid = _migrate_checked(gw, vm, online=True)
     assert check.running
     target = check.allowed_nodes[0]
-    upid = gw.guest_migrate(
-        node=vm.node,
-        kind="qemu",
-        vmid=vm.vmid,
-        target=target,
-        online=True,
-        with_local_disks=bool(check.local_disks),
-    )
     assert _finish(gw, root_sim, upid) == "OK"
     moved = root_sim.cluster.estate.guests[vm.vmid]
     assert (moved.node, moved.running) == (target, True)
@@ -184,15 +184,7 @@ def test_stop_snapshot_delete_and_task_status(root_sim, gw):
 
 def test_task_stop_ends_a_running_task(root_sim, gw):
     vm = _guest(root_sim, lambda g: _plain_vm(g) and not g.running)
-    check = gw.guest_migrate_check(node=vm.node, kind="qemu", vmid=vm.vmid)
-    upid = gw.guest_migrate(
-        node=vm.node,
-        kind="qemu",
-        vmid=vm.vmid,
-        target=check.allowed_nodes[0],
-        online=False,
-        with_local_disks=bool(check.local_disks),
-    )
+    _, upid = _migrate_checked(gw, vm, online=False)
     assert gw.task_status(upid).running
     gw.task_stop(upid)
     root_sim.advance(1)

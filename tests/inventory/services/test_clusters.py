@@ -149,7 +149,9 @@ def test_register_form_messages(change, message):
     assert message in response.content.decode()
 
 
-def test_cluster_add_command_prints_the_report(sim, queued, capsys):
+def _cluster_add(sim, *trust: str, secret: str | None = None) -> None:
+    """``manage.py cluster_add`` for ``sim`` trusted by ``trust`` (the fingerprint if
+    none), with ``secret`` in place of the token's own when given."""
     settings = _settings(sim)
     call_command(
         "cluster_add",
@@ -159,29 +161,20 @@ def test_cluster_add_command_prints_the_report(sim, queued, capsys):
         "--token-id",
         settings["token_id"],
         "--token-secret",
-        settings["token_secret"],
-        "--fingerprint",
-        settings["fingerprint"],
+        secret or settings["token_secret"],
+        *(trust or ("--fingerprint", settings["fingerprint"])),
     )
+
+
+def test_cluster_add_command_prints_the_report(sim, queued, capsys):
+    _cluster_add(sim)
     out = capsys.readouterr().out
     assert "Proxmox VE 9." in out
     assert "Registered pve-" in out
 
 
 def test_cluster_add_command_fails_with_the_reason(sim, queued, capsys):
-    settings = _settings(sim)
     with pytest.raises(CommandError, match="nothing was saved"):
-        call_command(
-            "cluster_add",
-            settings["name"],
-            "--url",
-            settings["url"],
-            "--token-id",
-            settings["token_id"],
-            "--token-secret",
-            "wrong",
-            "--ca-bundle",
-            str(sim.cert_file),
-        )
+        _cluster_add(sim, "--ca-bundle", str(sim.cert_file), secret="wrong")
     assert "token was refused" in capsys.readouterr().err
     assert not Cluster.objects.exists()

@@ -81,6 +81,21 @@ def _form_url(scene):
     )
 
 
+def _two_cores_for_ops(sized, name: str) -> dict:
+    """A provision's parameters, as the form and the API take them: 2 cores for Ops,
+    which already owns 4."""
+    return {
+        "node": sized.estate["cluster"].nodes.get(name="node1").pk,
+        "name": name,
+        "cores": 2,
+        "memory_mib": 2048,
+        "disk_gib": 10,
+        "storage": sized.approved.pk,
+        "team": sized.ops.pk,
+        "classification": "internal",
+    }
+
+
 def test_the_request_form_shows_the_teams_use_and_refuses_over_quota(client, sized):
     limit(sized, sized.ops, max_vms=3, max_cores=5)
     client.force_login(sized.alice)
@@ -91,14 +106,7 @@ def test_the_request_form_shows_the_teams_use_and_refuses_over_quota(client, siz
         _form_url(sized),
         {
             "cluster": sized.estate["cluster"].name,
-            "node": sized.estate["cluster"].nodes.get(name="node1").pk,
-            "name": "api-1",
-            "cores": 2,
-            "memory_mib": 2048,
-            "disk_gib": 10,
-            "storage": sized.approved.pk,
-            "team": sized.ops.pk,
-            "classification": "internal",
+            **_two_cores_for_ops(sized, "api-1"),
             "justification": "a new API node for the release",
             "idempotency_key": str(uuid.uuid4()),
         },
@@ -146,16 +154,7 @@ def test_an_api_submission_over_quota_is_refused_with_the_reason(api, sized):
         {
             "kind": "provision",
             "cluster": sized.estate["cluster"].name,
-            "parameters": {
-                "node": sized.estate["cluster"].nodes.get(name="node1").pk,
-                "name": "api-2",
-                "cores": 2,
-                "memory_mib": 2048,
-                "disk_gib": 10,
-                "storage": sized.approved.pk,
-                "team": sized.ops.pk,
-                "classification": "internal",
-            },
+            "parameters": _two_cores_for_ops(sized, "api-2"),
             "justification": "a new API node for the release",
             "idempotency_key": str(uuid.uuid4()),
         },
