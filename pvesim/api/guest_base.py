@@ -275,4 +275,5 @@ def check_volume_params(ctx: Context, *, node: str, values: dict[str, str]) -> N
         ctx.check(f"/storage/{storage.storage}", _STORAGE_READ, any_=True)
         known = {v.volid for v in estate.stored_volumes(storage, node)}
         if volid not in known:
-            raise ModelError(f"volume '{volid}' does not exist")
+            # create_disks (qemu-server src/PVE/API2/Qemu.pm): no quotes around the volid.
+            raise ModelError(f"volume {volid} does not exist")

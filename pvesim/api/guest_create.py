@@ -74,13 +74,15 @@ def with_new_macs(kind: str, values: dict[str, str]) -> None:
 def check_create_allowed(ctx: Context, vmid: int, pool: str | None) -> None:
     if pool is not None:
         if pool not in ctx.cluster.estate.pools:
-            raise ApiError(500, f"pool '{pool}' does not exist")
+            # RPCEnvironment::check_pool_exist raises a permission exception.
+            raise ApiError(403, f"Permission check failed (pool '{pool}' does not exist)")
         if ctx.can(f"/pool/{pool}", ["VM.Allocate"]):
             return
     ctx.check(vm_path(vmid), ["VM.Allocate"])
 
 
 def taken_message(ctx: Context, vmid: int, node: str) -> str | None:
+    """Why a clone cannot take ``vmid``: qemu-server's clone_vm checks the config file."""
     guest = ctx.cluster.estate.guests.get(vmid)
     if guest is None:
         return None
@@ -103,8 +105,16 @@ def create(ctx: Context, kind: str) -> str:
         ctx.check(vm_path(vmid), ["VM.Backup"])
     else:
         check_create_allowed(ctx, vmid, pool)
-        if (message := taken_message(ctx, vmid, node)) is not None:
-            raise ApiError(500, message)
+        if (taken := estate.guests.get(vmid)) is not None:
+            # create_and_lock_config -> PVE::Cluster::check_vmid_unused, behind create_vm's
+            # "$emsg" (qemu-server src/PVE/API2/Qemu.pm, pve-container src/PVE/API2/LXC.pm).
+            verb = "restore" if archive else "create"
+            noun = "VM" if kind == "qemu" else "CT"
+            raise ApiError(
+                500,
+                f"unable to {verb} {noun} {vmid} - "
+                f"{taken.noun} {vmid} already exists on node '{taken.node}'",
+            )
     values = config_params(ctx)
     for key, value in values.items():
         check_config_key_perm(ctx, kind, vmid, key, value)

@@ -149,7 +149,7 @@ def test_task_ids_and_post_config_task(sim: Sim) -> None:
 def test_cdrom_media_must_exist_and_new_disks_need_storage_rights(sim: Sim) -> None:
     vm = stopped_vm(sim)
     api = prox(sim).nodes(vm.node).qemu(vm.vmid).config
-    with pytest.raises(ResourceException, match=r"volume 'local:iso/nope\.iso' does not exist"):
+    with pytest.raises(ResourceException, match=r"volume local:iso/nope\.iso does not exist"):
         api.put(ide2="local:iso/nope.iso,media=cdrom")
     api.put(ide2="local:iso/debian-12.8.0-amd64-netinst.iso,media=cdrom")
     assert api.get()["ide2"].startswith("local:iso/debian-12.8.0")

@@ -33,8 +33,16 @@ def test_create_with_import_from_allocates_the_disk(sim: Sim) -> None:
     response = sim.api("GET", "/cluster/nextid", params={"vmid": vmid})
     assert response.status_code == 400
     assert response.json()["errors"] == {"vmid": f"VM {vmid} already exists"}
-    with pytest.raises(ResourceException, match="already exists"):
+    taken = f"unable to create VM {vmid} - VM {vmid} already exists on node '{node}'"
+    with pytest.raises(ResourceException, match=taken):
         api.nodes(node).qemu.post(vmid=vmid)
+    other = next(n for n in sim.cluster.estate.nodes if n != node)
+    with pytest.raises(ResourceException, match=f"unable to create CT {vmid} - VM {vmid}"):
+        api.nodes(other).lxc.post(vmid=vmid, ostemplate="local:vztmpl/none.tar.zst")
+    with pytest.raises(ResourceException) as no_pool:
+        api.nodes(node).qemu.post(vmid=vmid + 1, pool="nowhere")
+    assert no_pool.value.status_code == 403
+    assert "Permission check failed (pool 'nowhere' does not exist)" in str(no_pool.value)
 
 
 def test_linked_clone_of_a_template(sim: Sim) -> None:
