@@ -26,6 +26,8 @@ _READ_ALL = [
         "harule",
         "hagroup",
         "aclentry",
+        "guestosinfo",
+        "osrelease",
     )
 ]
 
@@ -37,7 +39,8 @@ class InventoryConfig(AppConfig):
 
     # Admins, security officers and auditors see the whole estate; managers and end
     # users see nothing until ownership exists (the ownership issue widens this with
-    # object permissions). Only admins register clusters and classify storage.
+    # object permissions). Only admins register clusters, classify storage and keep
+    # the OS end-of-life table (in Django admin).
     role_permissions = {
         Role.ADMIN: [
             *_READ_ALL,
@@ -45,6 +48,9 @@ class InventoryConfig(AppConfig):
             "inventory.change_cluster",
             "inventory.delete_cluster",
             "inventory.change_storage",
+            "inventory.add_osrelease",
+            "inventory.change_osrelease",
+            "inventory.delete_osrelease",
         ],
         Role.SECURITY_OFFICER: list(_READ_ALL),
         Role.AUDITOR: list(_READ_ALL),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory.views import clusters, guests, infra
+from inventory.views import clusters, diversity, guests, infra
 
 app_name = "inventory"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("storage/<int:pk>/class/", infra.storage_class_set, name="storage-class"),
     path("vms/", guests.vm_list_view, name="vms"),
     path("vms/<int:pk>/", guests.vm_detail_view, name="vm"),
+    path("os-diversity/", diversity.diversity_view, name="os-diversity"),
 ]

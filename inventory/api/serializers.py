@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.models import (
@@ -23,6 +25,7 @@ from inventory.models import (
     VirtualMachine,
 )
 from inventory.selectors.guests import is_dormant
+from inventory.selectors.os_releases import vm_os
 
 
 class FieldSelectionMixin:
@@ -191,6 +194,10 @@ class VirtualMachineDetailSerializer(VirtualMachineListSerializer):
     nics = NicSerializer(many=True, read_only=True)
     disks = DiskSerializer(many=True, read_only=True)
     devices = DeviceSerializer(many=True, read_only=True)
+    os = serializers.SerializerMethodField(
+        help_text="OS from the guest agent (empty when it never answered), the matched "
+        "release and whether its support has ended"
+    )
 
     class Meta(VirtualMachineListSerializer.Meta):
         fields = [
@@ -204,7 +211,12 @@ class VirtualMachineDetailSerializer(VirtualMachineListSerializer):
             "nics",
             "disks",
             "devices",
+            "os",
         ]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_os(self, vm: VirtualMachine) -> dict[str, Any]:
+        return vm_os(vm)
 
 
 class ResidencySerializer(serializers.ModelSerializer):

@@ -1,6 +1,8 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from inventory.api import views
+from inventory.api.diversity import OsDiversityView
 
 router = SimpleRouter()
 router.register("clusters", views.ClusterViewSet, basename="inventory-cluster")
@@ -13,4 +15,7 @@ router.register("lineage", views.LineageViewSet, basename="inventory-lineage")
 router.register("tasks", views.TaskViewSet, basename="inventory-task")
 router.register("sync-runs", views.SyncRunViewSet, basename="inventory-syncrun")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("os-diversity/", OsDiversityView.as_view(), name="inventory-os-diversity"),
+    *router.urls,
+]

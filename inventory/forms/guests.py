@@ -8,6 +8,7 @@ from django import forms
 
 from inventory.models import Classification, GuestKind
 from inventory.selectors.guests import VM_DEFAULT_SORT, VM_SORTS, VmFilters
+from inventory.selectors.os_releases import os_key_q
 
 _YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
 
@@ -41,6 +42,13 @@ class VmFilterForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=[("", "any"), *GuestKind.choices])
     dormant = forms.ChoiceField(required=False, choices=_YES_NO)
     template = forms.ChoiceField(required=False, choices=_YES_NO)
+    os = forms.CharField(
+        label="OS",
+        required=False,
+        max_length=100,
+        help_text="debian:12 as the guest agent reports it, or ostype:win7 from the config",
+    )
+    eol = forms.ChoiceField(label="End of life", required=False, choices=_YES_NO)
     gone = forms.ChoiceField(
         label="Destroyed", required=False, choices=[("", "no"), ("yes", "yes")]
     )
@@ -61,9 +69,17 @@ class VmFilterForm(forms.Form):
             kind=data["kind"],
             dormant=_flag(data["dormant"]),
             template=_flag(data["template"]),
+            os=data["os"].strip(),
+            eol=_flag(data["eol"]),
             gone=data["gone"] == "yes",
             q=data["q"],
         )
+
+    def clean_os(self) -> str:
+        value = self.cleaned_data["os"].strip()
+        if value and os_key_q(value) is None:
+            raise forms.ValidationError("Write <os id>:<version>, or ostype:<ostype>.")
+        return value
 
     def order(self) -> tuple[str, list[str]]:
         """The public sort key and its keyset order (descending flips every field)."""

@@ -31,6 +31,7 @@ from inventory.models.ledgers import (
     Rollback,
     RollbackSource,
 )
+from inventory.models.os import GuestOsInfo, OsRelease
 from inventory.models.proxmox import (
     AclEntry,
     BackupJob,
@@ -55,12 +56,14 @@ __all__ = [
     "GuestDisk",
     "GuestKind",
     "GuestNic",
+    "GuestOsInfo",
     "HAGroup",
     "HAResource",
     "HARule",
     "Lineage",
     "LineageKind",
     "Node",
+    "OsRelease",
     "Pool",
     "ProxmoxTask",
     "Residency",

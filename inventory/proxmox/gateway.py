@@ -18,6 +18,7 @@ import requests
 from proxmoxer import AuthenticationError, ResourceException
 
 from inventory.proxmox import errors
+from inventory.proxmox.agent import AgentReads
 from inventory.proxmox.appliances import ApplianceReads
 from inventory.proxmox.cluster_writes import ClusterWrites
 from inventory.proxmox.clusterconf import Acl, BackupJob, HAGroup, HAResource, HARule
@@ -106,7 +107,7 @@ def translate(exc: BaseException, *, method: str, path: str) -> errors.ProxmoxEr
     raise exc
 
 
-class ProxmoxGateway(GuestWrites, ClusterWrites, ProvisioningWrites, ApplianceReads):
+class ProxmoxGateway(GuestWrites, ClusterWrites, ProvisioningWrites, ApplianceReads, AgentReads):
     """Typed access to one cluster through its API token; safe to share between threads.
 
     Reads live here; writes come from :class:`GuestWrites`, :class:`ClusterWrites` and

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from governance.core.permissions import get_object_or_404_for, restrict
 from inventory.models import GuestNic, VirtualMachine
+from inventory.selectors.os_releases import eol_q, os_key_q, releases_load
 
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$", re.IGNORECASE)
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
@@ -64,6 +65,8 @@ class VmFilters:
     kind: str = ""
     dormant: bool | None = None
     template: bool | None = None
+    os: str = ""
+    eol: bool | None = None
     gone: bool = False
     q: str = ""
 
@@ -126,6 +129,11 @@ def vm_list(*, user: Any, filters: VmFilters) -> QuerySet[VirtualMachine]:
             Q(last_running__lt=cutoff) | Q(last_running__isnull=True, first_seen__lt=cutoff)
         )
         queryset = queryset.filter(dormant if filters.dormant else ~dormant)
+    if filters.os and (os_q := os_key_q(filters.os)) is not None:
+        queryset = queryset.filter(os_q)
+    if filters.eol is not None:
+        ended = eol_q(releases_load(), today=timezone.localdate())
+        queryset = queryset.filter(ended if filters.eol else ~ended)
     return vm_search(queryset, filters.q)
 
 

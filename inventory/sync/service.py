@@ -40,8 +40,9 @@ from inventory.sync.apply import changeset_apply
 from inventory.sync.diff import diff
 from inventory.sync.live import sync_finished_publish
 from inventory.sync.local import load_local, with_tasks
+from inventory.sync.osinfo import osinfo_sync
 from inventory.sync.remote import Progress, load_remote
-from inventory.sync.state import LocalTask
+from inventory.sync.state import LocalTask, RemoteState
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ def _run(run: SyncRun, *, progress: Progress | None) -> None:
         transaction.on_commit(lambda: guests_discovered_send(cluster_id=cluster.pk, vm_ids=vm_ids))
     _report(progress, "apply", 1, 1)
     problems = [*remote.errors, *changeset.warnings]
-    run.stats = {**changeset.stats, "api_calls": dict(remote.calls)}
+    calls = dict(remote.calls)
+    osinfo = _osinfo(gateway, cluster_id=cluster.pk, remote=remote, calls=calls)
+    run.stats = {**changeset.stats, **osinfo, "api_calls": calls}
     if remote.version and remote.version != cluster.pve_version:
         Cluster.objects.filter(pk=cluster.pk).update(pve_version=remote.version)
     changed = changeset.changes_content
@@ -139,6 +142,33 @@ def _run(run: SyncRun, *, progress: Progress | None) -> None:
         )
     else:
         _finish(run, SyncRunStatus.OK, changed=changed)
+
+
+def _osinfo(
+    gateway: ProxmoxGateway, *, cluster_id: int, remote: RemoteState, calls: dict[str, int]
+) -> dict[str, int]:
+    """The guest agents' OS reads after the apply; their calls are added to ``calls``.
+
+    The inventory is already written, so a failure here is logged, never the run's.
+    """
+    if remote.nodes is None:
+        return {}
+    before = dict(gateway.calls)
+    try:
+        stats = osinfo_sync(
+            gateway,
+            cluster_id=cluster_id,
+            guests=remote.guests,
+            online={n.name for n in remote.nodes if n.status == "online"},
+            now=remote.read_at,
+        )
+    except Exception:
+        logger.exception("guest agent OS reads of cluster %s failed", cluster_id)
+        stats = {"osinfo_error": 1}
+    for key, count in gateway.calls.items():
+        if count - before.get(key, 0):
+            calls[key] = calls.get(key, 0) + count - before.get(key, 0)
+    return stats
 
 
 def _report(progress: Progress | None, step: str, done: int, total: int) -> None:

@@ -12,6 +12,7 @@ from inventory.forms.guests import VmFilterForm
 from inventory.keyset import InvalidCursor, keyset_paginate
 from inventory.models import Cluster
 from inventory.selectors.guests import VM_SORTS, is_dormant, vm_get, vm_list
+from inventory.selectors.os_releases import vm_os
 from inventory.selectors.vm_page import vm_page
 
 PAGE_SIZE = 50
@@ -73,4 +74,5 @@ def vm_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One guest; 404 when the user may not see it."""
     vm = vm_get(user=request.user, pk=pk)
     context = {"vm": vm, "dormant": is_dormant(vm), **vm_page(user=request.user, vm=vm)}
+    context["os"] = vm_os(vm)
     return render(request, "inventory/vm_detail.html", context)

@@ -18,6 +18,7 @@ _READER = {
     "VMs",
     "Clusters",
     "Storage",
+    "OS diversity",
     "Ownership",
     "My VMs",
     "Policies",
@@ -27,7 +28,16 @@ _READER = {
 }
 EXPECTED = {
     "end_user": {"Home", "My VMs", "Violations", "Requests"},
-    "manager": {"Home", "Teams", "My VMs", "Violations", "Requests", "Approvals", "Quotas"},
+    "manager": {
+        "Home",
+        "Teams",
+        "OS diversity",
+        "My VMs",
+        "Violations",
+        "Requests",
+        "Approvals",
+        "Quotas",
+    },
     "security_officer": _READER | {"Audit", "Approvals"},
     "auditor": _READER | {"Audit"},
     "admin": _READER | {"People & Teams", "Audit", "API docs", "Approvals", "Approval chains"},
