@@ -288,6 +288,9 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
             "clusters",
             [*MANAGE, "register_demo_clusters", "--info", str(info_file), "--wait", "60"],
         )
+        if seed is not None:
+            # Owners and approved storage, once synced: end users' pages are not empty.
+            sup.step("estate", [*MANAGE, "seed_demo_estate", "--wait", "60"])
 
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     url = f"http://{probe_host}:{port}/"

@@ -170,6 +170,8 @@ def test_demo_serves_runs_a_task_and_stops_everything_on_one_ctrl_c(demo):
     assert "worker" in names
     assert "beat" in names
     assert "alice" in demo.output  # the demo logins are printed
+    # The synced demo VMs have owners (a later start finds them owned and says 0).
+    assert "VMs given owners" in demo.output
 
     assert demo.get("/accounts/login/") == 200
 
