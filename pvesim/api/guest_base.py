@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pvesim.api.context import Context
-from pvesim.api.errors import ApiError
+from pvesim.api.errors import ApiError, param_error
 from pvesim.model import Guest, ModelError
 from pvesim.model.clusterconf import HAResource
 from pvesim.model.propstring import key_family
@@ -265,6 +265,10 @@ def check_volume_params(ctx: Context, *, node: str, values: dict[str, str]) -> N
         if new_disk is not None:
             storage = estate.storage(new_disk.group(1))
             ctx.check(f"/storage/{storage.storage}", ["Datastore.AllocateSpace"])
+            if family not in {"mp"} and key != "rootfs" and "images" not in storage.content:
+                # qemu-server's $check_storage_access names the storage parameter.
+                message = f"storage '{storage.storage}' does not support vm images"
+                raise param_error({"storage": message})
             continue
         if "media=cdrom" not in value:
             continue

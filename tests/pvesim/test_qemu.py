@@ -164,6 +164,11 @@ def test_cdrom_media_must_exist_and_new_disks_need_storage_rights(sim: Sim) -> N
     assert (
         response.reason == "Permission check failed (/storage/local-lvm, Datastore.AllocateSpace)"
     )
+    no_images = sim.api(
+        "PUT", f"/nodes/{vm.node}/qemu/{vm.vmid}/config", data={"scsi5": "nfs-iso:8"}
+    )
+    assert no_images.status_code == 400
+    assert no_images.json()["errors"] == {"storage": "storage 'nfs-iso' does not support vm images"}
     used = {value.split(",")[0] for value in vm.config.values()}
     api.put(scsi5="local-lvm:8")
     volid, size = api.get()["scsi5"].split(",")
