@@ -37,12 +37,21 @@ def snapshots_get(ctx: Context, kind: str) -> list[dict[str, Any]]:
 
 
 def _locked_task(
-    ctx: Context, guest: Guest, operation: str, lock: str, steps: list, apply: Any
+    ctx: Context,
+    guest: Guest,
+    operation: str,
+    lock: str,
+    steps: list,
+    apply: Any,
+    precheck: Any = None,
 ) -> str:
-    """A snapshot-family worker: lock check and ``lock`` taken at start, released at end."""
+    """A snapshot-family worker: ``precheck`` (checks PVE makes before the lock's), lock
+    check and ``lock`` taken at start, released at end."""
     release = release_lock(guest, lock)
 
     def take_lock() -> None:
+        if precheck is not None:
+            precheck()
         if guest.lock:
             raise TaskError(lock_message(guest))
         set_lock(guest, lock)
@@ -102,11 +111,24 @@ def snapshot_post(ctx: Context, kind: str) -> str:
     return _locked_task(ctx, guest, "snapshot", "snapshot", steps, apply)
 
 
+def _snapshot_exists(guest: Guest, name: str, *, rollback: bool = False) -> Any:
+    """The worker's first checks (pve-guest-common ``src/PVE/AbstractConfig.pm``
+    ``snapshot_rollback``/``snapshot_delete``): the API forks before looking."""
+
+    def check() -> None:
+        if rollback and guest.is_template:
+            raise TaskError("you can't rollback if vm is a template")
+        if name not in guest.snapshots:
+            raise TaskError(f"snapshot '{name}' does not exist")
+
+    return check
+
+
 def snapshot_rollback_post(ctx: Context, kind: str) -> str:
     guest = resolve_guest(ctx, kind)
     ctx.check(vm_path(guest), ["VM.Snapshot", "VM.Snapshot.Rollback"], any_=True)
     name = ctx.params["snapname"]
-    section = snapshot_get(guest, name)
+    section = guest.snapshots.get(name, {})
     start = bool(ctx.params.get("start"))
     cluster = ctx.cluster
 
@@ -119,14 +141,14 @@ def snapshot_rollback_post(ctx: Context, kind: str) -> str:
     steps = [(1.0, f"Rolling back to snapshot '{name}'")]
     if "vmstate" in section:
         steps.append((2.0, "restoring VM state and RAM"))
-    return _locked_task(ctx, guest, "rollback", "rollback", steps, apply)
+    precheck = _snapshot_exists(guest, name, rollback=True)
+    return _locked_task(ctx, guest, "rollback", "rollback", steps, apply, precheck)
 
 
 def snapshot_delete_req(ctx: Context, kind: str) -> str:
     guest = resolve_guest(ctx, kind)
     ctx.check(vm_path(guest), ["VM.Snapshot"])
     name = ctx.params["snapname"]
-    snapshot_get(guest, name)
     return _locked_task(
         ctx,
         guest,
@@ -134,6 +156,7 @@ def snapshot_delete_req(ctx: Context, kind: str) -> str:
         "snapshot-delete",
         [(1.0, f"delete snapshot '{name}'")],
         lambda: snapshot_delete(guest, name),
+        _snapshot_exists(guest, name),
     )
 
 
