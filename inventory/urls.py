@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory.views import clusters, diversity, guests, infra
+from inventory.views import clusters, diversity, exposure, guests, infra
 
 app_name = "inventory"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("clusters/<slug:name>/sync/", clusters.cluster_sync, name="cluster-sync"),
     path("clusters/<slug:name>/toggle/", clusters.cluster_toggle, name="cluster-toggle"),
     path("nodes/", infra.node_list, name="nodes"),
+    path("exposure/", exposure.exposure_view, name="exposure"),
+    path("exposure.csv", exposure.exposure_csv_view, name="exposure-csv"),
     path("storage/", infra.storage_list, name="storage"),
     path("storage/<int:pk>/class/", infra.storage_class_set, name="storage-class"),
     path("vms/", guests.vm_list_view, name="vms"),

@@ -46,6 +46,7 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("Clusters", "inventory:clusters", roles=_INVENTORY_READERS),
     NavEntry("Storage", "inventory:storage", roles=_INVENTORY_READERS),
     NavEntry("OS diversity", "inventory:os-diversity", roles=_INVENTORY_READERS | {Role.MANAGER}),
+    NavEntry("Exposure", "inventory:exposure", roles=_INVENTORY_READERS),
     NavEntry("Ownership", "ownership:dashboard", roles=_INVENTORY_READERS, exact=True),
     NavEntry("Teams", "ownership:teams", roles=frozenset({Role.MANAGER})),
     NavEntry("My VMs", "ownership:mine"),

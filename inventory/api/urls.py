@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from inventory.api import views
 from inventory.api.diversity import OsDiversityView
+from inventory.api.exposure import ExposureView
 
 router = SimpleRouter()
 router.register("clusters", views.ClusterViewSet, basename="inventory-cluster")
@@ -16,6 +17,7 @@ router.register("tasks", views.TaskViewSet, basename="inventory-task")
 router.register("sync-runs", views.SyncRunViewSet, basename="inventory-syncrun")
 
 urlpatterns = [
+    path("exposure/", ExposureView.as_view(), name="inventory-exposure"),
     path("os-diversity/", OsDiversityView.as_view(), name="inventory-os-diversity"),
     *router.urls,
 ]

@@ -8,15 +8,25 @@ see. Every selector runs a fixed number of queries (lineage: one per tree level)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from governance.core.permissions import restrict
-from inventory.models import Copy, GuestNic, Lineage, Node, Residency, VirtualMachine
+from governance.core.permissions import permission_name, restrict
+from inventory.models import (
+    Copy,
+    GuestNic,
+    Lineage,
+    Node,
+    Residency,
+    StorageClass,
+    VirtualMachine,
+)
 
 # A lineage deeper than this is a data error (or a cycle); the walk stops there.
 MAX_LINEAGE_DEPTH = 32
@@ -158,35 +168,135 @@ def dormant_vms(*, user: Any, days: int, now: datetime | None = None) -> QuerySe
     )
 
 
+# Copies on these classes of storage may have left the operator's control.
+EXPOSURE_RISKY_CLASSES = (StorageClass.REMOVABLE.value, StorageClass.EXTERNAL.value)
+
+
 @dataclass(frozen=True)
 class Exposure:
-    """A guest that ran on the node in the window, and the copies made of it since."""
+    """A guest that ran on the node in the window, and the copies made of it since.
+
+    ``vm`` carries ``owner_name``, ``team_name`` and ``arrived`` (its first stay in the
+    window) from ``exposure_guests``.
+    """
 
     vm: VirtualMachine
     stays: tuple[Residency, ...]
     copies: tuple[Copy, ...]
 
 
-def exposure(*, user: Any, node: Node, since: datetime, until: datetime) -> list[Exposure]:
-    """Every guest that lived on ``node`` at any time in [since, until], with each copy of
-    it made from ``since`` on: what a compromised or seized node may have leaked, and
-    where that data went afterwards (the mobility problem)."""
-    visible = restrict(VirtualMachine.objects.all(), user)
-    stays = (
-        Residency.objects.filter(node=node, started_at__lte=until, vm__in=visible)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
-        .select_related("vm__cluster", "node")
-        .order_by("vm_id", "started_at", "id")
+@dataclass(frozen=True)
+class ExposureSummary:
+    guests: int
+    copies: int
+    risky_copies: int
+
+
+def exposure_nodes(*, user: Any) -> QuerySet[Node]:
+    """Nodes ``user`` may ask an exposure report about, gone ones included: those they may
+    view, and those a guest they may see has lived on (its VM page names them already)."""
+    nodes = Node.objects.select_related("cluster").order_by("cluster__name", "name", "id")
+    if user.is_authenticated and (
+        user.is_superuser or user.has_perm(permission_name(Node, "view"))
+    ):
+        return restrict(nodes, user)
+    lived_on = restrict(Residency.objects.all(), user).values("node_id")
+    return nodes.filter(
+        Q(pk__in=restrict(Node.objects.all(), user).values("pk")) | Q(pk__in=lived_on)
     )
-    by_vm: dict[int, list[Residency]] = defaultdict(list)
-    guests: dict[int, VirtualMachine] = {}
-    for stay in stays:
-        by_vm[stay.vm_id].append(stay)
-        guests[stay.vm_id] = stay.vm
+
+
+def _stays(node: Node, since: datetime, until: datetime) -> QuerySet[Residency]:
+    """Stays on ``node`` overlapping [since, until]; an open stay runs until now."""
+    return Residency.objects.filter(node=node, started_at__lte=until).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=since)
+    )
+
+
+def exposure_guests(
+    *, user: Any, node: Node, since: datetime, until: datetime
+) -> QuerySet[VirtualMachine]:
+    """Every guest ``user`` may see that lived on ``node`` at any time in [since, until],
+    destroyed ones too (they were exposed all the same), unordered; one query.
+
+    Each carries its current ``owner_name`` and ``team_name`` (read through the reverse
+    relation ownership declares, so inventory imports nothing from it) and ``arrived``.
+    """
+    window = _stays(node, since, until)
+    first = window.filter(vm=OuterRef("pk")).order_by("started_at", "id").values("started_at")
+    made = Copy.objects.filter(vm=OuterRef("pk"), created_at__gte=since).order_by()
+    return (
+        restrict(VirtualMachine.objects.select_related("cluster", "node"), user)
+        .filter(pk__in=window.values("vm_id"))
+        .defer("config", "config_pending")
+        .annotate(
+            holder=FilteredRelation("ownerships", condition=Q(ownerships__until__isnull=True)),
+            owner_name=F("holder__owner__username"),
+            team_name=F("holder__team__name"),
+            arrived=Subquery(first[:1]),
+            copy_count=Coalesce(Subquery(made.values("vm").annotate(n=Count("id")).values("n")), 0),
+        )
+    )
+
+
+def exposure_details(
+    guests: QuerySet[VirtualMachine], *, node: Node, since: datetime, until: datetime
+) -> list[Exposure]:
+    """``guests`` (from ``exposure_guests``, ordered, maybe one page of it) with their stays
+    on ``node`` and their copies made from ``since`` on; three queries, however many
+    guests: the guests are read once and reused as a subquery, never as a list of ids."""
+    rows = list(guests)
+    if not rows:
+        return []
+    keys = guests.values("pk")
+    stays: dict[int, list[Residency]] = defaultdict(list)
+    for stay in (
+        _stays(node, since, until)
+        .filter(vm__in=keys)
+        .select_related("node")
+        .order_by("vm_id", "started_at", "id")
+    ):
+        stays[stay.vm_id].append(stay)
     copies: dict[int, list[Copy]] = defaultdict(list)
-    made = Copy.objects.filter(vm_id__in=list(guests), created_at__gte=since).select_related(
-        "storage"
+    made = Copy.objects.filter(vm__in=keys, created_at__gte=since).select_related(
+        "cluster", "storage"
     )
     for copy in made.order_by("created_at", "id"):
         copies[copy.vm_id].append(copy)
-    return [Exposure(guests[vm_id], tuple(by_vm[vm_id]), tuple(copies[vm_id])) for vm_id in by_vm]
+    return [Exposure(row, tuple(stays[row.pk]), tuple(copies[row.pk])) for row in rows]
+
+
+def exposure(*, user: Any, node: Node, since: datetime, until: datetime) -> list[Exposure]:
+    """Every guest that lived on ``node`` at any time in [since, until], with each copy of
+    it made from ``since`` on: what a compromised or seized node may have leaked, and
+    where that data went afterwards (the mobility problem). Three queries."""
+    guests = exposure_guests(user=user, node=node, since=since, until=until)
+    return exposure_details(
+        guests.order_by("cluster__name", "vmid", "id"), node=node, since=since, until=until
+    )
+
+
+def exposure_batches(
+    *, user: Any, node: Node, since: datetime, until: datetime, size: int = 500
+) -> Iterator[list[Exposure]]:
+    """``exposure`` in batches of ``size`` guests by id, for exports of any length that
+    hold one batch in memory at a time; three queries a batch."""
+    guests = exposure_guests(user=user, node=node, since=since, until=until).order_by("id")
+    after = 0
+    while batch := exposure_details(
+        guests.filter(pk__gt=after)[:size], node=node, since=since, until=until
+    ):
+        yield batch
+        after = batch[-1].vm.pk
+
+
+def exposure_summary(*, user: Any, node: Node, since: datetime, until: datetime) -> ExposureSummary:
+    """How many guests were exposed, how many copies of them were made since, and how many
+    of those went to removable or external storage; two queries."""
+    guests = restrict(VirtualMachine.objects.all(), user).filter(
+        pk__in=_stays(node, since, until).values("vm_id")
+    )
+    totals = Copy.objects.filter(vm__in=guests.values("pk"), created_at__gte=since).aggregate(
+        copies=Count("id"), risky=Count("id", filter=Q(storage_class__in=EXPOSURE_RISKY_CLASSES))
+    )
+    return ExposureSummary(guests.count(), totals["copies"], totals["risky"])

@@ -18,6 +18,7 @@ _READER = {
     "VMs",
     "Clusters",
     "Storage",
+    "Exposure",
     "OS diversity",
     "Ownership",
     "My VMs",
