@@ -179,15 +179,15 @@ def template(ctx: Context, kind: str) -> str | None:
     """Convert to a template: disks become ``base-`` volumes; irreversible."""
     guest = resolve_guest(ctx, kind)
     ctx.check(vm_path(guest), ["VM.Allocate"])
+    # The checks (and words) of qemu-server's and pve-container's template API, in order.
     assert_unlocked(ctx, guest)
+    if guest.snapshots:
+        raise ApiError(500, f"unable to create template, because {guest.noun} contains snapshots")
     if guest.is_template:
         raise ApiError(500, "you can't convert a template to a template")
     if guest.running:
-        raise ApiError(
-            500,
-            f"you can't convert a {'VM' if kind == 'qemu' else 'CT'} to template "
-            f"if {'VM' if kind == 'qemu' else 'CT'} is running",
-        )
+        running = "if VM is running" if kind == "qemu" else "if the CT is running"
+        raise ApiError(500, f"you can't convert a {guest.noun} to template {running}")
 
     def convert() -> None:
         for key, volid, parsed in guest.volumes():

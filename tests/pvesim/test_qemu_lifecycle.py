@@ -72,6 +72,10 @@ def test_full_clone_and_template_conversion(sim: Sim) -> None:
     api = prox(sim)
     finish(sim, api.nodes(vm.node).qemu(vm.vmid).clone.post(newid=5000, name="copy"), 7200)
     assert api.nodes(vm.node).qemu(5000).config.get()["name"] == "copy"
+    finish(sim, api.nodes(vm.node).qemu(5000).snapshot.post(snapname="before"))
+    with pytest.raises(ResourceException, match="because VM contains snapshots"):
+        api.nodes(vm.node).qemu(5000).template.post()
+    finish(sim, api.nodes(vm.node).qemu(5000).snapshot("before").delete())
     upid = api.nodes(vm.node).qemu(5000).template.post()
     assert finish(sim, upid)["exitstatus"] == "OK"
     config = api.nodes(vm.node).qemu(5000).config.get()
