@@ -14,20 +14,17 @@ from rest_framework.views import APIView
 from governance.accounts.roles import roles_of
 from inventory.selectors.diversity import os_diversity
 
-_GROUP = inline_serializer(
-    "OsDiversityGroup",
-    {
-        "key": serializers.CharField(help_text="the VM list's os filter value"),
-        "family": serializers.CharField(),
-        "version": serializers.CharField(),
-        "source": serializers.ChoiceField(choices=["agent", "config"]),
-        "release": serializers.CharField(),
-        "end_of_life": serializers.DateField(allow_null=True),
-        "eol": serializers.BooleanField(),
-        "count": serializers.IntegerField(),
-        "teams": serializers.DictField(child=serializers.IntegerField()),
-    },
-)
+_GROUP_FIELDS = {
+    "key": serializers.CharField(help_text="the VM list's os filter value"),
+    "family": serializers.CharField(),
+    "version": serializers.CharField(),
+    "source": serializers.ChoiceField(choices=["agent", "config"]),
+    "release": serializers.CharField(),
+    "end_of_life": serializers.DateField(allow_null=True),
+    "eol": serializers.BooleanField(),
+    "count": serializers.IntegerField(),
+    "teams": serializers.DictField(child=serializers.IntegerField()),
+}
 
 
 class OsDiversityView(APIView):
@@ -41,7 +38,7 @@ class OsDiversityView(APIView):
                 "total": serializers.IntegerField(),
                 "eol_total": serializers.IntegerField(),
                 "teams": serializers.ListField(child=serializers.CharField()),
-                "groups": _GROUP.__class__(many=True),
+                "groups": inline_serializer("OsDiversityGroup", _GROUP_FIELDS, many=True),
             },
         )
     )

@@ -1,4 +1,5 @@
-"""``cluster_sync``: one sync of one cluster (load remote -> load local -> diff -> apply).
+"""``cluster_sync``: one sync of one cluster (load remote -> load local -> diff -> apply),
+then the guest agents' OS reads (``inventory.sync.osinfo``).
 
 Invariants:
 
