@@ -67,9 +67,15 @@ class ExposureForm(forms.Form):
 
     @property
     def unknown_node(self) -> bool:
-        """A node was named that does not exist or that the user may not ask about; the
-        views answer 404 for both alike, so the report never confirms a node exists."""
-        return self.asked and (self.data.get("cluster"), self.data.get("node")) not in self._nodes
+        """A cluster or node was named that does not exist or that the user may not ask
+        about; the views answer 404 for both alike, so the report never confirms one
+        exists. A known node paired with another known cluster is a form error instead
+        (two selects chosen apart)."""
+        cluster, name = self.data.get("cluster"), self.data.get("node")
+        known = self._nodes.keys()
+        return self.asked and not (
+            any(c == cluster for c, _ in known) and any(n == name for _, n in known)
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -81,8 +87,9 @@ class ExposureForm(forms.Form):
                 self.add_error("since", "The window must start before it ends.")
             elif until - since > MAX_WINDOW:
                 self.add_error("since", "The window can span at most two years.")
-        if self.unknown_node and not self.has_error("node"):
-            self.add_error("node", "Choose a node of the chosen cluster.")
+        cluster, name = data.get("cluster"), data.get("node")
+        if cluster and name and (cluster, name) not in self._nodes:
+            self.add_error("node", f"{name} is not a node of {cluster}; choose one of its nodes.")
         return data
 
     def question(self) -> tuple[Node, datetime, datetime]:

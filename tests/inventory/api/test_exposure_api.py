@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import yaml
+from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -107,3 +109,14 @@ def test_keyset_pages_cover_every_guest_once(site, django_assert_max_num_queries
         url = body["next"]
     assert len(seen) == len(set(seen)) == 32
     assert seen == sorted(seen)
+
+
+def test_schema_documents_the_report_and_its_errors(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    operation = yaml.safe_load(out.read_text())["paths"][URL]["get"]
+    assert {"200", "400", "404"} <= set(operation["responses"])
+    assert {p["name"] for p in operation["parameters"]} >= {"cluster", "node", "since", "until"}
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ExposureReport"
+    )

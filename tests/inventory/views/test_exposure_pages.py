@@ -145,11 +145,16 @@ def test_a_bad_window_is_refused_inline(site, since, until, field, message):
     assert client.get(_url("/inventory/exposure.csv", since="x")).status_code == 400
 
 
-def test_unreadable_date_and_missing_cluster_are_field_errors(site):
+def test_unreadable_date_and_a_node_of_another_cluster_are_field_errors(site):
     client = _client(UserFactory(roles=[Role.AUDITOR]))
     response = client.get(_report(site, since="yesterday"))
     assert response.status_code == 400
     assert 'id="id_since_error"' in response.content.decode()
+    other = make_cluster("expo-other")
+    Node.objects.create(cluster=other, name="host9", first_seen=NOW, last_seen=NOW)
+    response = client.get(_url(cluster="expo-other", node="host1"))
+    assert response.status_code == 400
+    assert "host1 is not a node of expo-other" in response.content.decode()
 
 
 def test_sorted_and_paginated_in_constant_queries(site, django_assert_max_num_queries):
