@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
 from policy.models import ActionKind
-from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, vm_finding
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, iso, vm_finding
 
 PARAMS = {
     "max_snapshot_age_days": Param(int, None, "Oldest a snapshot may be (empty: no limit)."),
@@ -57,7 +57,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                         f"snapshot:{copy.name}",
                         f"Snapshot {copy.name} {' and '.join(reasons)}",
                         snapshot=copy.name,
-                        created_at=copy.created_at.isoformat(),
+                        created_at=iso(copy.created_at),
                         vmstate=copy.vmstate,
                         reasons=reasons,
                     )
@@ -72,7 +72,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                     volid=copy.name,
                     storage=copy.storage,
                     copy_node=copy.node,
-                    created_at=copy.created_at.isoformat(),
+                    created_at=iso(copy.created_at),
                 )
             )
     return found or NONE

@@ -15,7 +15,7 @@ from datetime import timedelta
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
 from policy.models import ActionKind, QuarantineCause
-from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, iso, vm_finding
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, day, iso, vm_finding
 
 PARAMS = {
     "days": Param(int, 30, "Days off after which a guest owes a patch before it may run."),
@@ -35,7 +35,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                 ctx,
                 vm,
                 "dormant",
-                f"Off since {quiet_since:%Y-%m-%d}, more than {days} days: it will be "
+                f"Off since {day(quiet_since)}, more than {days} days: it will be "
                 "quarantined when it starts until its owner confirms it is patched",
                 off_since=iso(quiet_since),
                 running=False,

@@ -14,7 +14,7 @@ from inventory.parsing import reaches_host
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
 from policy.models import ActionKind
-from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, vm_finding
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, iso, vm_finding
 
 PARAMS = {
     "approved_iso_storages": Param(
@@ -98,7 +98,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                         storage=copy.storage,
                         copy_node=copy.node,
                         storage_class=copy.storage_class,
-                        created_at=copy.created_at.isoformat(),
+                        created_at=iso(copy.created_at),
                     )
                 )
     if params["check_backup_jobs"]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
 from policy.models import ActionKind, QuarantineCause
-from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, vm_finding
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, day, iso, vm_finding
 
 _ACTIONS = ("none", "stop", "quarantine")
 
@@ -28,7 +28,7 @@ LEASE_PARAMS = {
 
 def _grace(since: datetime, params: Params, now: datetime) -> dict[str, object]:
     until = since + timedelta(days=params["grace_days"])
-    return {"grace_until": until.isoformat(), "grace_over": now >= until}
+    return {"grace_until": iso(until), "grace_over": now >= until}
 
 
 def evaluate_owner(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
@@ -40,7 +40,7 @@ def evaluate_owner(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Findin
             vm,
             "unowned",
             f"{vm.name or vm.vmid} has no owner",
-            first_seen=vm.first_seen.isoformat(),
+            first_seen=iso(vm.first_seen),
             **_grace(vm.first_seen, params, ctx.now),
         )
     ]
@@ -57,8 +57,8 @@ def evaluate_lease(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Findin
             ctx,
             vm,
             "lease",
-            f"The lease of {vm.name or vm.vmid} ended on {lease_end:%Y-%m-%d}",
-            lease_end=lease_end.isoformat(),
+            f"The lease of {vm.name or vm.vmid} ended on {day(lease_end)}",
+            lease_end=iso(lease_end),
             running=vm.status == "running",
             **_grace(ended, params, ctx.now),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from policy.facts import VmFacts
 from policy.findings import Action, Finding
 from policy.models import ActionKind, QuarantineCause
-from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, vm_finding
+from policy.rules.base import NONE, Param, Params, Rule, RuleContext, action, iso, vm_finding
 
 PARAMS = {
     "quarantine": Param(bool, False, "Quarantine a rolled-back guest until confirmed patched."),
@@ -37,7 +37,7 @@ def evaluate(vm: VmFacts, params: Params, ctx: RuleContext) -> list[Finding]:
                 "re-key, then confirm",
                 snapshot=last.snapshot_name,
                 source=last.source,
-                detected_at=last.detected_at.isoformat(),
+                detected_at=iso(last.detected_at),
                 task_upid=last.task_upid,
                 rollbacks=len(vm.rollbacks),
             )
