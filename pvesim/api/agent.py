@@ -110,7 +110,7 @@ def agent_ping(ctx: Context) -> dict[str, Any]:
 @route("GET", AGENT + "/get-osinfo")
 def agent_osinfo(ctx: Context) -> dict[str, Any]:
     guest = _agent_guest(ctx, _AUDIT)
-    info = _OS_INFO.get(guest.config.get("ostype", "l26"), _OS_INFO["l26"])
+    info = guest.os_release or _OS_INFO.get(guest.config.get("ostype", "l26"), _OS_INFO["l26"])
     return {"result": dict(info)}
 
 

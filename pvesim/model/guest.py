@@ -49,6 +49,8 @@ class Guest:
     pid: int = 0
     pool: str | None = None
     agent_installed: bool = False
+    os_release: dict[str, str] = field(default_factory=dict)
+    """What the guest agent reports (``get-osinfo``); empty: derived from ``ostype``."""
     sensitive: bool = False
     firewall: GuestFirewall | None = None
     status_changed_at: float = 0.0

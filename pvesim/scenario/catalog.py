@@ -72,5 +72,26 @@ QEMU_OSES = (
     OsProfile("other", "appliance", "", "", "", ""),
     OsProfile("solaris", "solaris", "", "", "", ""),
 )
+_LINUX_NAMES = {"debian": "Debian GNU/Linux", "ubuntu": "Ubuntu", "rocky": "Rocky Linux"}
+
+
+def agent_osinfo(profile: OsProfile) -> dict[str, str]:
+    """What ``guest-get-osinfo`` answers on a Linux profile (os-release and uname);
+    empty for the others, whose answer the agent handler derives from the ostype."""
+    name = _LINUX_NAMES.get(profile.os_id)
+    if name is None:
+        return {}
+    return {
+        "id": profile.os_id,
+        "name": name,
+        "pretty-name": profile.pretty,
+        "version": profile.pretty.removeprefix(name).strip(),
+        "version-id": profile.version_id,
+        "kernel-release": profile.kernel,
+        "kernel-version": "#1 SMP PREEMPT_DYNAMIC",
+        "machine": "x86_64",
+    }
+
+
 LXC_OSES = ("debian", "ubuntu", "alpine", "rockylinux", "archlinux")
 QEMU_OS_WEIGHTS = (40, 25, 10, 12, 5, 5, 1)

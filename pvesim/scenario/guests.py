@@ -20,6 +20,7 @@ from pvesim.scenario.catalog import (
     SENSITIVE_NAMES,
     TEAMS,
     OsProfile,
+    agent_osinfo,
 )
 from pvesim.scenario.infra import InfraBuilder
 
@@ -167,6 +168,7 @@ class Builder(InfraBuilder):
             config["template"] = "1"
         guest = Guest(vmid=vmid, kind="qemu", node=node, config=config)
         guest.agent_installed = "agent" in config and rng.random() < 0.9
+        guest.os_release = agent_osinfo(profile)
         self.estate.guests[vmid] = guest
         return guest
 

@@ -55,9 +55,9 @@ def diversity_sim() -> Iterator[RunningSim]:
         farm.stop()
 
 
-def _guests(sim: RunningSim) -> tuple[int, int]:
-    """A running Linux VM whose agent answers (Debian 12 in pvesim) and a stopped VM,
-    turned into a Windows 7 guest by its config (end of life by OS type alone)."""
+def _guests(sim: RunningSim) -> tuple[int, str, int]:
+    """A running Linux VM whose agent answers (its report key, e.g. ``debian:12``) and a
+    stopped VM, turned into a Windows 7 guest by its config (end of life by type alone)."""
     guests = sorted(sim.cluster.estate.guests.values(), key=lambda g: g.vmid)
     answering = next(
         g
@@ -66,7 +66,7 @@ def _guests(sim: RunningSim) -> tuple[int, int]:
         and g.status == "running"
         and g.agent_installed
         and g.config.get("agent") == "1"
-        and g.config.get("ostype") == "l26"
+        and g.os_release
         and g.config.get("template") != "1"
     )
     stopped = next(
@@ -78,14 +78,15 @@ def _guests(sim: RunningSim) -> tuple[int, int]:
         "PUT", f"/nodes/{stopped.node}/qemu/{stopped.vmid}/config", data={"ostype": "win7"}
     )
     assert response.status_code == 200, response.text
-    return answering.vmid, stopped.vmid
+    key = f"{answering.os_release['id']}:{answering.os_release['version-id']}"
+    return answering.vmid, key, stopped.vmid
 
 
 def test_manager_sees_the_team_end_of_life_guest_and_opens_it(
     page, sign_in, browser_stack, diversity_sim, unique_name, make_user
 ) -> None:
     sim = diversity_sim
-    linux, windows = _guests(sim)
+    linux, linux_key, windows = _guests(sim)
     manager = make_user("manager")
     spec = {
         "admin": BROWSER_USERS["admin"],
@@ -108,7 +109,7 @@ def test_manager_sees_the_team_end_of_life_guest_and_opens_it(
     expect(ended).to_have_class("row--eol")
     expect(ended).to_contain_text("end of life")
     expect(ended).to_contain_text("Windows 7")
-    current = page.locator('#diversity tr[data-os="debian:12"]')
+    current = page.locator(f'#diversity tr[data-os="{linux_key}"]')
     expect(current).to_contain_text("guest agent")
     expect(current).not_to_contain_text("end of life")
     expect(page.get_by_text("1 run an operating system past its end of life")).to_be_visible()

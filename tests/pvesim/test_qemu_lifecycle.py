@@ -130,7 +130,7 @@ def test_guest_agent_answers_for_running_vm_with_agent(sim: Sim) -> None:
         key=lambda g: len(g.snapshots),
     )
     api = prox(sim).nodes(vm.node).qemu(vm.vmid).agent
-    assert api("get-osinfo").get()["result"]["id"] in {"debian", "mswindows"}
+    assert api("get-osinfo").get()["result"]["id"] in {"debian", "ubuntu", "rocky", "mswindows"}
     interfaces = api("network-get-interfaces").get()["result"]
     macs = {i["hardware-address"] for i in interfaces}
     mac = vm.config["net0"].split(",")[0].split("=")[1].lower()

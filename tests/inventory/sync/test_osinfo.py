@@ -96,9 +96,7 @@ def test_sync_reads_running_agents_once_and_keeps_failures_quiet(sim, cluster_fo
     known = {r.vm.vmid: r for r in rows.select_related("vm") if r.read_at}
     assert set(known) == {g.vmid for g in answering}
     for guest in answering:
-        expected = {"win11": "mswindows", "win10": "mswindows"}.get(
-            guest.config["ostype"], "debian"
-        )
+        expected = guest.os_release.get("id") or "mswindows"  # Windows answers by ostype
         assert known[guest.vmid].os_id == expected
         assert known[guest.vmid].pretty_name
     failed = rows.filter(read_at__isnull=True)
