@@ -126,7 +126,7 @@ def migration_steps(
     def prepare() -> None:
         problem = None
         if not node.online:
-            problem = f"Can't connect to destination address using public key ({node.ip})"
+            problem = "Can't connect to destination address using public key"
         elif resources := local_resources(guest):
             problem = f"can't migrate VM which uses local devices: {', '.join(resources)}"
         elif storages := unavailable_storages(estate, guest, target, storage_map):
@@ -283,6 +283,15 @@ def migrate(ctx: Context, kind: str) -> str:
         if kind == "qemu":
             raise ApiError(500, "can't migrate running VM without --online")
         raise ApiError(500, "CT is running - use online migration or restart migration")
+    storage_map = parse_storage_map(
+        ctx.params.get("targetstorage") or ctx.params.get("target-storage")
+    )
+    if kind == "qemu" and (
+        missing := unavailable_storages(ctx.cluster.estate, guest, target, storage_map)
+    ):
+        # qemu-server checks the storages before forking (check_storage_availability /
+        # $check_storage_access_migrate); pve-container only in its worker.
+        raise ApiError(500, f"storage '{missing[0]}' is not available on node '{target}'")
     resource = ha_resource(ctx, guest)
     if resource is not None:
         return _ha_migrate(ctx, guest, target)
@@ -294,9 +303,7 @@ def migrate(ctx: Context, kind: str) -> str:
         online=online,
         with_local_disks=bool(ctx.params.get("with-local-disks")),
         now=ctx.now,
-        storage_map=parse_storage_map(
-            ctx.params.get("targetstorage") or ctx.params.get("target-storage")
-        ),
+        storage_map=storage_map,
     )
 
 

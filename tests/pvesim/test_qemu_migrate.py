@@ -63,8 +63,22 @@ def test_migration_to_a_down_node_fails_in_the_task(sim: Sim) -> None:
     upid = prox(sim).nodes(vm.node).qemu(vm.vmid).migrate.post(target=target)
     status = finish(sim, upid)
     assert status["exitstatus"] == "migration aborted"
-    assert task_log(sim, upid)[-1] == "TASK ERROR: migration aborted"
+    log = task_log(sim, upid)
+    assert log[-1] == "TASK ERROR: migration aborted"
+    assert log[-2].endswith("Can't connect to destination address using public key")
     assert vm.node != target
+    assert vm.lock is None
+
+
+def test_a_disk_storage_missing_on_the_target_refuses_the_call(sim: Sim) -> None:
+    vm = plain_vm(sim, movable=True)
+    target = other_node(sim, vm.node)
+    storage_id = vm.config["scsi0"].split(":", 1)[0]
+    storage = sim.cluster.estate.storages[storage_id]
+    storage.nodes = [vm.node]
+    response = sim.api("POST", f"/nodes/{vm.node}/qemu/{vm.vmid}/migrate", data={"target": target})
+    assert response.status_code == 500
+    assert response.reason == f"storage '{storage_id}' is not available on node '{target}'"
     assert vm.lock is None
 
 
