@@ -1,7 +1,9 @@
 """Settings come from the environment through ``governance/settings/env.py`` alone.
 
-Each case loads the settings in a fresh interpreter with a controlled environment,
-because they are read once at import and the test process already has its own.
+Settings are read once at import and the test process already has its own, so they are
+loaded in a fresh interpreter with a controlled environment. Starting one costs seconds,
+so a single interpreter loads every case of a module in turn, each from a clean import
+of the settings package under that case's environment alone.
 """
 
 from __future__ import annotations
@@ -18,21 +20,54 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV_MODULE = ROOT / "governance" / "settings" / "env.py"
+# Reads {case: environment} as JSON on stdin; prints {case: settings} as JSON.
 PROBE = """
-import json, django
+import importlib, json, os, sys
+loaded = {}
+for case, environ in json.load(sys.stdin).items():
+    os.environ.clear()
+    os.environ.update(environ)
+    for name in [m for m in sys.modules if m.startswith("governance.settings")]:
+        del sys.modules[name]
+    s = importlib.import_module("governance.settings")
+    loaded[case] = {
+        "DEBUG": s.DEBUG,
+        "databases": {alias: db["ENGINE"] for alias, db in s.DATABASES.items()},
+        "default_db": {k: s.DATABASES["default"].get(k) for k in ("NAME", "HOST", "PORT", "USER")},
+        "broker": s.CELERY_BROKER_URL,
+        "broker_options": getattr(s, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        "channel_layer": s.CHANNEL_LAYERS["default"],
+        "cache": s.CACHES["default"]["BACKEND"],
+        "installed": s.INSTALLED_APPS,
+        "secure_cookies": s.SESSION_COOKIE_SECURE,
+    }
+print(json.dumps(loaded, default=str))
+"""
+# Runs Django's deploy check twice in one interpreter: with the environment it was
+# started with, then with SECRET_KEY replaced by a weak one (the settings package
+# imported again from that environment). Prints {case: [passed, output]} as JSON.
+DEPLOY_CHECKS = """
+import io, json, os, sys
+import django
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.utils.functional import empty
 django.setup()
-from django.conf import settings as s
-print(json.dumps({
-    "DEBUG": s.DEBUG,
-    "databases": {alias: db["ENGINE"] for alias, db in s.DATABASES.items()},
-    "default_db": {k: s.DATABASES["default"].get(k) for k in ("NAME", "HOST", "PORT", "USER")},
-    "broker": s.CELERY_BROKER_URL,
-    "broker_options": getattr(s, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-    "channel_layer": s.CHANNEL_LAYERS["default"],
-    "cache": s.CACHES["default"]["BACKEND"],
-    "installed": s.INSTALLED_APPS,
-    "secure_cookies": s.SESSION_COOKIE_SECURE,
-}, default=str))
+results = {}
+for case, secret_key in (("strong", None), ("weak", "short")):
+    if secret_key is not None:
+        os.environ["SECRET_KEY"] = secret_key
+        for name in [m for m in sys.modules if m.startswith("governance.settings")]:
+            del sys.modules[name]
+        settings._wrapped = empty
+    out = io.StringIO()
+    try:
+        call_command("check", deploy=True, fail_level="WARNING", stdout=out, stderr=out)
+        results[case] = [True, out.getvalue()]
+    except SystemCheckError as exc:
+        results[case] = [False, out.getvalue() + str(exc)]
+print(json.dumps(results))
 """
 
 
@@ -53,14 +88,23 @@ def clean_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     return environ
 
 
-def run_python(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_python(
+    environ: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def load_settings(environ: dict[str, str]) -> dict:
-    result = run_python(environ, "-c", PROBE)
+def load_settings(cases: dict[str, dict[str, str]]) -> dict[str, dict]:
+    """The settings each case's environment yields, all read by one interpreter."""
+    result = run_python(os.environ.copy(), "-c", PROBE, stdin=json.dumps(cases))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -77,29 +121,65 @@ def production_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     return clean_env(data_dir, **{**production, **overrides})
 
 
-def test_embedded_defaults_need_nothing_outside_pip(tmp_path):
-    loaded = load_settings(clean_env(tmp_path))
-    assert loaded["DEBUG"] is True
-    assert loaded["databases"] == {
+@pytest.fixture(scope="module")
+def case_dirs(tmp_path_factory) -> dict[str, Path]:
+    """A data folder of its own for each settings case."""
+    names = ("embedded", "postgresql", "redis", "broker", "production")
+    return {name: tmp_path_factory.mktemp(f"settings-{name}") for name in names}
+
+
+@pytest.fixture(scope="module")
+def loaded(case_dirs) -> dict[str, dict]:
+    """What each case's environment yields, read once for the whole module."""
+    redis = "redis://cache.internal:6379/3"
+    return load_settings(
+        {
+            "embedded": clean_env(case_dirs["embedded"]),
+            "postgresql": clean_env(
+                case_dirs["postgresql"],
+                DATABASE_URL="postgres://steward:pw@db.internal:5433/steward",
+            ),
+            "redis": clean_env(case_dirs["redis"], REDIS_URL=redis),
+            "broker": clean_env(
+                case_dirs["broker"],
+                REDIS_URL=redis,
+                CELERY_BROKER_URL="amqp://guest@mq.internal:5672//",
+            ),
+            "production": production_env(case_dirs["production"]),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def deploy_checks(tmp_path_factory) -> dict[str, list]:
+    """Django's deploy check on the production settings: as given, then with a weak key."""
+    environ = production_env(tmp_path_factory.mktemp("settings-deploy"))
+    result = run_python(environ, "-c", DEPLOY_CHECKS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_defaults_need_nothing_outside_pip(loaded, case_dirs):
+    embedded, data_dir = loaded["embedded"], case_dirs["embedded"]
+    assert embedded["DEBUG"] is True
+    assert embedded["databases"] == {
         "default": "django.db.backends.sqlite3",
         "channels": "django.db.backends.sqlite3",
     }
-    assert loaded["default_db"]["NAME"] == str(tmp_path / "steward.sqlite3")
-    assert loaded["broker"].startswith("filesystem://")
-    assert loaded["broker_options"]["data_folder_in"] == str(tmp_path / "broker" / "queue")
-    assert (tmp_path / "broker" / "queue").is_dir()  # kombu needs its folders to exist
-    assert loaded["channel_layer"]["BACKEND"] == "channels_lite.layers.core.SQLiteChannelLayer"
-    assert loaded["channel_layer"]["CONFIG"] == {"database": "channels"}
-    assert "channels_lite" in loaded["installed"]
-    assert loaded["cache"].endswith("LocMemCache")
+    assert embedded["default_db"]["NAME"] == str(data_dir / "steward.sqlite3")
+    assert embedded["broker"].startswith("filesystem://")
+    assert embedded["broker_options"]["data_folder_in"] == str(data_dir / "broker" / "queue")
+    assert (data_dir / "broker" / "queue").is_dir()  # kombu needs its folders to exist
+    assert embedded["channel_layer"]["BACKEND"] == "channels_lite.layers.core.SQLiteChannelLayer"
+    assert embedded["channel_layer"]["CONFIG"] == {"database": "channels"}
+    assert "channels_lite" in embedded["installed"]
+    assert embedded["cache"].endswith("LocMemCache")
 
 
-def test_database_url_selects_postgresql(tmp_path):
-    loaded = load_settings(
-        clean_env(tmp_path, DATABASE_URL="postgres://steward:pw@db.internal:5433/steward")
-    )
-    assert loaded["databases"]["default"] == "django.db.backends.postgresql"
-    assert loaded["default_db"] == {
+def test_database_url_selects_postgresql(loaded):
+    postgresql = loaded["postgresql"]
+    assert postgresql["databases"]["default"] == "django.db.backends.postgresql"
+    assert postgresql["default_db"] == {
         "NAME": "steward",
         "HOST": "db.internal",
         "PORT": 5433,
@@ -107,27 +187,21 @@ def test_database_url_selects_postgresql(tmp_path):
     }
 
 
-def test_redis_url_selects_redis_for_broker_channels_and_cache(tmp_path):
-    loaded = load_settings(clean_env(tmp_path, REDIS_URL="redis://cache.internal:6379/3"))
-    assert loaded["broker"] == "redis://cache.internal:6379/3"
-    assert loaded["channel_layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert loaded["channel_layer"]["CONFIG"] == {"hosts": ["redis://cache.internal:6379/3"]}
-    assert loaded["cache"].endswith("RedisCache")
+def test_redis_url_selects_redis_for_broker_channels_and_cache(loaded):
+    redis = loaded["redis"]
+    assert redis["broker"] == "redis://cache.internal:6379/3"
+    assert redis["channel_layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert redis["channel_layer"]["CONFIG"] == {"hosts": ["redis://cache.internal:6379/3"]}
+    assert redis["cache"].endswith("RedisCache")
     # Without the embedded layer there is no second database to migrate.
-    assert "channels" not in loaded["databases"]
-    assert "channels_lite" not in loaded["installed"]
+    assert "channels" not in redis["databases"]
+    assert "channels_lite" not in redis["installed"]
 
 
-def test_celery_broker_url_overrides_redis_for_the_broker_only(tmp_path):
-    loaded = load_settings(
-        clean_env(
-            tmp_path,
-            REDIS_URL="redis://cache.internal:6379/3",
-            CELERY_BROKER_URL="amqp://guest@mq.internal:5672//",
-        )
-    )
-    assert loaded["broker"] == "amqp://guest@mq.internal:5672//"
-    assert loaded["channel_layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+def test_celery_broker_url_overrides_redis_for_the_broker_only(loaded):
+    broker = loaded["broker"]
+    assert broker["broker"] == "amqp://guest@mq.internal:5672//"
+    assert broker["channel_layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS"])
@@ -142,26 +216,22 @@ def test_production_without_a_required_value_stops_with_one_line(tmp_path, missi
     assert lines[0].startswith("Steward configuration error:")
 
 
-def test_production_settings_pass_the_deploy_check(tmp_path):
-    result = run_python(
-        production_env(tmp_path), "manage.py", "check", "--deploy", "--fail-level", "WARNING"
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+def test_production_settings_pass_the_deploy_check(deploy_checks):
+    passed, output = deploy_checks["strong"]
+    assert passed, output
+    assert "no issues" in output
 
 
-def test_deploy_check_catches_a_weak_secret(tmp_path):
+def test_deploy_check_catches_a_weak_secret(deploy_checks):
     # Proves the check above can fail: Django flags a short, low-entropy key.
-    environ = production_env(tmp_path, SECRET_KEY="short")
-    result = run_python(environ, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
-    assert result.returncode != 0
-    assert "security.W009" in result.stdout + result.stderr
+    passed, output = deploy_checks["weak"]
+    assert not passed
+    assert "security.W009" in output
 
 
-def test_production_defaults_are_secure(tmp_path):
-    loaded = load_settings(production_env(tmp_path))
-    assert loaded["DEBUG"] is False
-    assert loaded["secure_cookies"] is True
+def test_production_defaults_are_secure(loaded):
+    assert loaded["production"]["DEBUG"] is False
+    assert loaded["production"]["secure_cookies"] is True
 
 
 def test_readme_documents_every_environment_variable():
