@@ -104,6 +104,33 @@ def duration_text(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(max(0, int(seconds))))
 
 
+def _prepare_problem(
+    cluster: Cluster,
+    guest: Guest,
+    target: str,
+    *,
+    moving: bool,
+    with_local_disks: bool,
+    storage_map: dict[str, str] | None,
+) -> str | None:
+    """What the worker's ``prepare`` finds wrong, first problem first."""
+    estate = cluster.estate
+    if not estate.nodes[target].online:
+        return "Can't connect to destination address using public key"
+    if resources := local_resources(guest):
+        return f"can't migrate VM which uses local devices: {', '.join(resources)}"
+    if storages := unavailable_storages(estate, guest, target, storage_map):
+        return f"storage '{storages[0]}' is not available on node '{target}'"
+    if (
+        moving
+        and guest.kind == "qemu"
+        and not with_local_disks
+        and any(not d["cdrom"] for d in local_disks(estate, guest))
+    ):
+        return "can't live migrate attached local disks without with-local-disks option"
+    return None
+
+
 def migration_steps(
     cluster: Cluster,
     guest: Guest,
@@ -113,31 +140,27 @@ def migration_steps(
     with_local_disks: bool,
     log: list[str],
     storage_map: dict[str, str] | None = None,
+    refuse: str | None = None,
 ) -> tuple[list, float]:
     """The steps of a ``qmigrate``/``vzmigrate`` worker and its total duration.
 
     ``log`` is the task's line list: an abort writes PVE's ``ERROR: migration aborted
     (duration ...): <reason>`` line there before the task ends with ``migration aborted``.
+    ``refuse`` is a reason the worker's ``prepare`` finds before anything else.
     """
     estate = cluster.estate
     node = estate.nodes[target]
     moving = online and guest.running
 
     def prepare() -> None:
-        problem = None
-        if not node.online:
-            problem = "Can't connect to destination address using public key"
-        elif resources := local_resources(guest):
-            problem = f"can't migrate VM which uses local devices: {', '.join(resources)}"
-        elif storages := unavailable_storages(estate, guest, target, storage_map):
-            problem = f"storage '{storages[0]}' is not available on node '{target}'"
-        elif (
-            moving
-            and guest.kind == "qemu"
-            and not with_local_disks
-            and any(not d["cdrom"] for d in local_disks(estate, guest))
-        ):
-            problem = "can't live migrate attached local disks without with-local-disks option"
+        problem = refuse or _prepare_problem(
+            cluster,
+            guest,
+            target,
+            moving=moving,
+            with_local_disks=with_local_disks,
+            storage_map=storage_map,
+        )
         if problem is not None:
             log.append(f"ERROR: migration aborted (duration 00:00:00): {problem}")
             raise TaskError("migration aborted")
@@ -190,9 +213,14 @@ def migrate_start(
     delay: float = 0.0,
     on_done: Callable[[], None] | None = None,
     storage_map: dict[str, str] | None = None,
+    refuse: str | None = None,
 ) -> str:
-    """Start the migration worker (API, HA LRM after ``delay``, control API)."""
+    """Start the migration worker (API, HA LRM after ``delay``, control API).
+
+    A guest locked already (only containers get this far: pve-container checks the lock
+    in the worker's ``prepare``) keeps its lock and the worker aborts on it."""
     lines: list[str] = []
+    locked = lock_message(guest) if guest.lock else None
     steps, _ = migration_steps(
         cluster,
         guest,
@@ -201,10 +229,12 @@ def migrate_start(
         with_local_disks=with_local_disks,
         log=lines,
         storage_map=storage_map,
+        refuse=locked or refuse,
     )
     if delay:
         steps.insert(0, (delay, ()))
-    set_lock(guest, "migrate")
+    if locked is None:
+        set_lock(guest, "migrate")
     release = release_lock(guest, "migrate")
 
     def done() -> None:
@@ -277,12 +307,19 @@ def migrate(ctx: Context, kind: str) -> str:
     if target == guest.node:
         raise param_error({"target": "target is local node."})
     ctx.cluster.estate.node(target)
-    assert_unlocked(ctx, guest)
-    online = bool(ctx.params.get("online")) or bool(ctx.params.get("restart"))
-    if guest.running and not online:
-        if kind == "qemu":
+    online, restart = bool(ctx.params.get("online")), bool(ctx.params.get("restart"))
+    refuse = None
+    if kind == "qemu":
+        assert_unlocked(ctx, guest)
+        if guest.running and not online:
             raise ApiError(500, "can't migrate running VM without --online")
-        raise ApiError(500, "CT is running - use online migration or restart migration")
+    elif guest.running:
+        # pve-container's migrate_vm (src/PVE/API2/LXC.pm); LXC::Migrate::prepare then
+        # refuses a live migration: only restart mode moves a running container.
+        if not online and not restart:
+            raise ApiError(500, "can't migrate running container without --online or --restart")
+        if not restart:
+            refuse = "lxc live migration is currently not implemented"
     storage_map = parse_storage_map(
         ctx.params.get("targetstorage") or ctx.params.get("target-storage")
     )
@@ -300,10 +337,11 @@ def migrate(ctx: Context, kind: str) -> str:
         guest,
         target,
         user=ctx.user.full,
-        online=online,
+        online=online or restart,
         with_local_disks=bool(ctx.params.get("with-local-disks")),
         now=ctx.now,
         storage_map=storage_map,
+        refuse=refuse,
     )
 
 

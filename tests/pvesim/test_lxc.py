@@ -116,3 +116,32 @@ def test_a_container_resize_is_checked_before_the_worker(sim: Sim) -> None:
     before = ct.config["rootfs"]
     assert finish(sim, api.resize.put(disk="rootfs", size="+1G"))["exitstatus"] == "OK"
     assert ct.config["rootfs"] != before
+
+
+def test_a_running_container_moves_only_in_restart_mode(sim: Sim) -> None:
+    ct = container(sim, running=True)
+    target = next(n for n in sim.cluster.estate.nodes if n != ct.node)
+    api = prox(sim).nodes(ct.node).lxc(ct.vmid)
+    with pytest.raises(
+        ResourceException, match="can't migrate running container without --online or --restart"
+    ):
+        api.migrate.post(target=target)
+    # pve-container forks, then its prepare refuses a live migration.
+    upid = api.migrate.post(target=target, online=1)
+    assert finish(sim, upid)["exitstatus"] == "migration aborted"
+    log = [line["t"] for line in prox(sim).nodes(ct.node).tasks(upid).log.get(limit=0)]
+    assert "lxc live migration is currently not implemented" in log[-2]
+    assert ct.node != target
+    assert ct.lock is None
+    assert finish(sim, api.migrate.post(target=target, restart=1))["exitstatus"] == "OK"
+    assert ct.node == target
+
+
+def test_a_locked_container_is_refused_by_the_migration_worker(sim: Sim) -> None:
+    ct = container(sim, running=False)
+    target = next(n for n in sim.cluster.estate.nodes if n != ct.node)
+    sim.control("POST", "guest/lock", vmid=ct.vmid, lock="backup")
+    upid = prox(sim).nodes(ct.node).lxc(ct.vmid).migrate.post(target=target)
+    assert finish(sim, upid)["exitstatus"] == "migration aborted"
+    assert ct.lock == "backup"
+    assert ct.node != target
