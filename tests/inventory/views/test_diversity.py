@@ -10,7 +10,9 @@ import csv
 import io
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from governance.accounts.models import TeamMembership
 from governance.accounts.roles import Role
@@ -118,3 +120,12 @@ def test_vm_page_and_api_show_the_os_and_its_end(site) -> None:
     assert os_["end_of_life"] == "2024-06-30"
     hidden = _client(site["manager"]).get(f"/api/inventory/vms/{site['vms']['deb12'].pk}/")
     assert hidden.status_code == 404
+
+
+def test_report_costs_the_same_queries_whatever_the_estate(site, django_assert_num_queries) -> None:
+    client = _client(UserFactory(roles=[Role.AUDITOR]))
+    with CaptureQueriesContext(connection) as small:
+        client.get(API)
+    make_os_estate("pve-diversity-more")
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert client.get(API).json()["total"] == 14
