@@ -1,6 +1,7 @@
 """What a team uses against its quota, and what a request would add (read only).
 
-A team's use is what it owns plus what its open requests have reserved:
+A team's use is what it owns plus what its open requests have reserved, on all clusters
+or, for a per-cluster quota, on one (the cluster a guest lives on, a request's cluster):
 
 - owned: its live, non-template guests (current ownership row's team), sized by the
   inventory: ``maxcpu`` cores, ``maxmem`` memory, and the sum of the guest's disks
@@ -180,7 +181,7 @@ def request_size(kind: str, parameters: Mapping[str, Any], vm: VirtualMachine | 
     return Size()
 
 
-def _owned(team_ids: list[int]) -> dict[int, Size]:
+def _owned(team_ids: list[int], cluster_id: int | None) -> dict[int, Size]:
     """One grouped pass over the teams' current ownership rows; each guest's disks are
     summed by an index lookup (``maxdisk`` when none was parsed)."""
     disks = (
@@ -190,20 +191,19 @@ def _owned(team_ids: list[int]) -> dict[int, Size]:
         .values("total")
     )
     disk = Coalesce(Subquery(disks), F("vm__maxdisk"), output_field=BigIntegerField())
-    rows = (
-        Ownership.objects.filter(
-            until__isnull=True,
-            team_id__in=team_ids,
-            vm__gone_since__isnull=True,
-            vm__template=False,
-        )
-        .values("team_id")
-        .annotate(
-            vms=Count("id"),
-            cores=Sum("vm__maxcpu"),
-            memory=Sum("vm__maxmem"),
-            disk=Sum(disk),
-        )
+    owned = Ownership.objects.filter(
+        until__isnull=True,
+        team_id__in=team_ids,
+        vm__gone_since__isnull=True,
+        vm__template=False,
+    )
+    if cluster_id is not None:
+        owned = owned.filter(vm__cluster_id=cluster_id)
+    rows = owned.values("team_id").annotate(
+        vms=Count("id"),
+        cores=Sum("vm__maxcpu"),
+        memory=Sum("vm__maxmem"),
+        disk=Sum(disk),
     )
     return {
         row["team_id"]: Size(row["vms"], row["cores"] or 0, row["memory"] or 0, row["disk"] or 0)
@@ -212,7 +212,11 @@ def _owned(team_ids: list[int]) -> dict[int, Size]:
 
 
 def _reserved(
-    team_ids: list[int], *, executing_only: bool, exclude_request: int | None
+    team_ids: list[int],
+    *,
+    cluster_id: int | None,
+    executing_only: bool,
+    exclude_request: int | None,
 ) -> dict[int, Size]:
     landed = ExecutionStep.objects.filter(
         execution__request=OuterRef("pk"),
@@ -234,6 +238,8 @@ def _reserved(
     )
     if exclude_request is not None:
         open_requests = open_requests.exclude(pk=exclude_request)
+    if cluster_id is not None:
+        open_requests = open_requests.filter(cluster_id=cluster_id)
     wanted = set(team_ids)
     reserved: dict[int, Size] = {}
     for request in open_requests:
@@ -245,12 +251,22 @@ def _reserved(
 
 
 def teams_usage(
-    team_ids: Iterable[int], *, executing_only: bool = False, exclude_request: int | None = None
+    team_ids: Iterable[int],
+    *,
+    cluster_id: int | None = None,
+    executing_only: bool = False,
+    exclude_request: int | None = None,
 ) -> dict[int, Usage]:
-    """``Usage`` of each team in ``team_ids`` (see the module docstring)."""
+    """``Usage`` of each team in ``team_ids``, on ``cluster_id`` only when given (see the
+    module docstring)."""
     ids = list(team_ids)
-    owned = _owned(ids)
-    reserved = _reserved(ids, executing_only=executing_only, exclude_request=exclude_request)
+    owned = _owned(ids, cluster_id)
+    reserved = _reserved(
+        ids,
+        cluster_id=cluster_id,
+        executing_only=executing_only,
+        exclude_request=exclude_request,
+    )
     return {team: Usage(owned.get(team, Size()), reserved.get(team, Size())) for team in ids}
 
 
@@ -258,8 +274,9 @@ def team_usage(team_id: int, **options: Any) -> Usage:
     return teams_usage([team_id], **options)[team_id]
 
 
-def quota_of(team_id: int) -> TeamQuota | None:
-    return TeamQuota.objects.filter(team_id=team_id).first()
+def quota_of(team_id: int, cluster_id: int | None = None) -> TeamQuota | None:
+    """The team's quota on ``cluster_id``, or for all clusters when None."""
+    return TeamQuota.objects.filter(team_id=team_id, cluster_id=cluster_id).first()
 
 
 def usage_lines(usage: Usage, quota: TeamQuota | None) -> list[str]:
@@ -274,17 +291,25 @@ def usage_lines(usage: Usage, quota: TeamQuota | None) -> list[str]:
     return lines
 
 
-def quota_help(team_ids: Iterable[int]) -> str:
-    """For a request form: each team's use against its limits, as escaped HTML lines."""
+def quota_help(team_ids: Iterable[int], cluster_id: int | None = None) -> str:
+    """For a request form: each team's use against its limits on all clusters and on
+    ``cluster_id`` (where the request lands), as escaped HTML lines."""
     teams = list(Team.objects.filter(pk__in=list(team_ids)).order_by("name"))
-    quotas = {q.team_id: q for q in TeamQuota.objects.filter(team__in=teams)}
-    usage = teams_usage([team.pk for team in teams if team.pk in quotas])
-    rows = [
-        (team.name, "; ".join(usage_lines(usage[team.pk], quotas[team.pk])))
-        if team.pk in quotas
-        else (team.name, "no quota")
-        for team in teams
-    ]
+    quotas = TeamQuota.objects.filter(team__in=teams).select_related("cluster")
+    quotas = quotas.filter(Q(cluster=None) | Q(cluster_id=cluster_id))
+    quotas = list(quotas.order_by(F("cluster__name").asc(nulls_first=True)))
+    # One grouped pass for all clusters and one for the request's cluster.
+    everywhere = teams_usage(q.team_id for q in quotas if q.cluster_id is None)
+    here = teams_usage((q.team_id for q in quotas if q.cluster_id), cluster_id=cluster_id)
+    rows = []
+    for team in teams:
+        parts = [
+            ("" if quota.cluster is None else f"on {quota.cluster.name}: ")
+            + "; ".join(usage_lines((here if quota.cluster else everywhere)[team.pk], quota))
+            for quota in quotas
+            if quota.team_id == team.pk
+        ]
+        rows.append((team.name, " | ".join(parts) or "no quota"))
     if not rows:
         return ""
     lines = format_html_join("", "<br>{}: {}", rows)

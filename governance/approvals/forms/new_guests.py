@@ -72,7 +72,8 @@ class ProvisionForm(RequestForm):
         self.fields["storage"].label_from_instance = lambda storage: storage.name
         self.fields["team"].queryset = teams_of(self.user)
         self.fields["team"].help_text = quota_help(
-            self.fields["team"].queryset.values_list("pk", flat=True)
+            self.fields["team"].queryset.values_list("pk", flat=True),
+            cluster_id=self.cluster.pk if self.cluster is not None else None,
         )
         templates = VirtualMachine.objects.filter(
             cluster=self.cluster, template=True, gone_since__isnull=True
@@ -138,7 +139,8 @@ class ImportForm(RequestForm):
         self.fields["storage"].label_from_instance = lambda storage: storage.name
         self.fields["team"].queryset = teams_of(self.user)
         self.fields["team"].help_text = quota_help(
-            self.fields["team"].queryset.values_list("pk", flat=True)
+            self.fields["team"].queryset.values_list("pk", flat=True),
+            cluster_id=self.cluster.pk if self.cluster is not None else None,
         )
 
     def clean_source_volume(self) -> str:

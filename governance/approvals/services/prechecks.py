@@ -220,7 +220,7 @@ def provision_check(
         if template is None:
             raise ValidationError({"template": "No such template in this cluster."})
         _copy_allowed(template, "template")
-    quota_check(kind="provision", vm=None, parameters=parameters, field="team")
+    quota_check(kind="provision", vm=None, cluster=cluster, parameters=parameters, field="team")
     return parameters
 
 
@@ -229,7 +229,7 @@ def import_check(
     *, requester: Any, vm: VirtualMachine | None, cluster: Cluster, parameters: dict[str, Any]
 ) -> dict[str, Any]:
     _new_guest_check(cluster, parameters)
-    quota_check(kind="import", vm=None, parameters=parameters, field="team")
+    quota_check(kind="import", vm=None, cluster=cluster, parameters=parameters, field="team")
     return parameters
 
 
@@ -245,7 +245,7 @@ def clone_check(
     # The clone is a new guest of the source's team and classification.
     guest = _existing(vm)._replace(id=0, pool="", tags=frozenset(), clones=0)
     _pinned(guest, cluster, node, "target_node")
-    quota_check(kind="clone", vm=vm, parameters=parameters, field="vm")
+    quota_check(kind="clone", vm=vm, cluster=cluster, parameters=parameters, field="vm")
     return parameters
 
 
@@ -315,5 +315,7 @@ def export_check(
 def ownership_transfer_check(
     *, requester: Any, vm: VirtualMachine, cluster: Cluster, parameters: dict[str, Any]
 ) -> dict[str, Any]:
-    quota_check(kind="ownership_transfer", vm=vm, parameters=parameters, field="team")
+    quota_check(
+        kind="ownership_transfer", vm=vm, cluster=cluster, parameters=parameters, field="team"
+    )
     return parameters

@@ -1,6 +1,9 @@
 """Team quotas: setting them, and refusing requests that would take a team over one.
 
 Invariants:
+- A request must fit its team's quota for all clusters and its quota on the cluster the
+  request lands on (``Request.cluster``; a guest's own cluster for a transfer), each
+  counting the use it covers.
 - ``quota_check`` runs in the per-kind validators (``prechecks``) at submission and when
   a request is changed; a request changed is not counted twice (``revalidation_of``
   names it while its validator runs). A refusal names the limit, the team's use with
@@ -14,7 +17,8 @@ Invariants:
   Proxmox yet.
 - Claims and transfers of the ownership app are checked like an ownership-transfer
   request when offered or claimed and again when approved (``quota_intake``).
-- ``quota_set`` is for admins only and audits every change with before and after.
+- ``quota_set`` is for admins only and audits every change with before and after (and
+  the cluster, null for all clusters).
 """
 
 from __future__ import annotations
@@ -26,18 +30,20 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.accounts.models import Team
 from governance.approvals.models import LIMITS, Request, RequestKind, TeamQuota
 from governance.approvals.quota_usage import (
     QUOTA_KINDS,
+    Size,
     charged_team,
     request_size,
     team_usage,
 )
 from governance.audit.services import audit_record
-from inventory.models import VirtualMachine
+from inventory.models import Cluster, VirtualMachine
 
 if TYPE_CHECKING:
     from governance.approvals.execution.base import StepContext, StepResult
@@ -62,37 +68,51 @@ def quota_refusals(
     request_team: int | None,
     parameters: Mapping[str, Any],
     vm: VirtualMachine | None,
+    cluster_id: int | None,
     executing_only: bool = False,
     exclude_request: int | None = None,
 ) -> list[str]:
-    """One message per limit the request would take its team over (empty: it fits).
+    """One message per limit the request would take its team over (empty: it fits), on
+    all clusters and on ``cluster_id``, where the request lands.
 
     A limit the request adds nothing to does not refuse it, even when the team is over it
     already (after an admin lowered the quota)."""
     team_id = charged_team(kind, request_team, parameters)
     if team_id is None:
         return []
-    quotas = TeamQuota.objects.filter(team_id=team_id)
+    quotas = TeamQuota.objects.filter(
+        Q(cluster=None) | Q(cluster_id=cluster_id), team_id=team_id
+    ).order_by(F("cluster_id").asc(nulls_first=True))
     if transaction.get_connection().in_atomic_block:
         quotas = quotas.select_for_update()
-    quota = quotas.first()
-    if quota is None:
+    quotas = list(quotas)
+    if not quotas:
         return []
     size = request_size(kind, parameters, vm)
-    usage = team_usage(team_id, executing_only=executing_only, exclude_request=exclude_request)
-    after = usage.total + size
     team = Team.objects.get(pk=team_id)
     refusals = []
-    for limit, words in LIMITS.items():
-        value = getattr(quota, limit)
-        if value is None or size.amount(limit) == 0 or not after.exceeds(limit, value):
-            continue
-        refusals.append(
-            f"Team {team.name} would use {after.amount(limit)} of {value} {words} "
-            f"(this request: {size.amount(limit)}). "
-            "Ask an admin to raise the quota or free capacity."
+    for quota in quotas:
+        usage = team_usage(
+            team_id,
+            cluster_id=quota.cluster_id,
+            executing_only=executing_only,
+            exclude_request=exclude_request,
         )
+        refusals += _over(quota, team, usage.total + size, size)
     return refusals
+
+
+def _over(quota: TeamQuota, team: Team, after: Size, size: Size) -> list[str]:
+    where = "" if quota.cluster_id is None else f" on cluster {quota.cluster.name}"
+    return [
+        f"Team {team.name} would use {after.amount(limit)} of {value} {words}{where} "
+        f"(this request: {size.amount(limit)}). "
+        "Ask an admin to raise the quota or free capacity."
+        for limit, words in LIMITS.items()
+        if (value := getattr(quota, limit)) is not None
+        and size.amount(limit) != 0
+        and after.exceeds(limit, value)
+    ]
 
 
 def _team_of(vm: VirtualMachine | None) -> int | None:
@@ -105,7 +125,12 @@ def _team_of(vm: VirtualMachine | None) -> int | None:
 
 
 def quota_check(
-    *, kind: str, vm: VirtualMachine | None, parameters: Mapping[str, Any], field: str
+    *,
+    kind: str,
+    vm: VirtualMachine | None,
+    cluster: Cluster,
+    parameters: Mapping[str, Any],
+    field: str,
 ) -> None:
     """``ValidationError`` on ``field`` when the request would take its team over quota."""
     if kind not in QUOTA_KINDS:
@@ -115,6 +140,7 @@ def quota_check(
         request_team=_team_of(vm),
         parameters=parameters,
         vm=vm,
+        cluster_id=cluster.pk,
         exclude_request=_revalidating.get(),
     )
     if refusals:
@@ -129,6 +155,7 @@ def quota_intake(*, vm: VirtualMachine, team: Team) -> None:
         request_team=_team_of(vm),
         parameters={"team": team.pk},
         vm=vm,
+        cluster_id=vm.cluster_id,
     )
     if refusals:
         raise ValidationError(refusals)
@@ -144,6 +171,7 @@ def quota_hold(request: Request) -> None:
         request_team=request.team_id,
         parameters=request.parameters,
         vm=request.vm,
+        cluster_id=request.cluster_id,
     )
     if refusals:
         raise ValidationError({"team": refusals})
@@ -160,6 +188,7 @@ def quota_gate(ctx: StepContext) -> StepResult | None:
         request_team=request.team_id,
         parameters=request.parameters,
         vm=request.vm,
+        cluster_id=request.cluster_id,
         executing_only=True,
         exclude_request=request.pk,
     )
@@ -182,9 +211,12 @@ def _limit(name: str, value: Any) -> int | None:
     return number
 
 
-def quota_set(*, actor: Any, team: Team, limits: Mapping[str, Any]) -> TeamQuota:
-    """Set ``team``'s limits (``LIMITS`` keys; missing keys keep their value, None or
-    empty lifts a limit). Admins only; audited with before and after."""
+def quota_set(
+    *, actor: Any, team: Team, limits: Mapping[str, Any], cluster: Cluster | None = None
+) -> TeamQuota:
+    """Set ``team``'s limits on ``cluster`` (None: all clusters); ``LIMITS`` keys, missing
+    keys keep their value, None or empty lifts a limit. Admins only; audited with before
+    and after."""
     if not actor.has_perm("approvals.change_teamquota"):
         raise PermissionDenied("Only admins change team quotas.")
     unknown = set(limits) - set(LIMITS)
@@ -192,11 +224,12 @@ def quota_set(*, actor: Any, team: Team, limits: Mapping[str, Any]) -> TeamQuota
         raise ValidationError(f"Unknown quota limit(s): {', '.join(sorted(unknown))}.")
     wanted = {name: _limit(name, value) for name, value in limits.items()}
     now = timezone.now()
+    where = {"team": team.slug, "cluster": cluster.name if cluster is not None else None}
     with transaction.atomic():
-        quota = TeamQuota.objects.select_for_update().filter(team=team).first()
+        quota = TeamQuota.objects.select_for_update().filter(team=team, cluster=cluster).first()
         before = quota.limits() if quota is not None else None
         if quota is None:
-            quota = TeamQuota(team=team)
+            quota = TeamQuota(team=team, cluster=cluster)
         for name, value in wanted.items():
             setattr(quota, name, value)
         if quota.limits() == before:
@@ -208,7 +241,7 @@ def quota_set(*, actor: Any, team: Team, limits: Mapping[str, Any]) -> TeamQuota
             actor=actor,
             action="approvals.quota.set",
             target=quota,
-            before={"team": team.slug, **(before or dict.fromkeys(LIMITS))},
-            after={"team": team.slug, **quota.limits()},
+            before={**where, **(before or dict.fromkeys(LIMITS))},
+            after={**where, **quota.limits()},
         )
     return quota
