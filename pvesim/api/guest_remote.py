@@ -7,7 +7,7 @@ fingerprint or a refused API token answer HTTP 500 with the API client's error. 
 must be a sibling cluster served by this process (:mod:`pvesim.peers`).
 
 The worker (``qmigrate``/``vzmigrate`` on the source) opens the tunnel, which starts a
-``qmtunnel``/``vztunnel`` task on the target as the token's owner and creates the guest there
+``qmtunnel``/``vzmtunnel`` task on the target as the token's owner and creates the guest there
 under ``target-vmid`` with ``lock: migrate``, its disks on the mapped storages and its NICs
 on the mapped bridges (pending changes are not carried over). A guest with snapshots is
 refused by the worker once the tunnel is up: PVE has no remote migration of snapshots
@@ -55,7 +55,7 @@ from pvesim.peers import Peer, peer_find
 from pvesim.tasks import Task, TaskError
 
 _BRIDGE_RE = re.compile(r"(^|,)bridge=([^,]+)")
-_TUNNEL_TYPES = {"qemu": "qmtunnel", "lxc": "vztunnel"}
+_TUNNEL_TYPES = {"qemu": "qmtunnel", "lxc": "vzmtunnel"}
 
 
 @dataclass(slots=True)
@@ -92,9 +92,11 @@ class _Migration:
         finally:
             cluster.lock.release()
 
-    def abort(self, problem: str) -> TaskError:
+    def abort(self, problem: str, *more: str) -> TaskError:
+        """PVE logs a multi-line error line by line, each with its ``ERROR:`` prefix."""
         assert self.task is not None
         self.task.lines.append(f"ERROR: migration aborted (duration 00:00:00): {problem}")
+        self.task.lines.extend(f"ERROR: {line}" for line in more)
         return TaskError("migration aborted")
 
     # ---- steps ---------------------------------------------------------------------------
@@ -114,10 +116,12 @@ class _Migration:
                 raise self.abort(
                     f"can't migrate VM which uses local devices: {', '.join(resources)}"
                 )
-            if self.target_vmid in estate.guests:
+            if (taken := estate.guests.get(self.target_vmid)) is not None:
+                # mtunnel's raise_param_exc, as PVE::APIClient::LWP reports a 400.
                 raise self.abort(
-                    f"remote: unable to create {guest.noun} {self.target_vmid}: "
-                    "config file already exists"
+                    "400 Parameter verification failed.",
+                    f"vmid: unable to create empty {guest.noun} config - {taken.noun} "
+                    f"{self.target_vmid} already exists on node '{taken.node}'",
                 )
             config = self._target_config(cluster)
             node = estate.nodes[self.target_node]

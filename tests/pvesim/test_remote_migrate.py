@@ -233,7 +233,14 @@ def test_taken_target_vmid_aborts_the_task_and_unlocks_the_source(
     upid = _offline_to(source, target, guest, taken)
     source.advance(60)
     assert _status(source, upid)["exitstatus"] == "migration aborted"
-    assert any("config file already exists" in line for line in _log(source, upid))
+    log = _log(source, upid)
+    assert "ERROR: migration aborted (duration 00:00:00): 400 Parameter verification failed." in log
+    node = target.cluster.estate.guests[taken].node
+    taken_noun = target.cluster.estate.guests[taken].noun
+    assert (
+        f"ERROR: vmid: unable to create empty VM config - {taken_noun} {taken} already exists "
+        f"on node '{node}'"
+    ) in log
     assert target.cluster.estate.guests[taken].config == before
     assert "lock" not in guest.config
 
@@ -257,7 +264,7 @@ def test_target_token_needs_sys_incoming(pair: tuple[RunningSim, RunningSim]) ->
     assert guest.vmid in source.cluster.estate.guests
 
 
-def test_container_moves_with_vztunnel(pair: tuple[RunningSim, RunningSim]) -> None:
+def test_container_moves_with_vzmtunnel(pair: tuple[RunningSim, RunningSim]) -> None:
     source, target = pair
     guest = _movable(source, running=False, kind="lxc")
     new_vmid = _free_vmid(target)
@@ -265,7 +272,7 @@ def test_container_moves_with_vztunnel(pair: tuple[RunningSim, RunningSim]) -> N
     assert upid.split(":")[5] == "vzmigrate"
     source.advance(3600)
     assert _status(source, upid)["exitstatus"] == "OK"
-    assert _log(source, upid)[0].split("'")[1].split(":")[5] == "vztunnel"
+    assert _log(source, upid)[0].split("'")[1].split(":")[5] == "vzmtunnel"
     moved = target.cluster.estate.guests[new_vmid]
     assert moved.kind == "lxc"
     assert moved.config["rootfs"].startswith(f"local-lvm:vm-{new_vmid}-disk-0")

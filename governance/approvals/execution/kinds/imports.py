@@ -51,7 +51,7 @@ from policy.services.quarantine import quarantine_apply
 IMPORT_CORES = 2
 IMPORT_MEMORY_MIB = 2048
 #: The receiving side of a remote migration (PVE's ``mtunnel`` worker).
-TUNNEL_TASKS = ("qmtunnel", "vztunnel")
+TUNNEL_TASKS = ("qmtunnel", "vzmtunnel")
 #: The sending side, on the source cluster.
 COPY_TASKS = ("qmigrate", "vzmigrate")
 #: Seconds between looks at a quarantine that policy is still applying.
