@@ -261,8 +261,10 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
     _check_port_free(host, port)
     sup.step("migrate", [*MANAGE, "migrate", "--noinput"])
     if not env.REDIS_URL:
-        # The embedded channel layer keeps its tables in a SQLite file of its own.
-        sup.step("migrate", [*MANAGE, "migrate", "--database", "channels", "--noinput"])
+        # The embedded channel layer keeps its tables in a SQLite file of its own; naming
+        # its app skips replaying every other app's migrations there as no-ops.
+        channels = ["migrate", "channels_lite", "--database", "channels", "--noinput"]
+        sup.step("migrate", [*MANAGE, *channels])
     if not env.DEBUG:
         # With DEBUG on, WhiteNoise serves straight from the finders: nothing to collect.
         sup.step("static", [*MANAGE, "collectstatic", "--noinput"])
@@ -289,7 +291,7 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
             [*MANAGE, "register_demo_clusters", "--info", str(info_file), "--wait", "60"],
         )
         if seed is not None:
-            # Owners and approved storage, once synced: end users' pages are not empty.
+            # Owners, approved storage and audit policies once synced: no page is empty.
             sup.step("estate", [*MANAGE, "seed_demo_estate", "--wait", "60"])
 
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

@@ -1,4 +1,5 @@
-"""The demo estate seed: synced demo VMs get owners, demo storages a class, only once."""
+"""The demo estate seed: synced demo VMs get owners, demo storages a class, report-only
+policies their first violations; only once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from governance.audit.models import AuditEvent
 from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_assign
 from inventory.models import Storage, StorageClass, VirtualMachine
+from policy.models import Policy, PolicyMode, Violation
 from tests.inventory.estate import make_cluster, vm_row
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +69,17 @@ def test_demo_users_get_vms_and_storage_is_approved(synced_demo, capsys):
         "usb-backup": StorageClass.REMOVABLE,
         "odd": StorageClass.UNCLASSIFIED,
     }
-    assert "2 storages classified, 3 VMs given owners" in capsys.readouterr().out
+    assert "2 storages classified, 3 VMs given owners, 2 policies created" in (
+        capsys.readouterr().out
+    )
     assert AuditEvent.objects.filter(action="inventory.storage.classify").count() == 2
+    assert set(Policy.objects.values_list("mode", flat=True)) == {PolicyMode.AUDIT}
+    # The one guest left unowned is reported at once, before any scheduled cycle.
+    assert list(
+        Violation.objects.filter(policy__kind="ownership_required").values_list(
+            "vm__name", flat=True
+        )
+    ) == ["hr-payroll"]
 
     # What the demo is for: an end user's "My VMs" lists what they own.
     client = Client()
@@ -98,7 +109,9 @@ def test_a_second_run_keeps_what_was_changed_by_hand(synced_demo, capsys):
     assert _holders("fin-ledger") == ("carol", None, "Research")
     assert Storage.objects.get(pk=storage.pk).storage_class == StorageClass.QUARANTINE
     assert AuditEvent.objects.count() == events
-    assert "0 storages classified, 0 VMs given owners" in capsys.readouterr().out
+    assert "0 storages classified, 0 VMs given owners, 0 policies created" in (
+        capsys.readouterr().out
+    )
 
 
 def test_nothing_is_assigned_before_the_first_sync_ends(synced_demo, capsys):
@@ -108,6 +121,7 @@ def test_nothing_is_assigned_before_the_first_sync_ends(synced_demo, capsys):
     call_command("seed_demo_estate", "--wait", "0")
 
     assert not Ownership.objects.exists()
+    assert not Policy.objects.exists()
     assert "has not finished" in capsys.readouterr().out
 
 

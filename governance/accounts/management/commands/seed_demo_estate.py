@@ -1,11 +1,12 @@
-"""``manage.py seed_demo_estate``: give the synced demo clusters owners and storage classes.
+"""``manage.py seed_demo_estate``: owners, storage classes and audit policies for the demo.
 
-Without it every end user and manager of the demo sees empty pages (nobody owns a VM)
-and nobody can ask for a new VM (no storage is approved). It runs after the first sync
-of pvesim's demo clusters, as the demo admin, through the same services an admin's
-clicks use, so the audit trail shows it. It only fills gaps: a VM that already has
-holders and a storage already classed are left as someone set them, so re-running the
-demo never undoes what was changed by hand.
+Without it every end user and manager of the demo sees empty pages (nobody owns a VM),
+nobody can ask for a new VM (no storage is approved) and no violation is ever shown.
+It runs after the first sync of pvesim's demo clusters, as the demo admin, through the
+same services an admin's clicks use, so the audit trail shows it. It only fills gaps: a
+VM that already has holders, a storage already classed and a policy of the same name
+are left as someone set them, so re-running the demo never undoes what was changed by
+hand. The policies only report (audit mode): the demo never changes a guest on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from governance.ownership.models import Ownership
 from governance.ownership.services import ownership_assign_bulk
 from inventory.models import Cluster, Storage, StorageClass, VirtualMachine
 from inventory.services.clusters import storage_classify
+from policy.models import Policy
+from policy.services.policies import policy_save
+from policy.services.reconcile import reconcile
 
 #: Demo storage name -> class: guest disks on shared and thin storage, backups on PBS.
 STORAGE_CLASSES = {
@@ -38,6 +42,11 @@ HOLDERS = (
     (("fin-",), "Finance", "alice", None),
     (("research-", "lab-"), "Research", "carol", "bob"),
     (("eng-", "it-", "ops-", "tpl-"), "Platform", "bob", "alice"),
+)
+#: Report-only policies the demo estate breaks: unowned guests, removable media.
+POLICIES = (
+    {"name": "Every VM has an owner", "kind": "ownership_required", "mode": "audit"},
+    {"name": "No removable media", "kind": "no_removable_media", "mode": "audit"},
 )
 ACTOR = "admin"
 
@@ -64,7 +73,11 @@ class Command(BaseCommand):
             return
         classified = self._classify(actor)
         assigned = self._assign(actor)
-        self.stdout.write(f"{classified} storages classified, {assigned} VMs given owners")
+        created = self._policies(actor)
+        self.stdout.write(
+            f"{classified} storages classified, {assigned} VMs given owners, "
+            f"{created} policies created"
+        )
 
     @staticmethod
     def _synced(wait: float) -> bool:
@@ -113,3 +126,20 @@ class Command(BaseCommand):
                 reason="demo data",
             )
         return total
+
+    @staticmethod
+    def _policies(actor: User) -> int:
+        """Create the demo policies missing by name; their first violations at once."""
+        missing = [
+            document
+            for document in POLICIES
+            if not Policy.objects.filter(name=document["name"]).exists()
+        ]
+        every_cluster = {"clusters": sorted(Cluster.objects.values_list("name", flat=True))}
+        for document in missing:
+            policy_save(
+                actor=actor, document={**document, "scope": every_cluster}, comment="demo data"
+            )
+        if missing:
+            reconcile(trigger="demo", actor=actor)
+        return len(missing)
