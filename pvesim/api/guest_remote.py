@@ -73,6 +73,7 @@ class _Migration:
     bridges: dict[str, str]
     online: bool
     delete: bool
+    refuse: str | None = None
     task: Task | None = None
     tunnel: Task | None = None
     received: Guest | None = None
@@ -106,6 +107,8 @@ class _Migration:
         worker, and the guest's config created there under ``lock: migrate``."""
         assert self.task is not None
         guest = self.guest
+        if self.refuse is not None:
+            raise self.abort(self.refuse)
         with self.target() as cluster:
             estate = cluster.estate
             privs = (f"/vms/{self.target_vmid}", "VM.Allocate"), ("/", "Sys.Incoming")
@@ -302,6 +305,10 @@ def remote_migrate(ctx: Context, kind: str) -> str:
         bridges=bridges,
         online=online and guest.running,
         delete=bool(ctx.params.get("delete")),
+        # LXC::Migrate::prepare: only restart mode moves a running container.
+        refuse="lxc live migration is currently not implemented"
+        if kind == "lxc" and guest.running and not ctx.params.get("restart")
+        else None,
     )
     set_lock(guest, "migrate")
     release = release_lock(guest, "migrate")

@@ -313,3 +313,25 @@ def test_a_guest_with_snapshots_is_refused_by_the_worker_and_stays_unlocked(
     assert _status(target, tunnel_upid)["exitstatus"] == "migration aborted"
     assert new_vmid not in target.cluster.estate.guests
     assert "lock" not in guest.config
+
+
+def test_a_running_container_needs_restart_mode(pair: tuple[RunningSim, RunningSim]) -> None:
+    source, target = pair
+    guest = _movable(source, running=True, kind="lxc")
+    upid = _migrate(
+        source,
+        guest,
+        target_endpoint=_endpoint(target),
+        target_vmid=_free_vmid(target),
+        target_storage="local-lvm",
+        target_bridge="vmbr0",
+        online=1,
+    )
+    source.advance(60)
+    assert _status(source, upid)["exitstatus"] == "migration aborted"
+    assert (
+        "ERROR: migration aborted (duration 00:00:00): "
+        "lxc live migration is currently not implemented"
+    ) in _log(source, upid)
+    assert guest.running
+    assert "lock" not in guest.config
