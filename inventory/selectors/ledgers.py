@@ -228,7 +228,7 @@ def exposure_guests(
     return (
         restrict(VirtualMachine.objects.select_related("cluster", "node"), user)
         .filter(pk__in=window.values("vm_id"))
-        .defer("config", "config_pending")
+        .defer("config", "config_pending", "cluster__token_secret")
         .annotate(
             holder=FilteredRelation("ownerships", condition=Q(ownerships__until__isnull=True)),
             owner_name=F("holder__owner__username"),
@@ -249,19 +249,20 @@ def exposure_details(
     if not rows:
         return []
     keys = guests.values("pk")
+    # Every stay is on ``node`` and every copy is recorded under its guest's cluster: the
+    # rows already read are set on them rather than joined again for each one.
     stays: dict[int, list[Residency]] = defaultdict(list)
     for stay in (
-        _stays(node, since, until)
-        .filter(vm__in=keys)
-        .select_related("node")
-        .order_by("vm_id", "started_at", "id")
+        _stays(node, since, until).filter(vm__in=keys).order_by("vm_id", "started_at", "id")
     ):
+        stay.node = node
         stays[stay.vm_id].append(stay)
+    clusters = {row.cluster_id: row.cluster for row in rows}
     copies: dict[int, list[Copy]] = defaultdict(list)
-    made = Copy.objects.filter(vm__in=keys, created_at__gte=since).select_related(
-        "cluster", "storage"
-    )
+    made = Copy.objects.filter(vm__in=keys, created_at__gte=since).select_related("storage")
     for copy in made.order_by("created_at", "id"):
+        if copy.cluster_id in clusters:
+            copy.cluster = clusters[copy.cluster_id]
         copies[copy.vm_id].append(copy)
     return [Exposure(row, tuple(stays[row.pk]), tuple(copies[row.pk])) for row in rows]
 
