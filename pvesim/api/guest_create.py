@@ -248,11 +248,18 @@ def destroy(ctx: Context, kind: str) -> str:
             f"unable to remove {guest.noun} {guest.vmid} - used in HA resources and purge "
             "parameter not set.",
         )
-    if guest.running:
-        raise ApiError(500, f"{guest.noun} {guest.vmid} is running - destroy failed")
     skiplock = bool(ctx.params.get("skiplock"))
     if skiplock:
         ctx.check_root("skiplock")
+    if kind == "lxc":
+        # pve-container's early checks (src/PVE/API2/LXC.pm destroy_vm): its lock before
+        # forking, and its own words for a running container.
+        if guest.lock:
+            raise ApiError(500, lock_message(guest))
+        if guest.running and not ctx.params.get("force"):
+            raise ApiError(500, f"unable to destroy CT {guest.vmid} - container is running")
+    elif guest.running:
+        raise ApiError(500, f"VM {guest.vmid} is running - destroy failed")
 
     def check() -> None:
         if guest.lock and not skiplock:

@@ -145,3 +145,17 @@ def test_a_locked_container_is_refused_by_the_migration_worker(sim: Sim) -> None
     assert finish(sim, upid)["exitstatus"] == "migration aborted"
     assert ct.lock == "backup"
     assert ct.node != target
+
+
+def test_destroy_checks_a_container_before_forking(sim: Sim) -> None:
+    running = container(sim, running=True)
+    api = prox(sim).nodes(running.node).lxc(running.vmid)
+    with pytest.raises(
+        ResourceException, match=f"unable to destroy CT {running.vmid} - container is running"
+    ):
+        api.delete()
+    stopped = container(sim, running=False)
+    sim.control("POST", "guest/lock", vmid=stopped.vmid, lock="backup")
+    with pytest.raises(ResourceException, match=r"CT is locked \(backup\)"):
+        prox(sim).nodes(stopped.node).lxc(stopped.vmid).delete()
+    assert stopped.vmid in sim.cluster.estate.guests
