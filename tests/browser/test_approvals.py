@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from pvesim.clock import Clock
 from pvesim.server import default_certificate
 from pvesim.testing import RunningSim, SimFarm
-from tests.browser.conftest import BROWSER_USERS
+from tests.browser.conftest import BROWSER_PASSWORD, BROWSER_USERS
 from tests.inventory.conftest import fingerprint_of_file
 
 pytestmark = pytest.mark.browser
@@ -31,19 +31,24 @@ pytestmark = pytest.mark.browser
 EXECUTION_TIMEOUT_MS = 90_000
 SIM_SPEED = 20.0
 
-# Runs in the browser stack's environment: register and sync the test's own simulated
-# cluster under its unique name, classify its storages, make the test's own team of its
-# end user and manager and give the end user one running guest.
+# Runs in the browser stack's environment (one interpreter: each costs seconds to start):
+# make the test's own users, one per role, register and sync its own simulated cluster
+# under its unique name, classify its storages, make its team of its end user and
+# manager and give the end user one running guest.
 _SEED = """
 import django, json, sys
 django.setup()
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from governance.accounts.services import team_create, team_member_add
 from governance.ownership.services import ownership_assign
 from inventory.models import Cluster, Storage, VirtualMachine
 from inventory.sync.service import cluster_sync
 spec = json.loads(sys.argv[1])
 User = get_user_model()
+for role, name in spec["people"].items():
+    user = User.objects.create_user(name, password=spec["password"], first_name=name.title())
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
 admin = User.objects.get(username=spec["admin"])
 end_user = User.objects.get(username=spec["end_user"])
 cluster = Cluster.objects.create(
@@ -56,29 +61,31 @@ Storage.objects.filter(cluster=cluster, name="ceph-rbd").update(storage_class="a
 Storage.objects.filter(cluster=cluster, name="nfs-iso").update(storage_class="external")
 team = team_create(actor=admin, name=spec["team"])
 team_member_add(actor=admin, team=team, user=end_user)
-team_member_add(
-    actor=admin, team=team, user=User.objects.get(username=spec["manager"]), is_manager=True
-)
+manager = User.objects.get(username=spec["manager"])
+team_member_add(actor=admin, team=team, user=manager, is_manager=True)
 guest = VirtualMachine.objects.get(cluster=cluster, vmid=spec["guest"], gone_since__isnull=True)
 ownership_assign(actor=admin, vm=guest, owner=end_user, team=team, reason="the team's guest")
 print(guest.pk)
 """
 
 # Runs in the browser stack's environment: the export expiry run, as the beat would
-# start it once the export's availability has ended (``now`` moved past it).
+# start it once the export's availability has ended (``now`` moved past it), for each
+# number of days from now in argv in turn; prints {days: [expired copies]}.
 _EXPIRE = """
-import django, sys
+import django, json, sys
 django.setup()
 from datetime import timedelta
 from django.utils import timezone
 from governance.approvals.execution.kinds.export import export_expire, exports_due
 from inventory.proxmox import ProxmoxGateway
 from inventory.services.clusters import cluster_endpoint
-now = timezone.now() + timedelta(days=float(sys.argv[1]))
-for copy, step in exports_due(now=now):
-    gateway = ProxmoxGateway(cluster_endpoint(copy.cluster))
-    assert export_expire(copy=copy, step=step, gateway=gateway), copy
-    print(copy.name)
+expired = {days: [] for days in sys.argv[1:]}
+for days in sys.argv[1:]:
+    for copy, step in exports_due(now=timezone.now() + timedelta(days=float(days))):
+        gateway = ProxmoxGateway(cluster_endpoint(copy.cluster))
+        assert export_expire(copy=copy, step=step, gateway=gateway), copy
+        expired[days].append(copy.name)
+print(json.dumps(expired))
 """
 
 
@@ -115,14 +122,18 @@ def sim() -> Iterator[RunningSim]:
 
 
 @pytest.fixture
-def estate(browser_stack, sim, unique_name, make_user) -> dict:
+def estate(browser_stack, sim, unique_name) -> dict:
     """The test's own data: its simulated cluster registered under a unique name, a fresh
-    end user and manager in a team of their own, and one running guest the end user
-    owns."""
+    end user and manager in a team of their own, one running guest the end user owns,
+    and a fresh security officer and admin (``fresh_admin``) owning nothing."""
     vmid, target = _movable_guest(sim)
-    people = {role: make_user(role) for role in ("end_user", "manager")}
+    roles = ("end_user", "manager", "security_officer", "admin")
+    people = {role: unique_name(BROWSER_USERS[role]) for role in roles}
     spec = {
-        **people,
+        **{role: people[role] for role in roles[:3]},
+        "fresh_admin": people["admin"],
+        "people": people,
+        "password": BROWSER_PASSWORD,
         "admin": BROWSER_USERS["admin"],
         "cluster": unique_name("pve-appr"),
         "team": unique_name("web-team"),
@@ -255,7 +266,7 @@ def test_manager_approves_a_migration_and_watches_it_complete_live(
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_an_admin_cancels_a_running_migration_after_confirming(
-    chromium, daphne_server, page, sign_in, estate, make_user
+    chromium, daphne_server, page, sign_in, estate
 ):
     """The simulated clock stands still, so the migration task runs until stopped: the
     admin confirms the cancel with a reason, Proxmox's task is stopped, the guest stays
@@ -282,7 +293,7 @@ def test_an_admin_cancels_a_running_migration_after_confirming(
         expect(page.get_by_test_id("cancel-execution")).to_have_count(0)
 
         context, admin = _second_context(
-            chromium, daphne_server, sign_in, "admin", make_user("admin")
+            chromium, daphne_server, sign_in, "admin", estate["fresh_admin"]
         )
         try:
             admin.goto(request_url)
@@ -308,12 +319,14 @@ def test_an_admin_cancels_a_running_migration_after_confirming(
 
 @pytest.mark.usefixtures("celery_worker_process")
 def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
-    chromium, daphne_server, page, sign_in, estate, browser_stack, unique_name, make_user
+    chromium, daphne_server, page, sign_in, estate, browser_stack, unique_name
 ):
     sim: RunningSim = estate["sim"]
     chain = unique_name("exports-manager-then-security")
-    approvers = {"manager": estate["manager"], "security_officer": make_user("security_officer")}
-    context, admin = _second_context(chromium, daphne_server, sign_in, "admin", make_user("admin"))
+    approvers = {"manager": estate["manager"], "security_officer": estate["security_officer"]}
+    context, admin = _second_context(
+        chromium, daphne_server, sign_in, "admin", estate["fresh_admin"]
+    )
     try:
         admin.get_by_role("link", name="Approval chains").click()
         admin.get_by_role("link", name="New chain").click()
@@ -367,9 +380,9 @@ def test_export_needs_manager_and_security_officer_and_the_artefact_expires(
     assert len(archives) == 1
 
     # Half a day on nothing is due; past the availability the archive is deleted in Proxmox.
-    assert browser_stack.python(_EXPIRE, "0.5").split() == []
-    expired = browser_stack.python(_EXPIRE, "2").split()
-    assert expired == archives
+    expired = json.loads(browser_stack.python(_EXPIRE, "0.5", "2").strip().splitlines()[-1])
+    assert expired["0.5"] == []
+    assert expired["2"] == archives
     assert set(_volumes(sim, "nfs-iso", estate["vmid"])) == before
     page.goto(f"/inventory/vms/{estate['vm_pk']}/")
     copies = page.locator(
