@@ -53,13 +53,16 @@ def guest_stop_now(guest: Guest, now: float) -> None:
 
 
 def _start_checks(guest: Guest, skiplock: bool) -> Callable[[], None]:
+    """The worker's order (qemu-server ``vm_start``, pve-container's start worker): the
+    template first, then the lock (a container's ``mounted`` lock does not block)."""
+
     def check() -> None:
-        if guest.lock and not skiplock:
-            raise TaskError(lock_message(guest))
         if guest.is_template:
             raise TaskError(
                 f"you can't start a {'vm' if guest.kind == 'qemu' else 'CT'} if it's a template"
             )
+        if guest.lock and not skiplock and not (guest.kind == "lxc" and guest.lock == "mounted"):
+            raise TaskError(lock_message(guest))
         if guest.running:
             raise TaskError(f"{guest.noun} {guest.vmid} already running")
 

@@ -81,6 +81,8 @@ def test_full_clone_and_template_conversion(sim: Sim) -> None:
     config = api.nodes(vm.node).qemu(5000).config.get()
     assert config["template"] == 1
     assert ":base-5000-disk-0" in config["scsi0"]
+    # vm_start looks at the template flag before the lock.
+    sim.control("POST", "guest/lock", vmid=5000, lock="backup")
     assert finish(sim, api.nodes(vm.node).qemu(5000).status.start.post())["exitstatus"] == (
         "you can't start a vm if it's a template"
     )
