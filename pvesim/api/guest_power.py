@@ -54,14 +54,16 @@ def guest_stop_now(guest: Guest, now: float) -> None:
 
 def _start_checks(guest: Guest, skiplock: bool) -> Callable[[], None]:
     """The worker's order (qemu-server ``vm_start``, pve-container's start worker): the
-    template first, then the lock (a container's ``mounted`` lock does not block)."""
+    template first, then the lock; a hibernated VM's ``suspended`` lock and a container's
+    ``mounted`` lock do not block (the start resumes or mounts)."""
+    allowed = "suspended" if guest.kind == "qemu" else "mounted"
 
     def check() -> None:
         if guest.is_template:
             raise TaskError(
                 f"you can't start a {'vm' if guest.kind == 'qemu' else 'CT'} if it's a template"
             )
-        if guest.lock and not skiplock and not (guest.kind == "lxc" and guest.lock == "mounted"):
+        if guest.lock and not skiplock and guest.lock != allowed:
             raise TaskError(lock_message(guest))
         if guest.running:
             raise TaskError(f"{guest.noun} {guest.vmid} already running")
@@ -146,12 +148,14 @@ def _start(ctx: Context, guest: Guest, skiplock: bool) -> str:
         + int(guest.config.get("memory", "512").split(",")[0].removeprefix("current=") or 512)
         / 16384
     )
+
+    def started() -> None:
+        if guest.lock == "suspended":
+            del guest.config["lock"]
+        guest_start_now(guest, cluster.now())
+
     return _task(
-        ctx,
-        guest,
-        "start",
-        [(0.2, (), _start_checks(guest, skiplock)), (seconds, ())],
-        lambda: guest_start_now(guest, cluster.now()),
+        ctx, guest, "start", [(0.2, (), _start_checks(guest, skiplock)), (seconds, ())], started
     )
 
 

@@ -97,6 +97,11 @@ def test_start_and_stop_run_as_tasks_with_state_at_the_end(sim: Sim) -> None:
     status = finish(sim, second)
     assert status["exitstatus"] == f"VM {vm.vmid} already running"
     assert task_log(sim, second)[-1] == f"TASK ERROR: VM {vm.vmid} already running"
+    # A hibernated VM carries lock 'suspended'; vm_start resumes it instead of refusing.
+    assert finish(sim, api.status.suspend.post(todisk=1))["exitstatus"] == "OK"
+    assert api.status.current.get()["lock"] == "suspended"
+    assert finish(sim, api.status.start.post())["exitstatus"] == "OK"
+    assert "lock" not in api.status.current.get()
     assert finish(sim, api.status.stop.post())["exitstatus"] == "OK"
     with pytest.raises(ResourceException, match=f"VM {vm.vmid} not running"):
         api.status.reboot.post()
