@@ -262,7 +262,8 @@ def destroy(ctx: Context, kind: str) -> str:
         raise ApiError(500, f"VM {guest.vmid} is running - destroy failed")
 
     def check() -> None:
-        if guest.lock and not skiplock:
+        # destroy_vm lets a hibernated VM (lock 'suspended') go (qemu-server QemuServer.pm).
+        if guest.lock and not skiplock and guest.lock != "suspended":
             raise TaskError(lock_message(guest))
 
     def done() -> None:

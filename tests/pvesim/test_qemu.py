@@ -102,6 +102,11 @@ def test_start_and_stop_run_as_tasks_with_state_at_the_end(sim: Sim) -> None:
     assert api.status.current.get()["lock"] == "suspended"
     assert finish(sim, api.status.start.post())["exitstatus"] == "OK"
     assert "lock" not in api.status.current.get()
+    hibernated = plain_vm(sim, running=True)
+    other = prox(sim).nodes(hibernated.node).qemu(hibernated.vmid)
+    assert finish(sim, other.status.suspend.post(todisk=1))["exitstatus"] == "OK"
+    assert finish(sim, other.delete())["exitstatus"] == "OK"  # destroy_vm lets it go
+    assert hibernated.vmid not in sim.cluster.estate.guests
     assert finish(sim, api.status.stop.post())["exitstatus"] == "OK"
     with pytest.raises(ResourceException, match=f"VM {vm.vmid} not running"):
         api.status.reboot.post()
