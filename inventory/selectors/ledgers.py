@@ -195,7 +195,11 @@ class ExposureSummary:
 def exposure_nodes(*, user: Any) -> QuerySet[Node]:
     """Nodes ``user`` may ask an exposure report about, gone ones included: those they may
     view, and those a guest they may see has lived on (its VM page names them already)."""
-    nodes = Node.objects.select_related("cluster").order_by("cluster__name", "name", "id")
+    nodes = (
+        Node.objects.select_related("cluster")
+        .defer("cluster__token_secret")  # decrypted on every row read otherwise
+        .order_by("cluster__name", "name", "id")
+    )
     if user.is_authenticated and (
         user.is_superuser or user.has_perm(permission_name(Node, "view"))
     ):

@@ -121,7 +121,10 @@ def test_end_users_see_only_their_own_guests_and_nodes(place):
     assert ask(bob, host1) == []
     assert list(exposure_nodes(user=alice)) == [host1]
     assert list(exposure_nodes(user=bob)) == []
-    assert set(exposure_nodes(user=UserFactory(roles=[Role.AUDITOR]))) == {host1, host2}
+    auditor = UserFactory(roles=[Role.AUDITOR])
+    with CaptureQueriesContext(connection) as captured:
+        assert set(exposure_nodes(user=auditor)) == {host1, host2}
+    assert not any("token_secret" in sql["sql"] for sql in captured.captured_queries)
     [holder] = exposure_guests(user=alice, node=host1, since=SINCE, until=UNTIL)
     assert (holder.owner_name, holder.team_name) == (alice.username, team.name)
 
