@@ -47,6 +47,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.browser.snippets import SnippetError, SnippetRunner
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -113,6 +115,7 @@ class BrowserStack:
     env: dict[str, str]
     data_dir: Path
     logs: dict[str, Path] = field(default_factory=dict)
+    snippets: SnippetRunner | None = None
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs.get(name)
@@ -121,19 +124,15 @@ class BrowserStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def python(self, code: str, *args: str, timeout: float = 180) -> str:
-        """Run ``code`` (``python -c``) in this environment; its stdout. Fails the test
-        with the tail of stderr if it exits non-zero."""
-        result = subprocess.run(
-            [sys.executable, "-c", code, *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
+        """Run ``code`` as ``python -c`` would, with ``args``, in this environment; its
+        stdout. Fails the test with the traceback if it raises or exits non-zero."""
+        if self.snippets is None:
+            self.logs["snippets"] = self.data_dir / "snippets.log"
+            self.snippets = SnippetRunner(env=self.env, cwd=REPO, log=self.logs["snippets"])
+        try:
+            return self.snippets.run(code, *args, timeout=timeout)
+        except SnippetError as exc:
+            pytest.fail(f"snippet failed:\n{exc}")
 
 
 @contextmanager
@@ -264,6 +263,7 @@ def browser_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserS
         )
         if prepared.returncode != 0:
             pytest.fail(f"preparing the browser-test database failed:\n{prepared.stderr}")
+        resources.callback(lambda: stack.snippets and stack.snippets.close())
         yield stack
 
 
