@@ -261,8 +261,10 @@ def run(sup: Supervisor, *, host: str, port: int) -> None:
     _check_port_free(host, port)
     sup.step("migrate", [*MANAGE, "migrate", "--noinput"])
     if not env.REDIS_URL:
-        # The embedded channel layer keeps its tables in a SQLite file of its own.
-        sup.step("migrate", [*MANAGE, "migrate", "--database", "channels", "--noinput"])
+        # The embedded channel layer keeps its tables in a SQLite file of its own; naming
+        # its app skips replaying every other app's migrations there as no-ops.
+        channels = ["migrate", "channels_lite", "--database", "channels", "--noinput"]
+        sup.step("migrate", [*MANAGE, *channels])
     if not env.DEBUG:
         # With DEBUG on, WhiteNoise serves straight from the finders: nothing to collect.
         sup.step("static", [*MANAGE, "collectstatic", "--noinput"])

@@ -148,61 +148,30 @@ def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("demo-data")
 
 
-@pytest.fixture
-def demo(data_dir) -> Iterator[Demo]:
-    running = Demo(data_dir)
+@pytest.fixture(scope="module")
+def demos(data_dir) -> Iterator[list[Demo]]:
+    """Every demo the module started; whatever the tests did, none is left running."""
+    started: list[Demo] = []
     try:
-        yield running
+        yield started
     finally:
-        running.stop()  # whatever the test did, leave no process behind
+        for running in started:
+            running.stop()
+
+
+@pytest.fixture
+def demo(demos, data_dir) -> Demo:
+    """A running demo: the module's last one while it still runs, else a new one. A
+    start costs the better part of a minute, and a test that ends the demo (Ctrl-C, a
+    dying child) leaves the next one to start afresh."""
+    if not demos or demos[-1].process.poll() is not None:
+        demos.append(Demo(data_dir))
+    return demos[-1]
 
 
 def assert_all_gone(groups: set[int]) -> None:
     left = {pid: pgrp for pid, (_, pgrp) in process_table().items() if pgrp in groups}
     assert not left, f"processes outlived the demo: {left}"
-
-
-def test_demo_serves_runs_a_task_and_stops_everything_on_one_ctrl_c(demo):
-    demo.wait_until_ready()
-    children = demo.children()
-    names = " ".join(children.values())
-    assert "daphne" in names
-    assert "worker" in names
-    assert "beat" in names
-    assert "alice" in demo.output  # the demo logins are printed
-    # The synced demo VMs have owners (a later start finds them owned and says 0).
-    assert "VMs given owners" in demo.output
-
-    assert demo.get("/accounts/login/") == 200
-
-    # The worker is a real process consuming the embedded broker: a task sent from
-    # outside is executed there.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "governance",
-            "call",
-            "governance.core.tasks.heartbeat",
-        ],
-        cwd=ROOT,
-        env=demo.env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    demo.wait_for(
-        lambda: "governance.core.tasks.heartbeat" in demo.output and "succeeded" in demo.output,
-        "task result in the worker log",
-        60,
-    )
-
-    demo.process.send_signal(signal.SIGINT)
-    assert demo.process.wait(timeout=60) == 0, demo.output
-    assert "stopped on SIGINT" in demo.output
-    assert_all_gone(set(children))
 
 
 def _sign_in_and_send_through_the_worker(base: str) -> None:
@@ -250,6 +219,52 @@ def test_a_demo_user_signs_in_and_a_worker_task_reaches_the_browser_live(demo):
     if errors:
         raise errors[0]
     assert "governance.core.tasks.ping_user" in demo.output  # run by the demo's own worker
+
+
+def test_demo_serves_runs_a_task_and_stops_everything_on_one_ctrl_c(demo):
+    demo.wait_until_ready()
+    children = demo.children()
+    names = " ".join(children.values())
+    assert "daphne" in names
+    assert "worker" in names
+    assert "beat" in names
+    assert "alice" in demo.output  # the demo logins are printed
+    # The synced demo VMs have owners (a later start finds them owned and says 0).
+    assert "VMs given owners" in demo.output
+
+    assert demo.get("/accounts/login/") == 200
+
+    # The worker is a real process consuming the embedded broker: a task sent from
+    # outside is executed there.
+    sent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "governance",
+            "call",
+            "governance.core.tasks.heartbeat",
+        ],
+        cwd=ROOT,
+        env=demo.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # `celery call` prints the task id: this task's own line, not beat's heartbeats.
+    task_id = sent.stdout.strip().splitlines()[-1]
+    demo.wait_for(
+        lambda: any(task_id in line and "succeeded" in line for line in demo.lines),
+        "task result in the worker log",
+        60,
+    )
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=60) == 0, demo.output
+    assert "stopped on SIGINT" in demo.output
+    assert_all_gone(set(children))
 
 
 def test_a_dying_child_stops_the_others_and_fails(demo):
