@@ -2,25 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+from itertools import count
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from governance.accounts.roles import roles_of
-from governance.core.realtime import role_group, session_group, user_group
+from governance.core.realtime import coalesce_key, role_group, session_group, user_group
 
 # Application close code for "not signed in", mirroring HTTP 401 as WebSocket 4xxx
 # codes are reserved for applications; live.js stops reconnecting when it sees it.
 CLOSE_UNAUTHENTICATED = 4401
 
 
+class EventBuffer:
+    """Events waiting for the next frame, newest last; a keyed event replaces the unsent
+    one of the same name and key. Bounded: past ``limit`` it drops everything and
+    remembers that the browser must resync, so a slow tab costs little memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.overflowed = False
+        self._events: dict[tuple[str, str], dict[str, Any]] = {}
+        self._unkeyed = count()
+
+    def __bool__(self) -> bool:
+        return bool(self._events) or self.overflowed
+
+    def add(self, event: str, payload: Any) -> None:
+        key = coalesce_key(event, payload)
+        slot = (event, f"k:{key}") if key is not None else ("", f"n:{next(self._unkeyed)}")
+        # Popped first so the newest state takes the newest place in the order.
+        self._events.pop(slot, None)
+        self._events[slot] = {"event": event, "payload": payload}
+        if len(self._events) > self.limit:
+            self._events.clear()
+            self.overflowed = True
+
+    def take(self) -> tuple[list[dict[str, Any]], bool]:
+        """The buffered events and whether some were dropped; empties the buffer."""
+        events, overflowed = list(self._events.values()), self.overflowed
+        self._events.clear()
+        self.overflowed = False
+        return events, overflowed
+
+
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     """Live updates for a signed-in user: forwards events published to their groups.
 
-    The connection is read-only from the browser's side: anything it sends is ignored,
-    so a client can never make the server publish to someone else.
+    Coalesced and numbered (the contract is in ``governance.core.realtime``): a burst of
+    thousands of changes costs a tab one frame a second, not thousands. The connection is
+    read-only from the browser's side: anything it sends is ignored, so a client can
+    never make the server publish to someone else.
     """
+
+    # Seconds between two frames of one connection.
+    flush_interval = 1.0
+    # Distinct unsent events one connection keeps before it gives up and asks a resync.
+    buffer_limit = 500
 
     # Not Channels' static ``groups``: these depend on who connected.
     live_groups: list[str]
@@ -30,6 +71,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.seq = 0
+        self.buffer = EventBuffer(self.buffer_limit)
+        self.last_flush = float("-inf")
+        self.flush_task: asyncio.Task | None = None
         roles = await database_sync_to_async(roles_of)(user)
         self.live_groups = [user_group(user.pk), *sorted(role_group(role) for role in roles)]
         session_key = getattr(self.scope.get("session"), "session_key", None)
@@ -40,6 +85,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        self._cancel_flush()
         for group in getattr(self, "live_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -47,8 +93,38 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """Ignore client messages; the browser only listens."""
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        await self.send_json({"event": message["event"], "payload": message["payload"]})
+        self.buffer.add(message["event"], message["payload"])
+        if self.flush_task is not None:
+            return  # the frame already due carries this event too
+        wait = self.last_flush + self.flush_interval - asyncio.get_running_loop().time()
+        if wait <= 0:
+            await self._flush()
+        else:
+            self.flush_task = asyncio.create_task(self._flush_after(wait))
 
     async def live_close(self, message: dict[str, Any]) -> None:
         """The login session behind this connection ended: stop delivering to it."""
+        self._cancel_flush()
         await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _flush_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.flush_task = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        events, overflowed = self.buffer.take()
+        if not events and not overflowed:
+            return
+        self.seq += 1
+        self.last_flush = asyncio.get_running_loop().time()
+        frame: dict[str, Any] = {"seq": self.seq, "events": events}
+        if overflowed:
+            frame["resync"] = True
+        await self.send_json(frame)
+
+    def _cancel_flush(self) -> None:
+        task = getattr(self, "flush_task", None)
+        if task is not None:
+            task.cancel()
+            self.flush_task = None

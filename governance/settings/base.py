@@ -297,7 +297,11 @@ if env.REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [env.REDIS_URL]},
+            # A full channel drops messages unseen (the default capacity, 100, overflows
+            # when a burst fans out to a big role group). Consumers drain and coalesce
+            # fast, so a deeper queue costs little; a message older than 30 s is stale
+            # for a live hint anyway (the browser resyncs on reconnect).
+            "CONFIG": {"hosts": [env.REDIS_URL], "capacity": 2000, "expiry": 30},
         }
     }
 else:

@@ -6,7 +6,7 @@
  *   this request (payload.request): execution steps and every request state change
  *   (approvals.request) are pushed; events are hints, the server renders the truth. It is
  *   also fetched once each time the live socket comes online (events sent before that
- *   are not delivered).
+ *   are not delivered) and on "steward:resync" (events were lost).
  */
 (function () {
   "use strict";
@@ -40,6 +40,10 @@
       if (Number(payload.request !== undefined ? payload.request : payload.request_id) !== id) return;
       // Several events in a burst (step done, next step started) cost one fetch.
       if (timer === null) timer = window.setTimeout(refresh, 150);
+    });
+    // Events were lost (a gap, a burst the server dropped, a reconnect): catch up.
+    document.addEventListener("steward:resync", function () {
+      if (timer === null) timer = window.setTimeout(refresh, 0);
     });
     // What was pushed between rendering and the socket coming up (or while it was
     // down) never arrives: catch up once whenever it comes online.

@@ -1,10 +1,16 @@
 /*
  * Steward live updates: one websocket per tab to /ws/live/.
  *
- * Every server message {"event": name, "payload": {...}} becomes a DOM event
- * "steward:<name>" on document (detail = payload), plus a generic "steward:live"
- * (detail = {event, payload}) for listeners that want everything. Pages listen with
+ * The server sends numbered, coalesced frames {"seq": n, "events": [...], "resync"?}
+ * (contract in governance/core/realtime.py). Every event {"event": name, "payload": {...}}
+ * becomes a DOM event "steward:<name>" on document (detail = payload), plus a generic
+ * "steward:live" (detail = {event, payload}) for listeners that want everything. Pages
+ * listen with
  *   document.addEventListener("steward:activity", (e) => ...e.detail...)
+ *
+ * "steward:resync" (detail = {reason}) means events were lost: the server said so
+ * ("resync": true), a seq number was skipped ("gap"), or the socket came back after
+ * being down ("reconnect"). Live regions re-render from the server when they hear it.
  *
  * The connection reconnects with capped exponential backoff and jitter, and stops for
  * good when the server says the session is gone (close code 4401). The element
@@ -28,6 +34,8 @@
   var socket = null;
   var attempt = 0;
   var retryTimer = null;
+  var everOnline = false;
+  var lastSeq = 0;
 
   function setStatus(state) {
     document.querySelectorAll("[data-live-status]").forEach(function (el) {
@@ -59,6 +67,22 @@
     );
   }
 
+  function resync(reason) {
+    document.dispatchEvent(new CustomEvent("steward:resync", { detail: { reason: reason } }));
+  }
+
+  function receiveFrame(frame) {
+    if (!frame || typeof frame !== "object") return;
+    if (typeof frame.seq === "number") {
+      var gap = frame.seq !== lastSeq + 1;
+      lastSeq = frame.seq;
+      if (frame.resync) resync("server");
+      else if (gap) resync("gap");
+    }
+    if (Array.isArray(frame.events)) frame.events.forEach(dispatch);
+    else dispatch(frame);
+  }
+
   function connect() {
     retryTimer = null;
     setStatus(attempt === 0 ? "connecting" : "offline");
@@ -70,7 +94,11 @@
     }
     socket.addEventListener("open", function () {
       attempt = 0;
+      lastSeq = 0;
       setStatus("online");
+      // Whatever was published while the socket was down never arrives.
+      if (everOnline) resync("reconnect");
+      everOnline = true;
     });
     socket.addEventListener("message", function (e) {
       var message;
@@ -79,7 +107,7 @@
       } catch (err) {
         return;
       }
-      dispatch(message);
+      receiveFrame(message);
     });
     socket.addEventListener("close", function (e) {
       socket = null;

@@ -82,7 +82,10 @@ def test_event_published_to_a_user_reaches_only_that_user(make_user):
     received, bob_got_nothing = _deliveries(
         alice, bob, lambda: publish_to_user(alice.pk, "activity", {"text": "for alice"})
     )
-    assert received == {"event": "activity", "payload": {"text": "for alice"}}
+    assert received == {
+        "seq": 1,
+        "events": [{"event": "activity", "payload": {"text": "for alice"}}],
+    }
     assert bob_got_nothing
 
 
@@ -93,16 +96,17 @@ def test_event_published_to_a_role_reaches_its_holders_only(make_user):
         end_user,
         lambda: publish_to_group(role_group("auditor"), "audit.new", {"id": 7}),
     )
-    assert received == {"event": "audit.new", "payload": {"id": 7}}
+    assert received == {"seq": 1, "events": [{"event": "audit.new", "payload": {"id": 7}}]}
     assert end_user_got_nothing
 
 
 def test_ping_task_publishes_to_the_user(make_user):
     alice, bob = make_user("end_user"), make_user("manager")
     received, bob_got_nothing = _deliveries(alice, bob, lambda: ping_user(alice.pk, "hello"))
-    assert received["event"] == "activity"
-    assert received["payload"]["text"] == "hello"
-    assert received["payload"]["source"] == "worker"
+    (event,) = received["events"]
+    assert event["event"] == "activity"
+    assert event["payload"]["text"] == "hello"
+    assert event["payload"]["source"] == "worker"
     assert bob_got_nothing
 
 

@@ -23,7 +23,9 @@ def memory_channel_layer(settings):
 @async_to_sync
 async def _received(watcher, outsider, work) -> tuple[list[dict], bool]:
     """Connect both users, run ``work`` (sync), return what each received."""
-    mine, theirs = (WebsocketCommunicator(LiveConsumer.as_asgi(), "/ws/live/") for _ in range(2))
+    # Not paced: each sync's event arrives in a frame of its own, at once.
+    unpaced = type("UnpacedConsumer", (LiveConsumer,), {"flush_interval": 0})
+    mine, theirs = (WebsocketCommunicator(unpaced.as_asgi(), "/ws/live/") for _ in range(2))
     mine.scope["user"], theirs.scope["user"] = watcher, outsider
     assert (await mine.connect(timeout=5))[0]
     assert (await theirs.connect(timeout=5))[0]
@@ -34,7 +36,7 @@ async def _received(watcher, outsider, work) -> tuple[list[dict], bool]:
     outsider_got_nothing = await theirs.receive_nothing(timeout=0.2)
     await mine.disconnect()
     await theirs.disconnect()
-    return received, outsider_got_nothing
+    return [event for frame in received for event in frame["events"]], outsider_got_nothing
 
 
 def test_watchers_are_the_roles_that_see_the_inventory() -> None:
