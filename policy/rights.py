@@ -20,6 +20,9 @@ FORBIDDEN_PRIVILEGES = frozenset(
         "VM.Snapshot.Rollback",
         "VM.Config.CDROM",
         "VM.Config.HWType",
+        # PVE 8 only: the QEMU monitor (hot-plugging a host USB device or new media there
+        # bypasses every rule above) and guest-agent commands, exec included.
+        "VM.Monitor",
     }
 )
 
@@ -28,7 +31,6 @@ STEWARD_ROLE_PRIVILEGES = (
     "VM.Audit",
     "VM.Console",
     "VM.PowerMgmt",
-    "VM.Monitor",
     "VM.Config.Options",
     "VM.Snapshot",
 )

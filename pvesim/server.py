@@ -34,6 +34,7 @@ from pvesim.bodies import GzipCache, encode, encode_payload
 from pvesim.cluster import Cluster
 from pvesim.model.errors import ModelError
 from pvesim.peers import Peer, peer_add, peer_remove
+from pvesim.spec.formats import PVE_MAJOR
 from pvesim.spec.types import ParamError
 from pvesim.tls import Certificate, make_certificate
 
@@ -238,10 +239,13 @@ class RequestHandler(BaseHTTPRequestHandler):
                     {name: "duplicate parameter (already defined in URI) with conflicting values!"},
                 )
             raw[name] = value
+        release = PVE_MAJOR.set(cluster.profile.major)
         try:
             params = spec.validate(raw)
         except ParamError as exc:
             raise ApiError(400, "Parameter verification failed.", exc.errors) from None
+        finally:
+            PVE_MAJOR.reset(release)
         with cluster.lock:
             now = cluster.tick()
             ctx = Context(

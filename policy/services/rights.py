@@ -49,15 +49,15 @@ from policy.rights import (
 STORAGE_ROLE = "StewardStorage"
 STORAGE_PRIVILEGES = frozenset({"Datastore.AllocateSpace", "Datastore.Audit"})
 STORAGE_REASON = "approved storage for owners and custodians"
-# PVE 9 dropped VM.Monitor (now Sys.Audit and VM.GuestAgent.*) and refuses unknown ones.
-_GONE_IN_PVE9 = frozenset({"VM.Monitor"})
 
 Entry = tuple[str, str, str]  # (path, userid, roleid)
 
 
 def steward_roles(pve_major: int) -> dict[str, frozenset[str]]:
     """Steward's roles and their exact privileges on a cluster of this PVE major."""
-    user = frozenset(STEWARD_ROLE_PRIVILEGES) - (_GONE_IN_PVE9 if pve_major >= 9 else set())
+    # Every privilege of the role exists on PVE 8 and 9 alike (VM.Monitor, PVE 8's only
+    # one, is forbidden), so ``pve_major`` does not change it today.
+    user = frozenset(STEWARD_ROLE_PRIVILEGES)
     assert not user & FORBIDDEN_PRIVILEGES, "the end-user role must stay least-privilege"
     return {STEWARD_ROLE: user, STORAGE_ROLE: STORAGE_PRIVILEGES}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 
 PRIVILEGES: tuple[str, ...] = (
     "Datastore.Allocate",
@@ -59,6 +60,21 @@ PRIVILEGES: tuple[str, ...] = (
     "VM.Snapshot",
     "VM.Snapshot.Rollback",
 )
+
+# PVE 9.0 split VM.Monitor into the VM.GuestAgent.* privileges, and each release refuses
+# the other's names ("invalid privilege 'VM.Monitor'" on 9, "... 'VM.GuestAgent.Audit'" on
+# 8). The request being validated runs under its cluster's major release.
+_PVE9_ONLY = frozenset(p for p in PRIVILEGES if p.startswith("VM.GuestAgent."))
+_PVE8_ONLY = frozenset({"VM.Monitor"})
+PVE_MAJOR: ContextVar[int] = ContextVar("pvesim_pve_major", default=9)
+
+
+def privileges(major: int) -> frozenset[str]:
+    """The privilege names PVE ``major`` knows."""
+    if major >= 9:
+        return frozenset(PRIVILEGES)
+    return (frozenset(PRIVILEGES) - _PVE9_ONLY) | _PVE8_ONLY
+
 
 FormatCheck = Callable[[str], None]
 FORMATS: dict[str, FormatCheck] = {}
@@ -124,7 +140,7 @@ _regex_format(
 
 @register_format("pve-priv")
 def _check_priv(value: str) -> None:
-    if value not in PRIVILEGES:
+    if value not in privileges(PVE_MAJOR.get()):
         raise ValueError(f"invalid privilege '{value}'")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.pvesim.conftest import Sim
 
 
@@ -134,3 +136,19 @@ def test_pool_membership_rules(sim: Sim) -> None:
     assert sim.cluster.estate.guests[pooled].pool == "other"
     busy = sim.api("DELETE", "/pools", params={"poolid": "other"})
     assert busy.reason == f"pool 'other' is not empty (contains VM {pooled})"
+
+
+@pytest.mark.parametrize(
+    ("pve", "known", "unknown"),
+    [("9", "VM.GuestAgent.Audit", "VM.Monitor"), ("8", "VM.Monitor", "VM.GuestAgent.Audit")],
+)
+def test_each_release_knows_its_own_privilege_names(make_sim, pve, known, unknown) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim(pve=pve)
+    ok = sim.api("POST", "/access/roles", data={"roleid": "Known", "privs": f"VM.Audit,{known}"})
+    assert ok.status_code == 200
+    # The list, not the role's own read: PVE 9.1's schema names each privilege of that one.
+    roles = {r["roleid"]: r["privs"] for r in sim.api("GET", "/access/roles").json()["data"]}
+    assert known in roles["Known"].split(",")
+    refused = sim.api("POST", "/access/roles", data={"roleid": "Other", "privs": unknown})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"privs": f"invalid privilege '{unknown}'"}

@@ -109,6 +109,24 @@ def test_rights_sync_all_repairs_a_role_an_admin_widened(make_sim, cluster_for, 
     assert not repaired & FORBIDDEN_PRIVILEGES
 
 
+def test_on_pve8_the_role_never_holds_the_qemu_monitor(make_sim, cluster_for, eager):
+    """PVE 8's VM.Monitor opens the QEMU monitor (hot-plug a host USB device) and agent exec:
+    an admin adding it to Steward's role is undone like any other widening."""
+    synced = synced_cluster(make_sim, cluster_for, pve="8")
+    assert synced.cluster.pve_version.startswith("8.")
+    rights_sync_all.delay().get()
+    wanted = steward_roles(8)["StewardUser"]
+    assert "VM.Monitor" not in wanted
+    assert {r.roleid: r.privs for r in synced.gateway.roles()}["StewardUser"] == wanted
+    widened = ",".join(sorted({*wanted, "VM.Monitor"}))
+    response = synced.sim.api("PUT", "/access/roles/StewardUser", data={"privs": widened})
+    assert response.status_code == 200, response.text
+
+    rights_sync_all.delay().get()
+
+    assert {r.roleid: r.privs for r in synced.gateway.roles()}["StewardUser"] == wanted
+
+
 def test_ownership_changes_queue_one_rights_sync_per_cluster_and_it_follows_them(
     make_sim, cluster_for, queued
 ):
