@@ -27,6 +27,7 @@ from pvesim.model import Guest
 from pvesim.model.clusterconf import HAResource
 from pvesim.model.config import normalize_tags
 from pvesim.model.disks import allocate_disks
+from pvesim.model.errors import WorkerError
 from pvesim.model.propstring import (
     format_propstring,
     is_qemu_disk_key,
@@ -134,7 +135,12 @@ def create(ctx: Context, kind: str) -> str:
         _restore_disks(ctx, kind, vmid, archive, values)
     guest = Guest(vmid=vmid, kind=kind, node=node, config={"lock": "create"})  # type: ignore[arg-type]
     guest.previous_status, guest.status_changed_at = "unknown", ctx.now
-    logs = allocate_disks(estate, guest, values)
+    try:
+        logs = allocate_disks(estate, guest, values)
+    except WorkerError as exc:
+        if kind != "qemu":
+            raise
+        return _failing_create(ctx, guest, f"unable to create VM {vmid} - {exc.message}")
     guest.config.update(values)
     if pool is not None:
         guest.pool = pool
@@ -165,6 +171,28 @@ def create(ctx: Context, kind: str) -> str:
         id=vmid,
         steps=[(1.0, logs or ()), (2.0, ())],
         on_done=done,
+        on_fail=failed,
+    )
+
+
+def _failing_create(ctx: Context, guest: Guest, message: str) -> str:
+    """qemu-server's create worker dies in ``create_disks`` (create_vm's ``$emsg``): the
+    guest exists locked ``create`` until the task removes it again."""
+    estate = ctx.cluster.estate
+    estate.guests[guest.vmid] = guest
+
+    def fail() -> None:
+        raise TaskError(message)
+
+    def failed(_message: str) -> None:
+        if estate.guests.get(guest.vmid) is guest:
+            del estate.guests[guest.vmid]
+
+    return ctx.start_task(
+        node=guest.node,
+        type=TASK_TYPES["qemu"]["create"],
+        id=guest.vmid,
+        steps=[(1.0, (), fail)],
         on_fail=failed,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pvesim.model.appliances import import_source_size
-from pvesim.model.errors import ModelError
+from pvesim.model.errors import ModelError, WorkerError
 from pvesim.model.estate import Estate
 from pvesim.model.guest import Guest
 from pvesim.model.propstring import (
@@ -55,7 +55,13 @@ def _source_size(estate: Estate, node: str, volid: str) -> int:
     for item in estate.guest_volumes(storage, node):
         if item["volid"] == volid:
             return int(item["size"])
-    raise ModelError(f"volume '{volid}' does not exist")
+    volname = split_volid(volid)[1]
+    if volname.startswith("import/"):
+        # An untrusted import image is checked with file_size_info first (stat fails).
+        raise WorkerError(
+            f"failed to stat '{storage.options.get('path', '/var/lib/vz')}/{volname}'"
+        )
+    raise WorkerError(f"cannot import from '{volid}' - could not get size of {volid}")
 
 
 def allocate_disks(estate: Estate, guest: Guest, values: dict[str, str]) -> list[str]:

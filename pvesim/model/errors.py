@@ -17,3 +17,8 @@ class ModelError(Exception):
     def param(cls, name: str, message: str) -> ModelError:
         """``raise_param_exc``: 400 ``Parameter verification failed.`` with one error."""
         return cls("Parameter verification failed.", status=400, errors={name: message})
+
+
+class WorkerError(ModelError):
+    """A failure PVE meets only inside the worker (qemu-server's ``create_disks``): a
+    create fails its task with it; a synchronous config update answers it at once."""

@@ -45,6 +45,25 @@ def test_create_with_import_from_allocates_the_disk(sim: Sim) -> None:
     assert "Permission check failed (pool 'nowhere' does not exist)" in str(no_pool.value)
 
 
+def test_a_missing_import_source_fails_the_create_task(sim: Sim) -> None:
+    """qemu-server meets a missing source only in the worker's create_disks."""
+    node = sim.first_node()
+    qemu = prox(sim).nodes(node).qemu
+    upid = qemu.post(vmid=4300, scsi0="local-lvm:0,import-from=local:import/gone.qcow2")
+    assert qemu(4300).config.get()["lock"] == "create"
+    status = finish(sim, upid)
+    assert status["exitstatus"] == (
+        "unable to create VM 4300 - failed to stat '/var/lib/vz/import/gone.qcow2'"
+    )
+    assert 4300 not in sim.cluster.estate.guests
+    upid = qemu.post(vmid=4301, scsi0="local-lvm:0,import-from=local-lvm:vm-999999-disk-0")
+    assert finish(sim, upid)["exitstatus"] == (
+        "unable to create VM 4301 - cannot import from 'local-lvm:vm-999999-disk-0' - "
+        "could not get size of local-lvm:vm-999999-disk-0"
+    )
+    assert 4301 not in sim.cluster.estate.guests
+
+
 def test_linked_clone_of_a_template(sim: Sim) -> None:
     template = find_guest(sim, lambda g: g.is_template)
     api = prox(sim).nodes(template.node).qemu(template.vmid)

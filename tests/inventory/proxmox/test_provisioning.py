@@ -71,10 +71,16 @@ def test_create_with_import_from_copies_the_image_onto_the_approved_storage(root
     assert "size=2G" in config.values["scsi0"]
 
 
-def test_create_of_a_missing_import_source_is_refused(gw):
+def test_create_of_a_missing_import_source_fails_its_task(root_sim, gw):
+    # qemu-server only meets the missing image inside its create worker.
     disk = import_disk_option(storage="local-lvm", source="local:import/nothing.qcow2")
-    with pytest.raises(ProxmoxNotFound, match="does not exist"):
-        gw.guest_create(node="alpha1", kind="qemu", vmid=gw.next_vmid(), values={"scsi0": disk})
+    vmid = gw.next_vmid()
+    upid = gw.guest_create(node="alpha1", kind="qemu", vmid=vmid, values={"scsi0": disk})
+    status = _finish(gw, root_sim, upid)
+    assert status == (
+        f"unable to create VM {vmid} - failed to stat '/var/lib/vz/import/nothing.qcow2'"
+    )
+    assert vmid not in root_sim.cluster.estate.guests
 
 
 def test_create_refuses_config_values_that_are_arguments(gw):
