@@ -24,6 +24,7 @@ from governance.approvals.lists import (
     request_visible,
 )
 from governance.approvals.models import Request
+from governance.approvals.parameters_display import describe_parameters
 from governance.approvals.services.chains import approvals_needed
 from governance.approvals.services.requests import request_submit
 from governance.approvals.views.detail import request_page_context
@@ -177,7 +178,10 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(request_visible(user=request.user), pk=pk)
-    return render(request, "approvals/request_detail.html", request_page_context(request, found))
+    context = request_page_context(request, found)
+    # Only the full page shows the parameters; the live part refetched on events does not.
+    context["parameter_lines"] = describe_parameters(found, viewer=request.user)
+    return render(request, "approvals/request_detail.html", context)
 
 
 @login_required
