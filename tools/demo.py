@@ -240,6 +240,8 @@ def _banner(sup: Supervisor, url: str, seed: Child | None) -> None:
         sup.say("Demo logins (from seed_demo):")
         for line in seed.lines:
             sup.say(f"  {line}")
+    mfa_roles = ", ".join(env.MFA_REQUIRED_ROLES) or "nobody, passwords suffice"
+    sup.say(f"Second factor (MFA_REQUIRED_ROLES) required of: {mfa_roles}")
     sup.say("Press Ctrl-C once to stop everything.")
     sup.say("")
 

@@ -38,3 +38,23 @@ class RolesForm(forms.Form):
     roles = forms.MultipleChoiceField(
         choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+
+
+class MfaCodeForm(forms.Form):
+    """A code from the authenticator app (6 digits) or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        help_text="The 6-digit code from your authenticator app, or a recovery code.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+    # Where to go once the code is accepted; checked against the host before use.
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class MfaResetForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=User.objects.all(), to_field_name="username")

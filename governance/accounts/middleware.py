@@ -1,4 +1,4 @@
-"""Session expiry: an idle limit and an absolute limit, whichever comes first."""
+"""Session expiry (an idle and an absolute limit) and the second-factor gate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from governance.accounts import mfa
+from governance.core.api import error_body
 
 _STARTED = "steward_session_started"
 _SEEN = "steward_session_seen"
@@ -47,3 +53,43 @@ class SessionExpiryMiddleware:
             elif now - seen >= _SEEN_RESOLUTION or _SEEN not in request.session:
                 request.session[_SEEN] = now
         return self.get_response(request)
+
+
+def _exempt_prefixes() -> tuple[str, ...]:
+    return (
+        settings.STATIC_URL if settings.STATIC_URL.startswith("/") else f"/{settings.STATIC_URL}",
+        reverse("accounts:login"),
+        reverse("accounts:logout"),
+        reverse("accounts:mfa-verify"),
+        reverse("accounts:mfa-enrol"),
+        "/healthz",
+    )
+
+
+class MfaGateMiddleware:
+    """Hold a signed-in session at the second factor until it is given or enrolled.
+
+    Only sessions are gated: an API client that authenticates each request itself (a
+    token) is checked by its own authenticator, after middleware, and is exempt by design.
+    Sign-in, sign-out, the factor pages and static files stay reachable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and not request.path_info.startswith(_exempt_prefixes()):
+            state = mfa.session_mfa_state(request)
+            if state in (mfa.VERIFY, mfa.ENROL):
+                return _held(request, state)
+        return self.get_response(request)
+
+
+def _held(request: HttpRequest, state: str) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        message = (
+            "Enrol a second factor first." if state == mfa.ENROL else "Give your second factor."
+        )
+        return JsonResponse(error_body(code="mfa_required", message=message), status=403)
+    target = reverse("accounts:mfa-enrol" if state == mfa.ENROL else "accounts:mfa-verify")
+    return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from base64 import b32encode
+from binascii import unhexlify
+from typing import Any
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django_otp.models import Device, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
+
+from governance.core.fields import EncryptedTextField
+
+
+def _random_totp_key() -> str:
+    return random_hex(20)
 
 
 class User(AbstractUser):
@@ -64,3 +78,55 @@ class TeamMembership(models.Model):
     def __str__(self) -> str:
         role = "manager" if self.is_manager else "member"
         return f"{self.user} ({role} of {self.team})"
+
+
+class TOTPDevice(TimestampMixin, Device):
+    """A user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s); the key is encrypted.
+
+    django-otp's own TOTP model keeps the key in plain hex, so Steward defines its device on
+    django-otp's abstract ``Device`` with the key in an ``EncryptedTextField``. A code is
+    accepted once: ``last_t`` only moves forward. Wrong codes are throttled per user by
+    ``governance.accounts.mfa`` (lock-out) rather than by django-otp's per-device back-off.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_devices"
+    )
+
+    key = EncryptedTextField(default=_random_totp_key, help_text="Hex secret, encrypted at rest.")
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    STEP = 30
+    DIGITS = 6
+
+    class Meta(Device.Meta):
+        verbose_name = "TOTP device"
+        ordering = ["user", "id"]
+        indexes = [models.Index(fields=["user", "id"], name="accounts_totp_user_idx")]
+
+    @property
+    def bin_key(self) -> bytes:
+        return unhexlify(self.key.encode())
+
+    @property
+    def config_url(self) -> str:
+        """The ``otpauth://`` address an authenticator app reads from the QR code."""
+        label = quote(f"Steward:{self.user.get_username()}")
+        secret = b32encode(self.bin_key).decode()
+        return f"otpauth://totp/{label}?secret={secret}&issuer=Steward&digits=6&period=30"
+
+    def verify_token(self, token: Any) -> bool:
+        try:
+            value = int(token)
+        except (TypeError, ValueError):
+            return False
+        totp = TOTP(self.bin_key, self.STEP, 0, self.DIGITS, self.drift)
+        if not totp.verify(value, self.tolerance, self.last_t + 1):
+            return False
+        self.last_t = totp.t()
+        self.drift = totp.drift
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True

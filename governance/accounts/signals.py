@@ -1,4 +1,4 @@
-"""Sign-in events: recorded in the audit trail; the session's absolute clock starts."""
+"""Sign-in events: audited; the session's absolute clock starts and its second factor is set."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.http import HttpRequest
 
-from governance.accounts import services
+from governance.accounts import mfa, services
 from governance.accounts.middleware import session_started
 
 
 def _on_login(sender: Any, *, request: HttpRequest | None, user: Any, **_: Any) -> None:
     if request is not None:
         session_started(request)
+        mfa.session_mfa_start(request, user)
     services.login_record(user=user)
 
 

@@ -10,8 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts import services
-from governance.accounts.forms import MemberAddForm, MemberRemoveForm, RolesForm, TeamForm
+from governance.accounts import mfa, services
+from governance.accounts.forms import (
+    MemberAddForm,
+    MemberRemoveForm,
+    MfaCodeForm,
+    MfaResetForm,
+    RolesForm,
+    TeamForm,
+)
 from governance.accounts.models import Team, TeamMembership, User
 from governance.accounts.roles import Role, roles_of
 from governance.core.permissions import get_object_or_404_for
@@ -26,6 +33,10 @@ def _role_labels(user: User) -> str:
     return ", ".join(labels) or "—"
 
 
+def _mfa_label(user: User) -> str:
+    return "yes" if any(device.confirmed for device in user.totp_devices.all()) else "no"
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     memberships = (
@@ -37,7 +48,14 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/profile.html",
-        {"roles": [role for role in Role if role in roles], "memberships": memberships},
+        {
+            "roles": [role for role in Role if role in roles],
+            "memberships": memberships,
+            "mfa": mfa.mfa_status(request.user),
+            # Two forms with the same field on one page: distinct ids keep their labels apart.
+            "mfa_codes_form": MfaCodeForm(auto_id="codes_%s"),
+            "mfa_remove_form": MfaCodeForm(auto_id="remove_%s"),
+        },
     )
 
 
@@ -45,7 +63,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @permission_required("accounts.change_user", raise_exception=True)
 def people(request: HttpRequest) -> HttpResponse:
     """Users with their roles and teams, and the list of teams (admins only)."""
-    users = User.objects.prefetch_related("groups", "teams")
+    users = User.objects.prefetch_related("groups", "teams", "totp_devices")
     query = request.GET.get("q", "").strip()
     if query:
         users = users.filter(
@@ -63,6 +81,7 @@ def people(request: HttpRequest) -> HttpResponse:
             Column("Roles", _role_labels),
             Column("Teams", lambda user: ", ".join(team.name for team in user.teams.all())),
             Column("Active", lambda user: "yes" if user.is_active else "no", sort_key="active"),
+            Column("Second factor", _mfa_label),
         ],
         sorts={
             "username": "username",
@@ -97,6 +116,7 @@ def people(request: HttpRequest) -> HttpResponse:
             "query": query,
             "team_form": TeamForm(),
             "roles_form": RolesForm(),
+            "mfa_reset_form": MfaResetForm(),
         },
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from governance.accounts.mfa import session_owes_factor
 from governance.accounts.roles import roles_of
 from governance.core.realtime import coalesce_key, role_group, session_group, user_group
 
@@ -68,7 +69,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        # A session that still owes its second factor gets no live events either.
+        owes_factor = await database_sync_to_async(session_owes_factor)(self.scope.get("session"))
+        if user is None or not user.is_authenticated or owes_factor:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.seq = 0

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_static",
     "channels",
     "governance.core",
     "governance.accounts",
@@ -51,9 +53,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After MessageMiddleware: an expired session is told why on the login page.
     "governance.accounts.middleware.SessionExpiryMiddleware",
+    # After expiry: a session that just ended is not sent to the second-factor step.
+    "governance.accounts.middleware.MfaGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -118,6 +123,12 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_VERBOSE = False
 # Anonymous visitors see nothing, so guardian needs no "AnonymousUser" row in the user table.
 ANONYMOUS_USER_NAME = None
+
+# Second factor (django-otp): the roles that must use it; wrong codes lock a user out
+# for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURE_LIMIT tries (governance.accounts.mfa),
+# which replaces django-otp's per-device back-off for recovery codes.
+MFA_REQUIRED_ROLES = env.MFA_REQUIRED_ROLES
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 SESSION_IDLE_TIMEOUT = env.SESSION_IDLE_TIMEOUT
 SESSION_ABSOLUTE_TIMEOUT = env.SESSION_ABSOLUTE_TIMEOUT

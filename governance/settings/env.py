@@ -67,6 +67,15 @@ SESSION_IDLE_TIMEOUT: int = _env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT: int = _env.int("SESSION_ABSOLUTE_TIMEOUT", default=10 * 60 * 60)
 LOGIN_FAILURE_LIMIT: int = _env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_MINUTES: int = _env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+# Roles that must sign in with a second factor (TOTP). The embedded defaults ask nobody,
+# so the demo and the tests sign in with a password; production asks the roles that
+# change or approve changes to the estate.
+_ROLE_NAMES = {"end_user", "manager", "security_officer", "admin", "auditor"}
+MFA_REQUIRED_ROLES: list[str] = _env.list(
+    "MFA_REQUIRED_ROLES", default=[] if DEBUG else ["admin", "security_officer", "manager"]
+)
+if unknown := sorted(set(MFA_REQUIRED_ROLES) - _ROLE_NAMES):
+    _fail(f"MFA_REQUIRED_ROLES names unknown roles: {', '.join(unknown)} (see README).")
 # REST API request rates (DRF syntax: "<count>/<sec|min|hour|day>").
 API_USER_RATE: str = _env.str("API_USER_RATE", default="600/min")
 API_ANON_RATE: str = _env.str("API_ANON_RATE", default="60/min")

@@ -269,10 +269,19 @@ def browser_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserS
 
 @pytest.fixture(scope="session")
 def daphne_server(browser_stack: BrowserStack) -> Iterator[str]:
+    yield from serve_daphne(browser_stack, "daphne")
+
+
+def serve_daphne(browser_stack: BrowserStack, name: str) -> Iterator[str]:
+    """Run daphne on a free port in ``browser_stack``'s environment; yields its base URL.
+
+    For a module that needs a server with other settings (a copy of the stack with a
+    changed ``env``), next to the shared one.
+    """
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "governance.asgi:application"]
-    process = _start(browser_stack, "daphne", argv)
+    process = _start(browser_stack, name, argv)
 
     def healthy() -> bool:
         try:
@@ -282,7 +291,7 @@ def daphne_server(browser_stack: BrowserStack) -> Iterator[str]:
             return False
 
     try:
-        _wait_until(healthy, process=process, stack=browser_stack, name="daphne")
+        _wait_until(healthy, process=process, stack=browser_stack, name=name)
         yield url
     finally:
         _stop(process)

@@ -27,3 +27,15 @@ def client_for():
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def otp_clock(monkeypatch):
+    """Freeze the clock django-otp computes and checks TOTP codes with."""
+    from django_otp import oath
+
+    from tests.governance.accounts.mfa_helpers import Clock
+
+    clock = Clock()
+    monkeypatch.setattr(oath, "time", clock)
+    return clock
