@@ -19,7 +19,8 @@ is expressed as policy facts and handed to ``policy.evaluation.in_scope`` and
   clone) or a provision from a template may not take its source past ``max_clones``,
   and a clone made a template is refused where ``no_templates`` holds (the rule's
   ``template`` finding on the source with one more template made from it);
-- leases: a VM whose lease has ended is not cloned, migrated or exported.
+- leases: a VM whose lease has ended is not cloned, migrated or exported;
+- a guest with snapshots is not moved to another cluster (Proxmox refuses it).
 
 - quota: provision, import, clone and a transfer to another team may not take the team
   over its quota (``governance.approvals.services.quota``).
@@ -38,8 +39,9 @@ from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.core.permissions import restrict
 from governance.ownership.selectors import is_lease_expired
-from inventory.models import Cluster, Node, Storage, VirtualMachine
+from inventory.models import Cluster, Copy, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
+from inventory.models.ledgers import CopyKind
 from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import ClusterFacts, FleetFacts, VmFacts, facts_load
 from policy.models import Policy, PolicyKind
@@ -197,9 +199,29 @@ def migrate_check(
             StorageClass.APPROVED,
             "target_storage",
         )
+        _without_snapshots(vm)
     node = _node(target_cluster, parameters.get("target_node"), "target_node")
     _pinned(_existing(vm), target_cluster, node, "target_node")
     return parameters
+
+
+def _without_snapshots(vm: VirtualMachine) -> None:
+    """Proxmox's remote migration fails its task on a guest with snapshots ("remote
+    migration with snapshots not supported yet"): say so before anyone approves it."""
+    names = sorted(
+        Copy.objects.filter(vm=vm, kind=CopyKind.SNAPSHOT, deleted_at__isnull=True).values_list(
+            "name", flat=True
+        )
+    )
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ValidationError(
+            {
+                "vm": f"{vm.name or vm.vmid} has snapshots ({shown}); Proxmox cannot move a "
+                "guest with snapshots to another cluster. Delete them first, or request an "
+                "export copy instead."
+            }
+        )
 
 
 def _new_guest_check(cluster: Cluster, parameters: dict[str, Any]) -> None:

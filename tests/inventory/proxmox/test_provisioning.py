@@ -29,6 +29,7 @@ def _plain_vm(sim: RunningSim, *, running: bool) -> Guest:
         and g.running is running
         and not g.is_template
         and not g.lock
+        and not g.snapshots  # PVE makes no template of a guest with snapshots
         and estate.ha_resource(g) is None
         and not any(k.startswith(("usb", "hostpci", "serial")) for k in g.config)
     )

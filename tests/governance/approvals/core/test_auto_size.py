@@ -159,7 +159,9 @@ def test_an_image_import_of_unknown_disk_size_is_never_within_a_disk_limit(synce
 
 def _container_template(synced) -> VirtualMachine:
     """A stopped container made a template through Proxmox (the estate has only VM ones)."""
-    guest = synced.guest(lambda g: g.kind == "lxc" and g.status == "stopped" and not g.lock)
+    guest = synced.guest(
+        lambda g: g.kind == "lxc" and g.status == "stopped" and not g.lock and not g.snapshots
+    )
     synced.gateway.guest_template(node=guest.node, kind="lxc", vmid=guest.vmid)
     synced.sync()
     return synced.vm(guest.vmid)

@@ -189,3 +189,28 @@ def test_an_export_copy_goes_to_another_visible_cluster_on_approved_or_external_
     request = submit(target_node="node1")
     assert request.parameters["target_cluster"] == far.name
     assert request.parameters["clone_storage"]
+
+
+def test_a_guest_with_snapshots_is_not_moved_to_another_cluster(people, owned):
+    from inventory.models import Copy
+    from tests.inventory.estate import make_cluster
+
+    web, now = owned["web"], timezone.now()
+    far = make_cluster(f"pve-far-{key()[:6]}")
+    far.nodes.create(name="node1", status="online", first_seen=now, last_seen=now)
+    far.storages.create(
+        name="local-lvm", storage_class=StorageClass.APPROVED, first_seen=now, last_seen=now
+    )
+    params = {"target_cluster": far.name, "target_node": "node1", "target_storage": "local-lvm"}
+    # The estate gives the web VM "before-upgrade" and "after-upgrade"; one more:
+    Copy.objects.create(
+        vm=web, cluster=web.cluster, source_vmid=web.vmid, kind="snapshot", name="weekly",
+        created_at=now,
+    )  # fmt: skip
+    message = _refused("vm", lambda: _submit(people, "migrate", params, vm=web))
+    assert "has snapshots (after-upgrade, before-upgrade, weekly)" in message
+    assert "export copy" in message
+    # A move inside the cluster keeps its snapshots: nothing to refuse.
+    assert _submit(people, "migrate", {"target_node": "node2"}, vm=web).pk
+    Copy.objects.filter(vm=web).update(deleted_at=now)
+    assert _submit(people, "migrate", params, vm=web).parameters["target_cluster"] == far.name
