@@ -168,3 +168,22 @@ def test_sync_runs_that_changed_something_are_not_hidden_by_one_that_did_not():
     assert [e["payload"]["run"] for e in events] == [2, 3]
     assert not overflowed
     assert not buffer
+
+
+def test_a_closed_session_sends_no_pending_frame(make_user):
+    @async_to_sync
+    async def run() -> tuple[dict, dict, bool]:
+        communicator = await _connected(user)
+        await _publish(user, "activity", {"n": 1})
+        first = await communicator.receive_json_from(timeout=2)
+        await _publish(user, "activity", {"n": 2})  # waits for the next interval
+        await get_channel_layer().group_send(user_group(user.pk), {"type": "live.close"})
+        closed = await communicator.receive_output(timeout=2)
+        nothing_after = await communicator.receive_nothing(timeout=INTERVAL * 2)
+        return first, closed, nothing_after
+
+    user = make_user("end_user")
+    first, closed, nothing_after = run()
+    assert first["seq"] == 1
+    assert closed == {"type": "websocket.close", "code": 4401}
+    assert nothing_after
