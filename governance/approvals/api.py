@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -41,6 +41,7 @@ from governance.approvals.models import (
     RequestStep,
 )
 from governance.approvals.models.chains import step_needs
+from governance.approvals.parameters_display import describe_parameters
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.executions import execution_cancel
 from governance.approvals.services.requests import request_cancel, request_submit
@@ -96,6 +97,27 @@ class RequestSerializer(serializers.ModelSerializer):
         ]
 
 
+class ParameterLineSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    text = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="Only when you may open the object.")
+
+
+class RequestDetailSerializer(RequestSerializer):
+    """One request: ``parameters`` stays machine-readable; ``parameters_display`` is what
+    the request page shows, resolved for the caller (never naming what they cannot see)."""
+
+    parameters_display = serializers.SerializerMethodField()
+
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "parameters_display"]
+
+    @extend_schema_field(ParameterLineSerializer(many=True))
+    def get_parameters_display(self, found: Request) -> list[dict[str, Any]]:
+        lines = describe_parameters(found, viewer=self.context["request"].user)
+        return [line._asdict() for line in lines]
+
+
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -148,6 +170,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return request_visible(user=self.request.user).prefetch_related("steps")
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        # Lists keep to stored values: resolving every row's parameters costs queries per row.
+        return RequestDetailSerializer if self.action == "retrieve" else RequestSerializer
 
     def get_object(self) -> Request:
         try:

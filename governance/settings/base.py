@@ -230,6 +230,7 @@ SPECTACULAR_SETTINGS = {
         "PolicyKindEnum": "policy.models.PolicyKind",
         "RequestKindEnum": "governance.approvals.models.RequestKind",
         "RequestEventKindEnum": "governance.approvals.models.RequestEventKind",
+        "RequestStateEnum": "governance.approvals.models.RequestState",
     },
 }
 

@@ -314,3 +314,19 @@ def test_request_page_without_parameters_shows_a_dash(client, scene):
     client.force_login(scene.alice)
     page = client.get(reverse("approvals:request", kwargs={"pk": found.pk})).content.decode()
     assert "<dt>Parameters</dt><dd>—</dd>" in page
+
+
+def test_api_detail_adds_parameters_display_and_keeps_raw_values(client, scene):
+    template = _template(scene)
+    found = _stored(scene, scene.alice, "provision", template=template.pk, memory_mib=2048)
+    url = f"/api/approvals/requests/{found.pk}/"
+    client.force_login(scene.admin)
+    body = client.get(url).json()
+    assert body["parameters"] == {"template": template.pk, "memory_mib": 2048}
+    assert {"label": "Memory", "text": "2 GiB", "url": None} in body["parameters_display"]
+    client.force_login(scene.alice)
+    shown = {line["label"]: line for line in client.get(url).json()["parameters_display"]}
+    assert shown["Template"] == {"label": "Template", "text": "a VM you cannot view", "url": None}
+    listed = client.get("/api/approvals/requests/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert all("parameters_display" not in row for row in rows)
