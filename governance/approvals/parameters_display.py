@@ -159,11 +159,16 @@ def _in_target_cluster(value: Any, seen: _Seen) -> Shown:
 
 
 def _team(value: Any, seen: _Seen) -> Shown:
+    """A team's name is what the requester chose and what an approver decides on (a
+    manager approving a transfer into another team must know which): shown to anyone who
+    sees the request, linked only for those who may open the team's page."""
     if not _present(value):
         return None
     team = Team.objects.filter(pk=_int(value)).first()
-    if team is None or not can(seen.viewer, "view", team):
+    if team is None:
         return _unseen("team", team, value)
+    if not can(seen.viewer, "view", team):
+        return team.name, None
     return team.name, reverse("accounts:team", kwargs={"slug": team.slug})
 
 
