@@ -321,7 +321,15 @@ else:
     DATABASES["channels"] = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "channels.sqlite3",
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # IMMEDIATE as for the main file: a deferred transaction that reads and then
+        # writes fails at once with "database is locked" when another process writes,
+        # instead of waiting out the timeout (seen at a websocket's group_add while two
+        # syncs published their ends).
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
     }
     DATABASE_ROUTERS = ["governance.core.routers.ChannelLayerRouter"]
     CHANNEL_LAYERS = {
