@@ -45,6 +45,7 @@ from governance.approvals.parameters_display import describe_parameters
 from governance.approvals.services.decisions import request_approve, request_reject
 from governance.approvals.services.executions import execution_cancel
 from governance.approvals.services.requests import request_cancel, request_submit
+from governance.core.api import ErrorSerializer
 from governance.core.permissions import get_object_or_404_for
 from inventory.models import Cluster, VirtualMachine
 
@@ -181,7 +182,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         except (Request.DoesNotExist, ValueError) as error:
             raise Http404("No such request.") from error
 
-    @extend_schema(summary="Requests waiting for your decision, oldest first")
+    @extend_schema(
+        summary="Requests waiting for your decision, oldest first",
+        responses=RequestSerializer(many=True),
+    )
     @action(detail=False, pagination_class=None)
     def inbox(self, request: ApiRequest) -> Response:
         rows = request_inbox(user=request.user).prefetch_related("steps")[:500]
@@ -193,7 +197,12 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         events = request_timeline(request=self.get_object())
         return Response(EventSerializer(events, many=True).data)
 
-    @extend_schema(summary="Submit a request", request=SubmitSerializer)
+    @extend_schema(
+        summary="Submit a request",
+        request=SubmitSerializer,
+        # 404: the named VM or cluster is not one the requester may see.
+        responses={201: RequestSerializer, 404: ErrorSerializer},
+    )
     def create(self, request: ApiRequest) -> Response:
         body = SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -24,6 +24,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, pagination, serializers, status
@@ -83,6 +84,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DataError):
+        # The database refused a value the request carried (a NUL byte in text, a number
+        # beyond its column): bad input, not a fault of ours.
+        logger.info("Database refused a request value in %s: %s", context.get("view"), exc)
+        exc = exceptions.ValidationError("A value in the request cannot be stored or searched.")
 
     if not isinstance(exc, exceptions.APIException):
         # The traceback goes to the log; the client gets a request id to quote.

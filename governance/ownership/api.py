@@ -54,10 +54,11 @@ def _username(field: str) -> serializers.SlugRelatedField:
 
 
 class OwnershipSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    custodian = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Declared fields do not inherit the model's null=True: say it, so the schema does.
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    custodian = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Ownership
@@ -168,7 +169,8 @@ class VmOwnershipViewSet(viewsets.ViewSet):
         data = dict(serializer.validated_data)
         filters = OwnershipFilterForm(data.pop("filters", {}))
         if not filters.is_valid():
-            raise ValidationError({"filters": filters.errors.get_json_data()})
+            errors = {field: list(messages) for field, messages in filters.errors.items()}
+            raise ValidationError({"filters": errors})
         queryset = owned_vm_list(
             user=request.user, filters=filters.filters(), ownership=filters.ownership_filters()
         )

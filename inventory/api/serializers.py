@@ -177,7 +177,9 @@ class NicSerializer(serializers.ModelSerializer):
 
 
 class DiskSerializer(serializers.ModelSerializer):
-    storage_class = serializers.CharField(source="storage.storage_class", default=None)
+    storage_class = serializers.CharField(
+        source="storage.storage_class", default=None, allow_null=True
+    )
 
     class Meta:
         model = GuestDisk
@@ -238,7 +240,9 @@ class ResidencySerializer(serializers.ModelSerializer):
 
 class CopySerializer(serializers.ModelSerializer):
     cluster = serializers.CharField(source="cluster.name", read_only=True)
-    storage = serializers.CharField(source="storage.name", read_only=True, default=None)
+    storage = serializers.CharField(
+        source="storage.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Copy

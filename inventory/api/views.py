@@ -163,7 +163,8 @@ class VirtualMachineViewSet(viewsets.ReadOnlyModelViewSet):
     def _form(self) -> VmFilterForm:
         form = VmFilterForm(self.request.query_params)
         if not form.is_valid():
-            raise ValidationError(form.errors.get_json_data(escape_html=False))
+            # The API's error shape: a list of messages per field.
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
         return form
 
     def keyset_order(self) -> list[str]:

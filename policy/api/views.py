@@ -114,7 +114,12 @@ class PolicyViewSet(
         return self._save(request, policy=self.get_object(), partial=kwargs.get("partial", False))
 
     @extend_schema(request=PolicyVersionSerializer, responses=PolicyVersionSerializer(many=True))
-    @action(detail=True, methods=["get"], serializer_class=PolicyVersionSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=PolicyVersionSerializer,
+        pagination_class=None,
+    )
     def versions(self, request: Request, pk: int) -> Response:
         """Every saved version of the policy, newest first (not paginated: a policy has few)."""
         policy = self.get_object()
@@ -171,7 +176,8 @@ class ViolationViewSet(viewsets.ReadOnlyModelViewSet):
             return violation_list(user=self.request.user, filters={"state": "all"})
         form = ViolationFilterForm(self.request.query_params)
         if not form.is_valid():
-            raise ValidationError(form.errors.get_json_data())
+            # The API's error shape: a list of messages per field.
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
         return violation_list(user=self.request.user, filters=form.filters())
 
     def get_serializer_class(self) -> type:
