@@ -9,6 +9,8 @@ also lifts it.
 
 from __future__ import annotations
 
+import secrets
+from base64 import b32encode
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,9 +23,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
-from governance.accounts.models import TOTPDevice, User
+from governance.accounts.models import RecoveryCode, RecoveryCodeDevice, TOTPDevice, User
 from governance.accounts.roles import roles_of
 from governance.audit.models import AuditEvent
 from governance.audit.services import audit_record
@@ -60,6 +61,11 @@ class MfaStatus:
     recovery_codes_left: int
 
 
+def recovery_code_new() -> str:
+    """Eight base32 characters (40 bits), as django-otp made them, so older codes still fit."""
+    return b32encode(secrets.token_bytes(5)).decode().lower()
+
+
 def mfa_required(user: User) -> bool:
     return bool({role.value for role in roles_of(user)} & set(settings.MFA_REQUIRED_ROLES))
 
@@ -69,11 +75,10 @@ def mfa_device(user: User) -> TOTPDevice | None:
 
 
 def mfa_status(user: User) -> MfaStatus:
-    static = StaticDevice.objects.filter(user=user).first()
     return MfaStatus(
         enabled=mfa_device(user) is not None,
         required=mfa_required(user),
-        recovery_codes_left=static.token_set.count() if static else 0,
+        recovery_codes_left=RecoveryCode.objects.filter(device__user=user).count(),
     )
 
 
@@ -140,7 +145,7 @@ def _check_code(user: User, code: str, *, device: TOTPDevice | None = None) -> D
     code = "".join(code.split()).lower()
     devices: list[Device] = [device] if device else list(user.totp_devices.filter(confirmed=True))
     if device is None:
-        devices += list(StaticDevice.objects.filter(user=user))
+        devices += list(RecoveryCodeDevice.objects.filter(user=user))
     for candidate in devices:
         if candidate.verify_token(code):
             return candidate
@@ -162,7 +167,7 @@ def mfa_verify(*, user: User, code: str) -> Device | None:
         user = _locked_user(user)
         device = _check_code(user, code)
         if device is not None:
-            method = "recovery_code" if isinstance(device, StaticDevice) else "totp"
+            method = "recovery_code" if isinstance(device, RecoveryCodeDevice) else "totp"
             audit_record(
                 actor=user, action="user.mfa_verified", target=user, after={"method": method}
             )
@@ -181,12 +186,11 @@ def mfa_enrol_start(*, user: User) -> TOTPDevice:
 def _recovery_codes_replace(user: User) -> list[str]:
     # The device stays (only its codes change): a session verified by a recovery code
     # stays verified.
-    static = StaticDevice.objects.filter(user=user).first()
-    if static is None:
-        static = StaticDevice.objects.create(user=user, name="Recovery codes")
-    static.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    device = RecoveryCodeDevice.objects.filter(user=user).first()
+    if device is None:
+        device = RecoveryCodeDevice.objects.create(user=user, name="Recovery codes")
+    codes = [recovery_code_new() for _ in range(RECOVERY_CODE_COUNT)]
+    device.codes_replace(codes)
     return codes
 
 
@@ -218,7 +222,7 @@ def mfa_recovery_codes_regenerate(*, user: User, code: str) -> list[str] | None:
 
 def _devices_delete(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    RecoveryCodeDevice.objects.filter(user=user).delete()
 
 
 def mfa_remove(*, user: User, code: str) -> bool:

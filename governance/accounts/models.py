@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from base64 import b32encode
 from binascii import unhexlify
 from typing import Any
@@ -9,7 +12,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django_otp.models import Device, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.util import random_hex
@@ -19,6 +22,19 @@ from governance.core.fields import EncryptedTextField
 
 def _random_totp_key() -> str:
     return random_hex(20)
+
+
+def _random_hmac_key() -> str:
+    return secrets.token_hex(32)
+
+
+def recovery_code_digest(key: str, code: str, salt: str) -> str:
+    """HMAC-SHA256 of a recovery code and its salt under its device's key (the stored form)."""
+    return hmac.new(key.encode(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def recovery_code_salt() -> str:
+    return secrets.token_hex(16)
 
 
 class User(AbstractUser):
@@ -130,3 +146,75 @@ class TOTPDevice(TimestampMixin, Device):
         self.set_last_used_timestamp(commit=False)
         self.save()
         return True
+
+
+class RecoveryCodeDevice(TimestampMixin, Device):
+    """A user's single-use recovery codes, kept only as keyed hashes; each works once.
+
+    Each code is stored as HMAC-SHA256 under this device's random key with a random salt
+    of its own, never in plain text. The key sits in an ``EncryptedTextField`` like the
+    TOTP key, so a read of the database alone (backup, replica, injection) yields neither
+    codes nor anything to test guesses against, and ``rotate_secrets`` re-encrypts it.
+    Not Django's password hashers: PBKDF2 costs about half a second per code here, and a
+    sign-in try checks up to ten codes (five seconds per wrong code, an easy way to load
+    the server); a slow hash would add nothing against someone who also holds
+    ``FIELD_ENCRYPTION_KEYS``, since they could already decrypt the TOTP secret itself.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_code_devices"
+    )
+    key = EncryptedTextField(default=_random_hmac_key, help_text="HMAC key, encrypted at rest.")
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery code device"
+        ordering = ["user", "id"]
+        indexes = [models.Index(fields=["user", "id"], name="accounts_recovery_user_idx")]
+
+    def codes_replace(self, codes: list[str]) -> None:
+        """Store ``codes`` (hashed) in place of the device's current ones."""
+        self.codes.all().delete()
+        salts = [recovery_code_salt() for _ in codes]
+        RecoveryCode.objects.bulk_create(
+            RecoveryCode(device=self, salt=salt, digest=recovery_code_digest(self.key, code, salt))
+            for code, salt in zip(codes, salts, strict=True)
+        )
+
+    def match(self, token: str) -> RecoveryCode | None:
+        """The stored code ``token`` hashes to; every candidate compared in constant time."""
+        found = None
+        for candidate in self.codes.all():
+            digest = recovery_code_digest(self.key, token, candidate.salt)
+            if hmac.compare_digest(digest, candidate.digest):
+                found = candidate
+        return found
+
+    def verify_token(self, token: Any) -> bool:
+        """Accept and consume a code; of two simultaneous uses only one deletes the row."""
+        if not isinstance(token, str) or not token:
+            return False
+        match = self.match(token)
+        if match is None:
+            return False
+        with transaction.atomic():
+            deleted, _ = RecoveryCode.objects.filter(pk=match.pk).delete()
+            if deleted != 1:
+                return False
+            self.set_last_used_timestamp(commit=False)
+            self.save(update_fields=["last_used_at"])
+        return True
+
+
+class RecoveryCode(models.Model):
+    """One unused recovery code: a salt and the device-keyed HMAC of code and salt."""
+
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    salt = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["device", "id"]
+        indexes = [models.Index(fields=["device", "id"], name="accounts_recoverycode_dev_idx")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of {self.device}"

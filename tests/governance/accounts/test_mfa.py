@@ -12,10 +12,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice
 
 from governance.accounts import mfa
-from governance.accounts.models import TOTPDevice
+from governance.accounts.models import RecoveryCodeDevice, TOTPDevice
 from governance.accounts.roles import Role
 from governance.audit.models import AuditEvent
 from governance.settings import env
@@ -82,7 +81,7 @@ def test_a_recovery_code_works_once_in_place_of_a_totp_code(otp_clock):
     user = UserFactory(username="mfa-recovery")
     _, codes = enrolled(user)
 
-    assert isinstance(mfa.mfa_verify(user=user, code=codes[0].upper()), StaticDevice)
+    assert isinstance(mfa.mfa_verify(user=user, code=codes[0].upper()), RecoveryCodeDevice)
     assert mfa.mfa_verify(user=user, code=codes[0]) is None
     assert mfa.mfa_status(user).recovery_codes_left == 9
     verified = AuditEvent.objects.get(target_id=str(user.pk), action="user.mfa_verified")
@@ -156,7 +155,7 @@ def test_an_admin_resets_another_users_factor_but_not_their_own(otp_clock):
         mfa.mfa_reset(actor=admin, user=admin)
 
     assert mfa.mfa_device(user) is None
-    assert not StaticDevice.objects.filter(user=user).exists()
+    assert not RecoveryCodeDevice.objects.filter(user=user).exists()
     assert mfa.mfa_device(admin) is not None
     reset = AuditEvent.objects.get(action="user.mfa_reset")
     assert (reset.actor, reset.target_id, reset.before) == (admin, str(user.pk), {"enabled": True})
