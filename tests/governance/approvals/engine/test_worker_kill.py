@@ -143,6 +143,9 @@ def test_a_killed_worker_s_execution_resumes_without_running_a_step_twice(
         # The beat's resume, without its 30 s grace (the message died with the worker).
         due = runner.executions_due
         monkeypatch.setattr(runner, "executions_due", lambda: due(grace=0))
+        # The dead worker had scheduled its next poll of the task: the execution is
+        # overdue (what the beat looks for) only once that moment has passed.
+        _until(lambda: due(grace=0) == [execution.pk], timeout=30, what="the poll overdue")
         assert tasks.executions_resume() == [execution.pk]
 
         def ended() -> bool:
