@@ -97,7 +97,7 @@ class Cluster:
         self._estate_lock = threading.Lock()
         self.clock = clock
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
-        self.access = access or AccessStore()
+        self.access = access or AccessStore(major=self.profile.major)
         self.evaluator = Evaluator(self.access, pool_of=self.pool_of_path)
         self.tasks = TaskEngine()
         self.chaos = ChaosSettings()
@@ -175,12 +175,13 @@ class Cluster:
     def from_json(cls, data: dict[str, Any], *, clock: Clock) -> Cluster:
         if data.get("format") != STATE_FORMAT:
             raise ValueError(f"unsupported state format {data.get('format')!r}")
+        profile = VersionProfile(**data["profile"])
         cluster = cls(
             name=data["name"],
             estate=estate_from_dict(data["estate"]),
             clock=clock,
-            profile=VersionProfile(**data["profile"]),
-            access=AccessStore.from_json(data["access"]),
+            profile=profile,
+            access=AccessStore.from_json(data["access"], major=profile.major),
         )
         cluster.control_key = data["control_key"]
         cluster.tasks.load_json(data.get("tasks", []), clock.now())

@@ -260,8 +260,13 @@ class RequestHandler(BaseHTTPRequestHandler):
                 data = route.handler(ctx)
             except ModelError as exc:
                 raise ApiError(exc.status, exc.message, exc.errors) from None
-        for hook in RESPONSE_HOOKS:
-            hook(spec, data)
+        # Hooks judge the answer by its cluster's release (privilege names differ on 8 and 9).
+        release = PVE_MAJOR.set(cluster.profile.major)
+        try:
+            for hook in RESPONSE_HOOKS:
+                hook(spec, data)
+        finally:
+            PVE_MAJOR.reset(release)
         return data, ctx.total
 
     def _raw_params(self, query: str, body: bytes) -> dict[str, Any]:

@@ -1,8 +1,12 @@
-"""Built-in roles of PVE 9.1 (PVE::AccessControl::create_roles); special and read-only."""
+"""Built-in roles per PVE release (PVE::AccessControl::create_roles); special and read-only.
+
+create_roles derives the roles from the release's privilege groups, so the roles follow the
+privileges: PVE 9 replaced VM.Monitor by VM.GuestAgent.* and added VM.Replicate.
+"""
 
 from __future__ import annotations
 
-from pvesim.spec.formats import PRIVILEGES
+from pvesim.spec.formats import PRIVILEGES, privileges
 
 # Privileges PVEAdmin lacks: the "root" group of every category plus Permissions.Modify.
 _ROOT_ONLY = frozenset(
@@ -20,7 +24,7 @@ _ROOT_ONLY = frozenset(
 _VM_CONFIG = ("CDROM", "CPU", "Cloudinit", "Disk", "HWType", "Memory", "Network", "Options")
 _AGENT = ("Audit", "FileRead", "FileSystemMgmt", "FileWrite")
 
-BUILTIN_ROLES: dict[str, frozenset[str]] = {
+BUILTIN_ROLES: dict[str, frozenset[str]] = {  # PVE 9.1
     "Administrator": frozenset(PRIVILEGES),
     "NoAccess": frozenset(),
     "PVEAdmin": frozenset(PRIVILEGES) - _ROOT_ONLY,
@@ -81,3 +85,16 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
     "PVEMappingAdmin": frozenset({"Mapping.Audit", "Mapping.Modify", "Mapping.Use"}),
     "PVEMappingUser": frozenset({"Mapping.Audit", "Mapping.Use"}),
 }
+
+# On PVE 8 VM.Monitor sits in the VM "admin" group, so PVEVMAdmin and PVEAdmin hold it and
+# PVEVMUser does not; Administrator is every privilege of the release.
+_PVE8_MONITOR_ROLES = ("Administrator", "PVEAdmin", "PVEVMAdmin")
+_PVE8_ROLES: dict[str, frozenset[str]] = {
+    roleid: (privs & privileges(8)) | ({"VM.Monitor"} if roleid in _PVE8_MONITOR_ROLES else set())
+    for roleid, privs in BUILTIN_ROLES.items()
+}
+
+
+def builtin_roles(major: int) -> dict[str, frozenset[str]]:
+    """The built-in roles of PVE ``major``; the role names are the same on 8 and 9."""
+    return BUILTIN_ROLES if major >= 9 else _PVE8_ROLES

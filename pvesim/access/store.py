@@ -15,7 +15,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pvesim.access.roles import BUILTIN_ROLES
+from pvesim.access.roles import BUILTIN_ROLES, builtin_roles
 
 TICKET_LIFETIME = 7200  # seconds, PVE's ticket and CSRF token lifetime
 
@@ -100,12 +100,12 @@ class AclEntry:
 class AccessStore:
     """All access-control state; callers hold the cluster lock."""
 
-    def __init__(self, *, secret: bytes | None = None) -> None:
+    def __init__(self, *, secret: bytes | None = None, major: int = 9) -> None:
         self.secret = secret or secrets.token_bytes(32)
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self.tokens: dict[str, Token] = {}  # key: user@realm!tokenid
-        self.roles: dict[str, frozenset[str]] = dict(BUILTIN_ROLES)
+        self.roles: dict[str, frozenset[str]] = dict(builtin_roles(major))
         self.acl: dict[tuple[str, str, str, str], AclEntry] = {}
         self.version = 0
 
@@ -225,8 +225,8 @@ class AccessStore:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AccessStore:
-        store = cls(secret=base64.b64decode(data["secret"]))
+    def from_json(cls, data: dict[str, Any], *, major: int = 9) -> AccessStore:
+        store = cls(secret=base64.b64decode(data["secret"]), major=major)
         for item in data.get("users", []):
             store.users[item["userid"]] = User(**{**item, "groups": set(item["groups"])})
         for item in data.get("groups", []):

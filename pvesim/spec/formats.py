@@ -61,10 +61,13 @@ PRIVILEGES: tuple[str, ...] = (
     "VM.Snapshot.Rollback",
 )
 
-# PVE 9.0 split VM.Monitor into the VM.GuestAgent.* privileges, and each release refuses
-# the other's names ("invalid privilege 'VM.Monitor'" on 9, "... 'VM.GuestAgent.Audit'" on
-# 8). The request being validated runs under its cluster's major release.
-_PVE9_ONLY = frozenset(p for p in PRIVILEGES if p.startswith("VM.GuestAgent."))
+# PVE 9.0 split VM.Monitor into the VM.GuestAgent.* privileges and added VM.Replicate
+# (an 8.4 root@pam holds neither), and each release refuses the other's names ("invalid
+# privilege 'VM.Monitor'" on 9, "... 'VM.GuestAgent.Audit'" on 8). The request being
+# validated runs under its cluster's major release.
+_PVE9_ONLY = frozenset(
+    p for p in PRIVILEGES if p.startswith("VM.GuestAgent.") or p == "VM.Replicate"
+)
 _PVE8_ONLY = frozenset({"VM.Monitor"})
 PVE_MAJOR: ContextVar[int] = ContextVar("pvesim_pve_major", default=9)
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from pvesim.server import RESPONSE_HOOKS, default_certificate
+from pvesim.spec.formats import PVE_MAJOR
 from pvesim.testing import ROOT_PASSWORD, RunningSim, SimFarm
 from pvesim.tls import Certificate
-from tests.pvesim.pve_schema import check_returns, schema_index
+from tests.pvesim.pve_schema import check_returns, returns_of_release
 
 __all__ = ["ROOT_PASSWORD", "Sim"]
 
@@ -51,17 +52,17 @@ def sim(make_sim: Callable[..., RunningSim]) -> RunningSim:
 def _answers_match_returns_schema() -> Iterator[None]:
     """Every successful answer served during any pvesim test must fit the official
     ``returns`` schema of its method (NOTES.md section 14, conformance)."""
-    seen: list[tuple[tuple[str, str], Any]] = []
+    seen: list[tuple[tuple[str, str], Any, int]] = []
 
     def record(spec: Any, data: Any) -> None:
-        seen.append((spec.key, data))
+        seen.append((spec.key, data, PVE_MAJOR.get()))
 
     RESPONSE_HOOKS.append(record)
     yield
     RESPONSE_HOOKS.remove(record)
     problems = {}
-    for key, data in seen:
-        issues = check_returns(schema_index()[key].get("returns", {}), data)
+    for key, data, major in seen:
+        issues = check_returns(returns_of_release(key, major), data)
         if issues:
             problems[f"{key[0]} {key[1]}"] = issues[:3]
     assert not problems, f"answers violate the official returns schema: {problems}"

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pvesim.spec.formats import privileges
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT.parent / "shared/proxmox/pve-api-schema.json"
 
@@ -61,6 +63,23 @@ def perl_to_python(pattern: str) -> str:
 def number(value: Any) -> float | None:
     """Schema bounds are sometimes strings (``"minimum": "0"``)."""
     return None if value is None else float(value)
+
+
+_ROLE_READ = ("GET", "/access/roles/{roleid}")
+
+
+def returns_of_release(key: tuple[str, str], major: int) -> dict[str, Any]:
+    """The returns schema an answer of PVE ``major`` is held to.
+
+    The schema is PVE 9.1's. Its one release-bound answer is a role read, whose properties
+    are the release's privilege names (VM.Monitor on 8, VM.GuestAgent.* on 9): on an older
+    release those properties are the release's own, still with no others allowed.
+    """
+    returns = schema_index()[key].get("returns", {})
+    if key != _ROLE_READ or major >= 9:
+        return returns
+    flag = next(iter(returns["properties"].values()))
+    return {**returns, "properties": dict.fromkeys(sorted(privileges(major)), flag)}
 
 
 def check_returns(schema: dict[str, Any], value: Any, where: str = "data") -> list[str]:

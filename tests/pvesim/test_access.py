@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from pvesim.cluster import Cluster
 from tests.pvesim.conftest import Sim
+from tests.pvesim.pve_schema import check_returns, returns_of_release
 
 
 def _user(sim: Sim, userid: str = "bob@pve", groups: str | None = None) -> str:
@@ -93,6 +95,37 @@ def test_builtin_roles_match_pve_91(sim: Sim) -> None:
     assert changed.status_code == 500
 
 
+def test_builtin_roles_match_pve_84(make_sim) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim(pve="8")
+    listed = sim.api("GET", "/access/roles").json()["data"]
+    roles = {r["roleid"]: set(r["privs"].split(",")) - {""} for r in listed}
+    assert "VM.Monitor" in roles["PVEVMAdmin"] & roles["PVEAdmin"]
+    assert "VM.Monitor" not in roles["PVEVMUser"]
+    held = set().union(*roles.values())
+    assert not {p for p in held if p.startswith("VM.GuestAgent.") or p == "VM.Replicate"}
+    categories = ("Datastore", "Mapping", "Pool", "SDN", "Sys", "VM")
+    assert roles["PVEAuditor"] == {f"{category}.Audit" for category in categories}
+    assert not roles["PVEAdmin"] & {"Sys.AccessNetwork", "Sys.Incoming", "Mapping.Modify"}
+    administrator = sim.api("GET", "/access/roles/Administrator").json()["data"]
+    assert len(administrator) == 42  # every privilege an 8.4 root@pam holds
+    assert administrator["VM.Monitor"] == 1
+    _user(sim)
+    _grant(sim, "/vms", "PVEVMAdmin", users="bob@pve")
+    assert "VM.Monitor" in _privs(sim, "/vms")
+    restored = Cluster.from_json(sim.cluster.to_json(), clock=sim.cluster.clock)
+    assert restored.access.roles == sim.cluster.access.roles  # saved state keeps 8.4's roles
+
+
+@pytest.mark.parametrize(
+    ("major", "fits", "misfits"),
+    [(8, "VM.Monitor", "VM.GuestAgent.Audit"), (9, "VM.GuestAgent.Audit", "VM.Monitor")],
+)
+def test_role_reads_are_held_to_their_releases_privilege_names(major, fits, misfits) -> None:  # type: ignore[no-untyped-def]
+    returns = returns_of_release(("GET", "/access/roles/{roleid}"), major)
+    assert check_returns(returns, {fits: 1, "VM.Audit": 1}) == []
+    assert check_returns(returns, {misfits: 1}) == [f"data: unexpected {misfits}"]
+
+
 def test_acl_refusals(sim: Sim) -> None:
     _user(sim)
     bad_path = sim.api(
@@ -140,15 +173,18 @@ def test_pool_membership_rules(sim: Sim) -> None:
 
 @pytest.mark.parametrize(
     ("pve", "known", "unknown"),
-    [("9", "VM.GuestAgent.Audit", "VM.Monitor"), ("8", "VM.Monitor", "VM.GuestAgent.Audit")],
+    [
+        ("9", "VM.GuestAgent.Audit", "VM.Monitor"),
+        ("8", "VM.Monitor", "VM.GuestAgent.Audit"),
+        ("8", "VM.Monitor", "VM.Replicate"),
+    ],
 )
 def test_each_release_knows_its_own_privilege_names(make_sim, pve, known, unknown) -> None:  # type: ignore[no-untyped-def]
     sim = make_sim(pve=pve)
     ok = sim.api("POST", "/access/roles", data={"roleid": "Known", "privs": f"VM.Audit,{known}"})
     assert ok.status_code == 200
-    # The list, not the role's own read: PVE 9.1's schema names each privilege of that one.
-    roles = {r["roleid"]: r["privs"] for r in sim.api("GET", "/access/roles").json()["data"]}
-    assert known in roles["Known"].split(",")
+    # The role's own read answers under the release's names (see returns_of_release).
+    assert sim.api("GET", "/access/roles/Known").json()["data"] == {known: 1, "VM.Audit": 1}
     refused = sim.api("POST", "/access/roles", data={"roleid": "Other", "privs": unknown})
     assert refused.status_code == 400
     assert refused.json()["errors"] == {"privs": f"invalid privilege '{unknown}'"}
