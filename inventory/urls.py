@@ -13,6 +13,11 @@ urlpatterns = [
     path("nodes/", infra.node_list, name="nodes"),
     path("exposure/", exposure.exposure_view, name="exposure"),
     path("exposure.csv", exposure.exposure_csv_view, name="exposure-csv"),
+    path(
+        "exposure/node-options/",
+        exposure.exposure_node_options_view,
+        name="exposure-node-options",
+    ),
     path("storage/", infra.storage_list, name="storage"),
     path("storage/<int:pk>/class/", infra.storage_class_set, name="storage-class"),
     path("vms/", guests.vm_list_view, name="vms"),

@@ -4,7 +4,9 @@ window and every copy made of it since, as a page and as a CSV export.
 Any signed-in user may open it; they choose among the nodes they may ask about
 (``exposure_nodes``) and see only the guests ``restrict`` lets them see, so an end user's
 report lists only their own guests. A node they may not ask about answers 404. Viewing
-changes nothing and is not audited; an export carries sensitive data out and is.
+changes nothing and is not audited; an export carries sensitive data out and is, so it is
+a POST behind the CSRF check: a GET that wrote the trail would let any other site add
+audit rows through a signed-in user's browser.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from dataclasses import replace
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
 from governance.audit.services import audit_record
 from governance.core.tables import Column, Row, build_table, query_url
@@ -51,8 +55,11 @@ _SORTS = {
 }
 
 
-def _form(request: HttpRequest) -> ExposureForm:
-    form = ExposureForm(request.GET, nodes=exposure_nodes(user=request.user))
+_QUESTION = ("cluster", "node", "since", "until")
+
+
+def _form(request: HttpRequest, data: QueryDict) -> ExposureForm:
+    form = ExposureForm(data, nodes=exposure_nodes(user=request.user))
     if form.unknown_node:
         raise Http404("No such node.")
     return form
@@ -60,7 +67,15 @@ def _form(request: HttpRequest) -> ExposureForm:
 
 @login_required
 def exposure_view(request: HttpRequest) -> HttpResponse:
-    form = _form(request)
+    form = _form(request, request.GET)
+    form.fields["cluster"].widget.attrs.update(
+        {
+            "hx-get": reverse("inventory:exposure-node-options"),
+            "hx-target": "#id_node",
+            "hx-swap": "innerHTML",
+            "hx-include": "#id_node",
+        }
+    )
     context: dict = {"form": form, "table": None}
     if form.asked and form.is_valid():
         node, since, until = form.question()
@@ -80,16 +95,22 @@ def exposure_view(request: HttpRequest) -> HttpResponse:
             until=until,
             table=replace(table, rows=[Row(entry, []) for entry in entries]),
             summary=exposure_summary(user=request.user, node=node, since=since, until=until),
-            csv_query=query_url(request, sort=None, page=None),
+            # The window shown, defaults included, so the file matches the page.
+            export_fields=[(key, form.data[key]) for key in _QUESTION if form.data.get(key)],
         )
     status = 400 if form.asked and form.errors else 200
     return render(request, "inventory/exposure.html", context, status=status)
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def exposure_csv_view(request: HttpRequest) -> HttpResponse:
-    """The whole report as CSV, streamed; the export is audited before the first byte."""
-    form = _form(request)
+    """The whole report as CSV, streamed; the export is audited before the first byte.
+    A GET (an old link) is sent to the report of the same question, where the export
+    button is."""
+    if request.method == "GET":
+        return redirect(f"{reverse('inventory:exposure')}{query_url(request)}")
+    form = _form(request, request.POST)
     if not (form.asked and form.is_valid()):
         return render(request, "inventory/exposure.html", {"form": form}, status=400)
     node, since, until = form.question()
@@ -117,3 +138,19 @@ def exposure_csv_view(request: HttpRequest) -> HttpResponse:
     name = f"exposure-{node.cluster.name}-{node.name}-{stamp}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@login_required
+@require_GET
+def exposure_node_options_view(request: HttpRequest) -> HttpResponse:
+    """The node select's options for ``?cluster=``, swapped in by htmx when the cluster
+    changes; the same nodes the report accepts, so a cluster the user may not ask about
+    answers 404 like the report. No cluster gives every node, grouped."""
+    cluster = request.GET.get("cluster", "")
+    nodes = exposure_nodes(user=request.user)
+    if cluster:
+        nodes = nodes.filter(cluster__name=cluster)
+        if not nodes:
+            raise Http404("No such cluster.")
+    context = {"nodes": nodes, "grouped": not cluster, "selected": request.GET.get("node")}
+    return render(request, "inventory/_exposure_node_options.html", context)

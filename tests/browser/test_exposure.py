@@ -1,5 +1,6 @@
 """An auditor opens a node's exposure report from the node list, reads who ran there and
-where their copies went, narrows the window, and exports the report as CSV."""
+where their copies went, narrows the window, and exports the report as CSV; picking a
+cluster narrows the node select to that cluster's nodes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ cluster = Cluster.objects.create(
     name=name, api_url="https://127.0.0.1:1", token_id="a@pve!t", token_secret="not-used"
 )
 host = Node.objects.create(cluster=cluster, name="host1", first_seen=now, last_seen=now)
+elsewhere = Cluster.objects.create(
+    name=f"{name}-b", api_url="https://127.0.0.1:1", token_id="a@pve!t", token_secret="x"
+)
+Node.objects.create(cluster=elsewhere, name="host7", first_seen=now, last_seen=now)
 for vmid, label, days in ((100, "ledger-db", 3), (101, "payroll", 40)):
     vm = VirtualMachine.objects.create(
         cluster=cluster, vmid=vmid, kind="qemu", name=f"{label}-{name}",
@@ -67,10 +72,29 @@ def test_auditor_opens_the_exposure_report_from_the_node_list(
 
     page.go_back()
     with page.expect_download() as download:
-        page.get_by_role("link", name="Export CSV").click()
+        page.get_by_role("button", name="Export CSV").click()
     body = download.value.path().read_text()
     assert f"ledger-db-{name}" in body
     assert "payroll.vma.zst" in body
 
     page.get_by_role("link", name=f"ledger-db-{name}").click()
     expect(page.get_by_role("heading", name="Summary")).to_be_visible()
+
+
+def test_picking_a_cluster_limits_the_node_choices(page, sign_in, browser_stack, unique_name):
+    name = unique_name("pve-expo")
+    browser_stack.python(_ESTATE, name)
+    sign_in(page, "auditor")
+    page.goto("/inventory/exposure/")
+    node = page.get_by_label("Node", exact=True)
+    # Before a cluster is picked, every cluster's nodes are offered, grouped.
+    expect(node.locator(f'optgroup[label="{name}"] option')).to_have_text(["host1"])
+    expect(node.locator(f'optgroup[label="{name}-b"] option')).to_have_text(["host7"])
+
+    page.get_by_label("Cluster").select_option(f"{name}-b")
+    expect(node.locator("option", has_text="host1")).to_have_count(0)
+    expect(node.locator("option")).to_have_count(2)  # the placeholder and host7
+    node.select_option("host7")
+    page.get_by_role("button", name="Show report").click()
+    expect(page.get_by_role("heading", name=f"{name}-b / host7")).to_be_visible()
+    expect(page.locator(".exposure-summary")).to_contain_text("0 guests ran here")

@@ -124,6 +124,10 @@ def test_anonymous_is_sent_to_sign_in(client, site):
         response = client.get(_url(path, cluster=site["cluster"].name, node="host1"))
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
+    response = client.post("/inventory/exposure.csv", _params(site))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+    assert not AuditEvent.objects.filter(action="inventory.exposure_exported").exists()
 
 
 @pytest.mark.parametrize(
@@ -142,7 +146,9 @@ def test_a_bad_window_is_refused_inline(site, since, until, field, message):
     assert f'id="id_{field}_error"' in html
     assert message in html
     assert "payroll" not in html
-    assert client.get(_url("/inventory/exposure.csv", since="x")).status_code == 400
+    assert (
+        client.post("/inventory/exposure.csv", {**_params(site), "since": "x"}).status_code == 400
+    )
 
 
 def test_unreadable_date_and_a_node_of_another_cluster_are_field_errors(site):
@@ -179,7 +185,7 @@ def test_sorted_and_paginated_in_constant_queries(site, django_assert_max_num_qu
 
 def test_csv_export_is_complete_neutralised_and_audited(site):
     auditor = UserFactory(roles=[Role.AUDITOR])
-    response = _client(auditor).get(_report(site).replace("exposure/", "exposure.csv"))
+    response = _client(auditor).post("/inventory/exposure.csv", _params(site))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "exposure-expo-page-host1-" in response["Content-Disposition"]
@@ -201,14 +207,11 @@ def test_csv_export_is_complete_neutralised_and_audited(site):
 
 
 def test_csv_of_an_end_user_holds_only_their_guests(site):
-    response = _client(site["owner"]).get(_url("/inventory/exposure.csv", **_params(site)))
+    response = _client(site["owner"]).post("/inventory/exposure.csv", _params(site))
     body = b"".join(response.streaming_content).decode()
     assert "payroll" in body
     assert "calc" not in body
-    assert (
-        _client(UserFactory()).get(_url("/inventory/exposure.csv", **_params(site))).status_code
-        == 404
-    )
+    assert _client(UserFactory()).post("/inventory/exposure.csv", _params(site)).status_code == 404
     assert AuditEvent.objects.filter(action="inventory.exposure_exported").count() == 1
 
 
@@ -221,3 +224,40 @@ def test_viewing_is_not_audited(site):
     before = AuditEvent.objects.count()
     assert client.get(_report(site)).status_code == 200
     assert AuditEvent.objects.count() == before
+
+
+def test_the_report_page_exports_by_a_post_carrying_the_window_shown(site):
+    client = _client(UserFactory(roles=[Role.AUDITOR]))
+    since, until = _local(NOW - timedelta(days=5)), _local(NOW)
+    html = client.get(_report(site, since=since, until=until)).content.decode()
+    assert '<form method="post" action="/inventory/exposure.csv"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    for key, value in (("cluster", "expo-page"), ("node", "host1"), ("since", since)):
+        assert f'<input type="hidden" name="{key}" value="{value}">' in html
+    assert 'href="/inventory/exposure.csv' not in html
+
+
+def test_a_get_of_the_export_writes_nothing_and_leads_to_the_report(site):
+    client = _client(UserFactory(roles=[Role.AUDITOR]))
+    response = client.get(_url("/inventory/exposure.csv", **_params(site), since="x"))
+    assert response.status_code == 302
+    assert response["Location"] == _url(**_params(site), since="x")
+    assert client.put("/inventory/exposure.csv", _params(site)).status_code == 405
+    assert not AuditEvent.objects.filter(action="inventory.exposure_exported").exists()
+
+
+def test_a_cross_site_export_without_a_token_is_refused_and_writes_nothing(site):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(roles=[Role.AUDITOR]))
+    before = AuditEvent.objects.count()
+    response = client.post("/inventory/exposure.csv", _params(site))
+    assert response.status_code == 403
+    assert AuditEvent.objects.count() == before
+    # The same client with the page's token exports, so the refusal is the token's doing.
+    page = client.get(_report(site))
+    token = page.context["csrf_token"]
+    response = client.post(
+        "/inventory/exposure.csv", {**_params(site), "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action="inventory.exposure_exported").count() == 1
