@@ -52,7 +52,10 @@ class ExposureForm(forms.Form):
         merged.update(
             {key: data[key] for key in ("cluster", "node", "since", "until") if key in data}
         )
-        super().__init__(merged)
+        # Bound only once a node is asked about: a bare visit (or one from a node list's
+        # link naming just the cluster) shows the form filled in, not "this field is
+        # required" on the node it has not chosen yet.
+        super().__init__(merged if merged.get("node") else None, initial=merged)
         self._nodes = {(node.cluster.name, node.name): node for node in nodes}
         by_cluster: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for (cluster, name), node in self._nodes.items():

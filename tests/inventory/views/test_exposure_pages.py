@@ -261,3 +261,12 @@ def test_a_cross_site_export_without_a_token_is_refused_and_writes_nothing(site)
     )
     assert response.status_code == 200
     assert AuditEvent.objects.filter(action="inventory.exposure_exported").count() == 1
+
+
+def test_a_bare_visit_shows_the_form_without_errors(client: Client) -> None:
+    client.force_login(UserFactory(roles=[Role.AUDITOR]))
+    response = client.get("/inventory/exposure/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'aria-invalid="true"' not in html
+    assert "This field is required" not in html
