@@ -166,7 +166,7 @@ async def burst_publish(args: argparse.Namespace) -> tuple[list[tuple[str, int, 
     """Publish the burst as fast as the layer takes it; every event's (key, upto, time)."""
     from channels.layers import get_channel_layer
 
-    from governance.core.realtime import MESSAGE_TYPE, role_group
+    from governance.core.realtime import event_message, role_group
 
     layer = get_channel_layer()
     per_target = [0] * args.targets
@@ -177,8 +177,8 @@ async def burst_publish(args: argparse.Namespace) -> tuple[list[tuple[str, int, 
         per_target[target] += min(args.batch, args.changes - n)
         key, now = f"cluster.{target}", time.time()
         payload = {"key": key, "upto": per_target[target], "t": now}
-        message = {"type": MESSAGE_TYPE, "event": EVENT, "payload": payload}
-        await layer.group_send(role_group(ROLE), message)
+        group = role_group(ROLE)
+        await layer.group_send(group, event_message(group, EVENT, payload))
         published.append((key, per_target[target], now))
     return published, time.time() - started
 

@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from governance.accounts.mfa import session_owes_factor
 from governance.accounts.roles import roles_of
+from governance.core.live_fanout import hub_for
 from governance.core.realtime import coalesce_key, role_group, session_group, user_group
 
 # Application close code for "not signed in", mirroring HTTP 401 as WebSocket 4xxx
@@ -39,8 +40,12 @@ class EventBuffer:
         self._events.pop(slot, None)
         self._events[slot] = {"event": event, "payload": payload}
         if len(self._events) > self.limit:
-            self._events.clear()
-            self.overflowed = True
+            self.overflow()
+
+    def overflow(self) -> None:
+        """Drop what is buffered: events were lost elsewhere, the browser must resync."""
+        self._events.clear()
+        self.overflowed = True
 
     def take(self) -> tuple[list[dict[str, Any]], bool]:
         """The buffered events and whether some were dropped; empties the buffer."""
@@ -78,35 +83,51 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.buffer = EventBuffer(self.buffer_limit)
         self.last_flush = float("-inf")
         self.flush_task: asyncio.Task | None = None
+        # Events wait in the buffer until the socket is accepted, and stop on close.
+        self.open = False
         roles = await database_sync_to_async(roles_of)(user)
         self.live_groups = [user_group(user.pk), *sorted(role_group(role) for role in roles)]
         session_key = getattr(self.scope.get("session"), "session_key", None)
         if session_key:
             self.live_groups.append(session_group(session_key))
-        for group in self.live_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        # Joined through this process's hub, which reads each group once for all its tabs.
+        self.hub = hub_for(self.channel_layer)
+        await self.hub.register(self, self.live_groups)
         await self.accept()
+        self.open = True
+        if self.buffer:
+            self._schedule_flush()
 
     async def disconnect(self, code: int) -> None:
+        self.open = False
         self._cancel_flush()
-        for group in getattr(self, "live_groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if hasattr(self, "hub"):
+            await self.hub.unregister(self, self.live_groups)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Ignore client messages; the browser only listens."""
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        self.buffer.add(message["event"], message["payload"])
+    def deliver(self, event: str, payload: Any) -> None:
+        """Buffer one event of this connection's groups (called by the process's hub)."""
+        self.buffer.add(event, payload)
+        if self.open:
+            self._schedule_flush()
+
+    def must_resync(self) -> None:
+        """Events of this connection's groups were lost on the way: ask for a resync."""
+        self.buffer.overflow()
+        if self.open:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self.flush_task is not None:
-            return  # the frame already due carries this event too
+            return  # the frame already due carries the new events too
         wait = self.last_flush + self.flush_interval - asyncio.get_running_loop().time()
-        if wait <= 0:
-            await self._flush()
-        else:
-            self.flush_task = asyncio.create_task(self._flush_after(wait))
+        self.flush_task = asyncio.create_task(self._flush_after(max(wait, 0.0)))
 
     async def live_close(self, message: dict[str, Any]) -> None:
         """The login session behind this connection ended: stop delivering to it."""
+        self.open = False
         self._cancel_flush()
         await self.close(code=CLOSE_UNAUTHENTICATED)
 

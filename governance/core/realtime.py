@@ -96,7 +96,8 @@ def close_session_connections(session_key: str) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(session_group(session_key), {"type": CLOSE_TYPE})
+    name = session_group(session_key)
+    async_to_sync(layer.group_send)(name, close_message(name))
 
 
 def publish_to_user(
@@ -117,7 +118,7 @@ def publish_to_group(
 
     Raises ``ValueError`` for a malformed group or event name, so a typo fails loudly in
     tests instead of silently reaching nobody. Must not be called from a running event
-    loop (use the channel layer's ``group_send`` directly there).
+    loop (there, ``await layer.group_send(name, event_message(name, event, payload))``).
     """
     if not _GROUP_NAME.match(name):
         raise ValueError(f"invalid live group name {name!r}")
@@ -128,6 +129,18 @@ def publish_to_group(
         return
     if key is not None:
         payload = {**payload, "key": str(key)}
-    async_to_sync(layer.group_send)(
-        name, {"type": MESSAGE_TYPE, "event": event, "payload": payload}
-    )
+    async_to_sync(layer.group_send)(name, event_message(name, event, payload))
+
+
+def event_message(group: str, event: str, payload: Any) -> dict[str, Any]:
+    """The channel-layer message of one event for ``group``.
+
+    It names its group because a web process joins each group once, with one channel for
+    all of them (``governance.core.live_fanout``), and hands the event to the members.
+    """
+    return {"type": MESSAGE_TYPE, "group": group, "event": event, "payload": payload}
+
+
+def close_message(group: str) -> dict[str, Any]:
+    """The channel-layer message that closes every connection of session ``group``."""
+    return {"type": CLOSE_TYPE, "group": group}

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from governance.core.consumers import EventBuffer, LiveConsumer
-from governance.core.realtime import MESSAGE_TYPE, coalesce_key, user_group
+from governance.core.realtime import close_message, coalesce_key, event_message, user_group
 
 pytestmark = [
     pytest.mark.django_db,
@@ -28,8 +28,8 @@ class QuickConsumer(LiveConsumer):
 
 
 async def _publish(user, event: str, payload: dict) -> None:
-    message = {"type": MESSAGE_TYPE, "event": event, "payload": payload}
-    await get_channel_layer().group_send(user_group(user.pk), message)
+    group = user_group(user.pk)
+    await get_channel_layer().group_send(group, event_message(group, event, payload))
 
 
 async def _connected(user) -> WebsocketCommunicator:
@@ -177,7 +177,8 @@ def test_a_closed_session_sends_no_pending_frame(make_user):
         await _publish(user, "activity", {"n": 1})
         first = await communicator.receive_json_from(timeout=2)
         await _publish(user, "activity", {"n": 2})  # waits for the next interval
-        await get_channel_layer().group_send(user_group(user.pk), {"type": "live.close"})
+        group = user_group(user.pk)
+        await get_channel_layer().group_send(group, close_message(group))
         closed = await communicator.receive_output(timeout=2)
         nothing_after = await communicator.receive_nothing(timeout=INTERVAL * 2)
         return first, closed, nothing_after
