@@ -22,7 +22,6 @@ Usage: ``python bench/ownership_bench.py [--guests N] [--users N] [--repeat N]``
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -41,12 +40,9 @@ WEEKS = 26
 
 def _inventory_bench():
     """The inventory list benchmark, for its guest seeding and timing helpers."""
-    spec = importlib.util.spec_from_file_location(
-        "inventory_list_bench", ROOT / "bench" / "inventory_list_bench.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from bench import inventory_list_bench
+
+    return inventory_list_bench
 
 
 def _seed_people(users: int) -> dict:
