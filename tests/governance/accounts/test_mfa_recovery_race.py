@@ -12,13 +12,11 @@ from django.db import connection
 from governance.accounts.models import RecoveryCodeDevice
 from tests.factories import UserFactory
 from tests.governance.accounts.mfa_helpers import enrolled
+from tests.markers import concurrent_writers
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (run with DATABASE_URL=postgres://...)",
-    ),
+    concurrent_writers,
 ]
 
 

@@ -15,13 +15,11 @@ from django.db import connection
 from governance.approvals.models import Request
 from governance.approvals.services import prechecks
 from tests.governance.approvals.quota.conftest import limit, provision, submit
+from tests.markers import concurrent_writers
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrent writers need PostgreSQL (run with DATABASE_URL=postgres://...)",
-    ),
+    concurrent_writers,
 ]
 
 
