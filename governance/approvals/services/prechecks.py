@@ -39,9 +39,10 @@ from governance.approvals.services.quota import quota_check
 from governance.approvals.services.requests import validator
 from governance.core.permissions import restrict
 from governance.ownership.selectors import is_lease_expired
-from inventory.models import Cluster, Copy, Node, Storage, VirtualMachine
+from inventory.models import Cluster, Node, Storage, VirtualMachine
 from inventory.models.clusters import StorageClass
 from inventory.models.ledgers import CopyKind
+from inventory.selectors.ledgers import copies_for
 from policy.evaluation import evaluate_policy, in_scope
 from policy.facts import ClusterFacts, FleetFacts, VmFacts, facts_load
 from policy.models import Policy, PolicyKind
@@ -208,11 +209,8 @@ def migrate_check(
 def _without_snapshots(vm: VirtualMachine) -> None:
     """Proxmox's remote migration fails its task on a guest with snapshots ("remote
     migration with snapshots not supported yet"): say so before anyone approves it."""
-    names = sorted(
-        Copy.objects.filter(vm=vm, kind=CopyKind.SNAPSHOT, deleted_at__isnull=True).values_list(
-            "name", flat=True
-        )
-    )
+    snapshots = copies_for(vm, include_deleted=False).filter(kind=CopyKind.SNAPSHOT)
+    names = sorted(snapshots.values_list("name", flat=True))
     if names:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise ValidationError(
