@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import cache
 
 from django.conf import settings
 from django.contrib import messages
@@ -55,7 +56,9 @@ class SessionExpiryMiddleware:
         return self.get_response(request)
 
 
+@cache
 def _exempt_prefixes() -> tuple[str, ...]:
+    """Resolved once: the gate runs on every signed-in request."""
     return (
         settings.STATIC_URL if settings.STATIC_URL.startswith("/") else f"/{settings.STATIC_URL}",
         reverse("accounts:login"),
