@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from governance.core.spreadsheets import spreadsheet_safe
 from inventory.selectors.ledgers import EXPOSURE_RISKY_CLASSES, Exposure
 
 EXPOSURE_COLUMNS = (
@@ -31,7 +32,6 @@ EXPOSURE_COLUMNS = (
     "removable_or_external",
     "task",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class _Echo:
@@ -46,9 +46,7 @@ def _cell(value: Any) -> Any:
         return value.isoformat()
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return f"'{value}"
-    return value
+    return spreadsheet_safe(value)
 
 
 def _records(entry: Exposure) -> Iterator[dict[str, Any]]:

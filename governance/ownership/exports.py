@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from governance.core.spreadsheets import spreadsheet_safe
 from governance.ownership.dashboard import Dashboard, Holder, VmLine
 
 CSV_COLUMNS = (
@@ -29,7 +30,6 @@ CSV_COLUMNS = (
     "first_seen",
     "link",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _holder(holder: Holder, list_url: str) -> dict[str, Any]:
@@ -91,12 +91,6 @@ def dashboard_as_dict(dashboard: Dashboard, *, list_url: str) -> dict[str, Any]:
     }
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return f"'{value}"
-    return value
-
-
 def dashboard_csv_rows(dashboard: Dashboard, *, list_url: str) -> Iterator[list[Any]]:
     """The CSV rows, header first, in the page's order of blocks."""
     data = dashboard_as_dict(dashboard, list_url=list_url)
@@ -135,7 +129,7 @@ def dashboard_csv_rows(dashboard: Dashboard, *, list_url: str) -> Iterator[list[
 
 def _row(section: str, key: Any, label: Any, value: Any, **extra: Any) -> list[Any]:
     cells = {"section": section, "key": key, "label": label, "value": value, **extra}
-    return [_safe(cells.get(column, "")) for column in CSV_COLUMNS]
+    return [spreadsheet_safe(cells.get(column, "")) for column in CSV_COLUMNS]
 
 
 def dashboard_csv(dashboard: Dashboard, *, list_url: str) -> str:

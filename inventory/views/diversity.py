@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from governance.accounts.roles import Role, roles_of
+from governance.core.spreadsheets import spreadsheet_safe
 from inventory.selectors.diversity import diversity_rows, os_diversity
 
 
@@ -30,7 +31,8 @@ def diversity_view(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="os-diversity.csv"'
-        csv.writer(response).writerows(diversity_rows(report))
+        rows = diversity_rows(report)
+        csv.writer(response).writerows([spreadsheet_safe(c) for c in row] for row in rows)
         return response
     rows = [
         (group, vm_list_url(os=group.key), [group.teams.get(t, 0) for t in report.teams])

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.accounts.models import TeamMembership
 from governance.accounts.roles import Role
+from inventory.models import GuestOsInfo
 from tests.factories import TeamFactory, UserFactory
 from tests.inventory.os_estate import make_os_estate
 
@@ -129,3 +130,12 @@ def test_report_costs_the_same_queries_whatever_the_estate(site, django_assert_n
     make_os_estate("pve-diversity-more")
     with django_assert_num_queries(len(small.captured_queries)):
         assert client.get(API).json()["total"] == 14
+
+
+def test_csv_cells_a_guest_chose_are_never_formulas(site) -> None:
+    # The OS name is what the guest's agent says: whoever runs the guest chooses it.
+    GuestOsInfo.objects.filter(vm=site["vms"]["deb12"]).update(name='=HYPERLINK("x")')
+    response = _client(UserFactory(roles=[Role.AUDITOR])).get(PAGE, {"format": "csv"})
+    cells = [cell for row in csv.reader(io.StringIO(response.content.decode())) for cell in row]
+    assert '\'=HYPERLINK("x")' in cells
+    assert not any(cell.startswith("=") for cell in cells)
